@@ -1,0 +1,54 @@
+# tinykube: `make up` brings up a three-node cluster, `make test` runs every check. Both set up first.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+PROTOS := $(shell find protos -name '*.proto' 2>/dev/null)
+STAMPS := $(VENV)/.stamps
+PYTEST_ARGS ?=
+
+.PHONY: setup up down test lint types contracts unit bench clean
+
+setup: $(STAMPS)/host $(STAMPS)/python $(STAMPS)/protos
+
+$(STAMPS)/host: deploy/setup-host.sh
+	bash deploy/setup-host.sh
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/python: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -e '.[dev]'
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/protos: $(STAMPS)/python $(PROTOS) protos/generate.py
+	$(PY) -m protos.generate
+	@touch $@
+
+up: setup
+	$(VENV)/bin/tinykube up $(UP_ARGS)
+
+down: setup
+	$(VENV)/bin/tinykube down $(DOWN_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+types: setup
+	$(VENV)/bin/mypy
+
+contracts: setup
+	$(VENV)/bin/lint-imports
+
+test: lint types contracts
+	$(VENV)/bin/pytest -n auto $(PYTEST_ARGS)
+
+unit: setup
+	$(VENV)/bin/pytest -n auto -m unit $(PYTEST_ARGS)
+
+bench: setup
+	@set -e; for b in bench/*_bench.py; do [ -e "$$b" ] || continue; echo "== $$b"; $(PY) $$b; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	find protos -name '*_pb2*.py*' -delete

@@ -1,0 +1,1 @@
+"""Kubernetes kinds declared once: defaults, validation, OpenAPI, merge keys, table columns."""

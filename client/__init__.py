@@ -1,0 +1,1 @@
+"""The client-go of tinykube: kubeconfig, REST client, watch, informers, work queues, leader election."""

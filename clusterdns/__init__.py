@@ -1,0 +1,1 @@
+"""Cluster DNS: names for Services and Pods, nothing forwarded upstream unless configured."""

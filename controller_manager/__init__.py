@@ -1,0 +1,1 @@
+"""The standard controllers, each a reconcile function over informer caches; leader-elected."""

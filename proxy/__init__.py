@@ -1,0 +1,1 @@
+"""Services to netfilter rules (iptables, or nftables where asked)."""

@@ -1,0 +1,1 @@
+"""tinykube's container runtime behind CRI: images, sandboxes, containers from Linux primitives."""

@@ -1,0 +1,1 @@
+"""Places pods on nodes through the scheduling framework; leader-elected."""

@@ -1,0 +1,1 @@
+"""Test plumbing shared by every suite: ports, names, processes, and guaranteed cleanup."""

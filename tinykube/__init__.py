@@ -1,0 +1,1 @@
+"""The tinykube command: component entry points, local cluster bring-up, certificates, chaos."""

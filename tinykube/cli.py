@@ -1,0 +1,52 @@
+"""The ``tinykube`` command: one sub-command per component, plus cluster bring-up tools.
+
+Sub-commands are registered by name and imported only when run, so ``tinykube --help``
+stays fast and one component's dependencies never load in another's process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from process.version import KUBERNETES_GIT_VERSION, __version__
+
+# name -> (module with a ``main(argv) -> int``, one-line summary). Issues add their components here.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "version": ("tinykube.version_cmd", "print the tinykube and Kubernetes API versions"),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tinykube",
+        description="tinykube: a Kubernetes-compatible cluster, each component its own process.",
+        epilog="Run 'tinykube COMMAND --help' for a command's flags.",
+    )
+    parser.add_argument("--version", action="version",
+                        version=f"tinykube {__version__} (Kubernetes API {KUBERNETES_GIT_VERSION})")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, summary) in sorted(COMMANDS.items()):
+        sub.add_parser(name, help=summary, add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    if not args or args[0].startswith("-"):
+        parser.parse_args(args)
+        parser.print_help()
+        return 0 if not args else 2
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        parser.error(f"unknown command {name!r}")
+    module = importlib.import_module(COMMANDS[name][0])
+    code: int = module.main(rest)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

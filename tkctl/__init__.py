@@ -1,0 +1,1 @@
+"""A kubectl-compatible command line."""
