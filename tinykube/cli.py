@@ -16,6 +16,7 @@ from process.version import KUBERNETES_GIT_VERSION, __version__
 # name -> (module with a ``main(argv) -> int``, one-line summary). Issues add their components here.
 COMMANDS: dict[str, tuple[str, str]] = {
     "version": ("tinykube.version_cmd", "print the tinykube and Kubernetes API versions"),
+    "certs": ("tinykube.certs_cmd", "generate the cluster CA, component certificates and admin kubeconfig"),
 }
 
 

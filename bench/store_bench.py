@@ -1,0 +1,391 @@
+"""tinykube's store against etcd, measured in the same run on the same disk through the same gRPC client.
+
+Starts three tinykube store members and three etcd members (Debian's etcd-server, same flags, fsync on),
+then measures each the same way: write throughput and latency at several concurrencies and value sizes,
+throughput as the key count grows, linearizable reads, watch delivery to many watchers, leader failover
+after SIGKILL, and a member restarting with 100k keys. Prints absolute figures and tinykube/etcd ratios.
+
+    .venv/bin/python bench/store_bench.py [--quick] [--only tinykube|etcd] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import uvloop
+
+from protos.etcd import rpc_pb2, rpc_pb2_grpc
+
+REPO = Path(__file__).resolve().parent.parent
+TINYKUBE = REPO / ".venv" / "bin" / "tinykube"
+MAX_MSG = 4 * 1024 * 1024
+
+
+@dataclass
+class Member:
+    name: str
+    client_port: int
+    peer_port: int
+    data_dir: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def client_url(self) -> str:
+        return f"http://127.0.0.1:{self.client_port}"
+
+    @property
+    def peer_url(self) -> str:
+        return f"http://127.0.0.1:{self.peer_port}"
+
+
+@dataclass
+class Cluster:
+    """Three members of one implementation, started with etcd's flags."""
+
+    kind: str  # "tinykube" or "etcd"
+    workdir: Path
+    base_port: int
+    members: list[Member] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for i in range(3):
+            self.members.append(Member(f"m{i}", self.base_port + 2 * i, self.base_port + 2 * i + 1,
+                                       self.workdir / self.kind / f"m{i}"))
+
+    def argv(self, m: Member, state: str) -> list[str]:
+        initial = ",".join(f"{x.name}={x.peer_url}" for x in self.members)
+        flags = [
+            f"--name={m.name}", f"--data-dir={m.data_dir}",
+            f"--listen-client-urls={m.client_url}", f"--advertise-client-urls={m.client_url}",
+            f"--listen-peer-urls={m.peer_url}", f"--initial-advertise-peer-urls={m.peer_url}",
+            f"--initial-cluster={initial}", f"--initial-cluster-state={state}",
+            "--initial-cluster-token=bench", "--heartbeat-interval=100", "--election-timeout=1000",
+            "--snapshot-count=10000", f"--quota-backend-bytes={8 * 1024**3}",
+        ]
+        if self.kind == "etcd":
+            return ["etcd", *flags, "--log-level=error", "--logger=zap", f"--max-request-bytes={MAX_MSG}"]
+        return [str(TINYKUBE), "store", *flags]
+
+    def start_member(self, m: Member, state: str = "new") -> None:
+        m.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        log = (self.workdir / f"{self.kind}-{m.name}.log").open("ab")
+        m.proc = subprocess.Popen(self.argv(m, state), stdout=log, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+
+    def start(self) -> None:
+        for m in self.members:
+            self.start_member(m)
+
+    def kill(self, m: Member) -> None:
+        if m.proc and m.proc.poll() is None:
+            os.killpg(m.proc.pid, signal.SIGKILL)
+            m.proc.wait()
+
+    def stop(self) -> None:
+        for m in self.members:
+            if m.proc and m.proc.poll() is None:
+                os.killpg(m.proc.pid, signal.SIGTERM)
+        for m in self.members:
+            if m.proc:
+                try:
+                    m.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.kill(m)
+
+
+class Client:
+    """One gRPC channel per member; writes go to the current leader, as the apiserver's client does."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        opts = [("grpc.max_send_message_length", MAX_MSG), ("grpc.max_receive_message_length", MAX_MSG)]
+        self.cluster = cluster
+        self.channels = {m.name: grpc.aio.insecure_channel(f"127.0.0.1:{m.client_port}", options=opts)
+                         for m in cluster.members}
+        self.leader = cluster.members[0].name
+
+    def kv(self, name: str | None = None) -> rpc_pb2_grpc.KVStub:
+        return rpc_pb2_grpc.KVStub(self.channels[name or self.leader])
+
+    def watch(self, name: str | None = None) -> rpc_pb2_grpc.WatchStub:
+        return rpc_pb2_grpc.WatchStub(self.channels[name or self.leader])
+
+    async def find_leader(self, within: float = 30.0, exclude: str | None = None) -> str:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            for m in self.cluster.members:
+                if m.name == exclude:
+                    continue
+                try:
+                    st = await rpc_pb2_grpc.MaintenanceStub(self.channels[m.name]).Status(
+                        rpc_pb2.StatusRequest(), timeout=1)
+                except grpc.aio.AioRpcError:
+                    continue
+                if st.leader and st.leader == st.header.member_id:
+                    self.leader = m.name
+                    return m.name
+            await asyncio.sleep(0.05)
+        raise RuntimeError(f"{self.cluster.kind}: no leader within {within}s")
+
+    async def close(self) -> None:
+        for ch in self.channels.values():
+            await ch.close()
+
+
+def percentile(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def drive(concurrency: int, total: int, op: Callable[[int], Awaitable[Any]]) -> tuple[float, list[float]]:
+    """Run ``total`` operations from ``concurrency`` workers; returns (ops/s, latencies in ms)."""
+    latencies: list[float] = []
+    counter = iter(range(total))
+
+    async def worker() -> None:
+        for i in counter:
+            t0 = time.perf_counter()
+            await op(i)
+            latencies.append((time.perf_counter() - t0) * 1000)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return total / (time.perf_counter() - start), latencies
+
+
+async def bench_writes(c: Client, concurrency: int, size: int, total: int, tag: str) -> dict[str, float]:
+    value = os.urandom(size)
+    kv = c.kv()
+
+    async def put(i: int) -> None:
+        await kv.Put(rpc_pb2.PutRequest(key=f"/bench/{tag}/{i}".encode(), value=value), timeout=30)
+
+    rate, lat = await drive(concurrency, total, put)
+    return {"ops_per_s": rate, "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99)}
+
+
+async def bench_growth(c: Client, keys: int, step: int) -> list[dict[str, float]]:
+    value = os.urandom(1024)
+    kv = c.kv()
+    out = []
+    for start in range(0, keys, step):
+        async def put(i: int, base: int = start) -> None:
+            await kv.Put(rpc_pb2.PutRequest(key=f"/growth/{base + i:08d}".encode(), value=value), timeout=30)
+
+        rate, _ = await drive(64, step, put)
+        out.append({"keys": start + step, "ops_per_s": rate})
+    return out
+
+
+async def bench_reads(c: Client, total: int) -> dict[str, float]:
+    kv = c.kv()
+
+    async def get(i: int) -> None:
+        await kv.Range(rpc_pb2.RangeRequest(key=f"/growth/{i % 1000:08d}".encode()), timeout=30)
+
+    rate, lat = await drive(16, total, get)
+    return {"ops_per_s": rate, "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99)}
+
+
+async def bench_watch(c: Client, watchers: int, events: int) -> dict[str, float]:
+    """``watchers`` watchers on one key spread over streams on every member; delivery latency per event."""
+    key = b"/watch/target"
+    sent: dict[int, float] = {}
+    delivery: list[float] = []
+    per_stream = 100
+    ready = 0
+    all_ready = asyncio.Event()
+    members = [m.name for m in c.cluster.members]
+
+    async def stream(idx: int) -> None:
+        nonlocal ready
+        queue: asyncio.Queue[rpc_pb2.WatchRequest | None] = asyncio.Queue()
+        for _ in range(per_stream):
+            queue.put_nowait(rpc_pb2.WatchRequest(create_request=rpc_pb2.WatchCreateRequest(key=key)))
+
+        async def requests() -> Any:
+            while (req := await queue.get()) is not None:
+                yield req
+
+        call = c.watch(members[idx % len(members)]).Watch(requests())
+        created = 0
+        seen = 0
+        async for resp in call:
+            if resp.created:
+                created += 1
+                if created == per_stream:
+                    ready += 1
+                    if ready * per_stream >= watchers:
+                        all_ready.set()
+            for ev in resp.events:
+                delivery.append((time.perf_counter() - sent[int(ev.kv.value)]) * 1000)
+                seen += 1
+            if seen >= per_stream * events:
+                break
+        queue.put_nowait(None)
+        call.cancel()
+
+    tasks = [asyncio.create_task(stream(i)) for i in range(watchers // per_stream)]
+    await asyncio.wait_for(all_ready.wait(), 60)
+    kv = c.kv()
+    for i in range(events):
+        sent[i] = time.perf_counter()
+        await kv.Put(rpc_pb2.PutRequest(key=key, value=str(i).encode()), timeout=30)
+        await asyncio.sleep(0.05)
+    await asyncio.wait_for(asyncio.gather(*tasks), 60)
+    return {"watchers": watchers, "p50_ms": percentile(delivery, 50), "p99_ms": percentile(delivery, 99)}
+
+
+async def bench_failover(c: Client) -> dict[str, float]:
+    """SIGKILL the leader; time until the next write is acknowledged by the survivors."""
+    leader = await c.find_leader()
+    victim = next(m for m in c.cluster.members if m.name == leader)
+    others = [m.name for m in c.cluster.members if m.name != leader]
+    t0 = time.perf_counter()
+    c.cluster.kill(victim)
+    acked = None
+    while acked is None:
+        for name in others:
+            try:
+                await c.kv(name).Put(rpc_pb2.PutRequest(key=b"/failover", value=b"x"), timeout=0.5)
+                acked = time.perf_counter()
+                break
+            except grpc.aio.AioRpcError:
+                continue
+        if time.perf_counter() - t0 > 30:
+            raise RuntimeError("no write acknowledged within 30 s of killing the leader")
+    elapsed = acked - t0
+    c.cluster.start_member(victim, state="existing")
+    await c.find_leader()
+    return {"failover_s": elapsed}
+
+
+async def bench_restart(c: Client, keys: int) -> dict[str, float]:
+    """Load ``keys`` 1 KiB keys, SIGKILL a follower, restart it and time until it serves a read itself."""
+    value = os.urandom(1024)
+    kv = c.kv()
+
+    async def put(i: int) -> None:
+        await kv.Put(rpc_pb2.PutRequest(key=f"/restart/{i:08d}".encode(), value=value), timeout=30)
+
+    await drive(64, keys, put)
+    leader = await c.find_leader()
+    follower = next(m for m in c.cluster.members if m.name != leader)
+    c.cluster.kill(follower)
+    t0 = time.perf_counter()
+    c.cluster.start_member(follower, state="existing")
+    # A new channel: the old one's reconnect backoff would be measured otherwise.
+    ch = grpc.aio.insecure_channel(f"127.0.0.1:{follower.client_port}")
+    try:
+        while True:
+            try:
+                resp = await rpc_pb2_grpc.KVStub(ch).Range(
+                    rpc_pb2.RangeRequest(key=f"/restart/{keys - 1:08d}".encode(), serializable=True), timeout=1)
+                if resp.kvs:
+                    break
+            except grpc.aio.AioRpcError:
+                pass
+            if time.perf_counter() - t0 > 120:
+                raise RuntimeError("restarted member did not serve within 120 s")
+            await asyncio.sleep(0.02)
+    finally:
+        await ch.close()
+    return {"keys": keys, "restart_s": time.perf_counter() - t0}
+
+
+async def run_suite(cluster: Cluster, quick: bool) -> dict[str, Any]:
+    scale = 0.2 if quick else 1.0
+    n = lambda x: max(10, int(x * scale))  # noqa: E731
+    cluster.start()
+    c = Client(cluster)
+    try:
+        await c.find_leader()
+        res: dict[str, Any] = {}
+        for conc in (1, 16, 64):
+            res[f"write_1k_c{conc}"] = await bench_writes(c, conc, 1024, n({1: 1000, 16: 8000, 64: 20000}[conc]),
+                                                          f"c{conc}")
+        for conc in (1, 4):
+            res[f"write_200k_c{conc}"] = await bench_writes(c, conc, 200 * 1024, n(200), f"big{conc}")
+        res["growth"] = await bench_growth(c, n(50000), n(10000))
+        res["reads"] = await bench_reads(c, n(20000))
+        res["watch"] = await bench_watch(c, 1000 if not quick else 200, 20)
+        res["failover"] = await bench_failover(c)
+        res["restart"] = await bench_restart(c, n(100000))
+        return res
+    finally:
+        await c.close()
+        cluster.stop()
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "n/a"
+
+
+def report(results: dict[str, dict[str, Any]]) -> None:
+    tk, et = results.get("tinykube"), results.get("etcd")
+    rows: list[tuple[str, str, str, str]] = []
+    for name in ("write_1k_c1", "write_1k_c16", "write_1k_c64", "write_200k_c1", "write_200k_c4", "reads"):
+        a = tk[name] if tk else None
+        b = et[name] if et else None
+        fmt = lambda r: f"{r['ops_per_s']:8.0f}/s p50 {r['p50_ms']:6.2f} p99 {r['p99_ms']:6.2f} ms" if r else "-"  # noqa: E731
+        rows.append((name, fmt(a), fmt(b), ratio(a["ops_per_s"], b["ops_per_s"]) if a and b else ""))
+    for i in range(len((tk or et or {}).get("growth", []))):
+        a = tk["growth"][i] if tk else None
+        b = et["growth"][i] if et else None
+        keys = (a or b or {})["keys"]
+        rows.append((f"growth@{keys}", f"{a['ops_per_s']:8.0f}/s" if a else "-",
+                     f"{b['ops_per_s']:8.0f}/s" if b else "-",
+                     ratio(a["ops_per_s"], b["ops_per_s"]) if a and b else ""))
+    for name, key, unit in (("watch", "p99_ms", "ms p99"), ("failover", "failover_s", "s"),
+                            ("restart", "restart_s", "s")):
+        a = tk[name][key] if tk else None
+        b = et[name][key] if et else None
+        rows.append((name, f"{a:.3f} {unit}" if a is not None else "-", f"{b:.3f} {unit}" if b is not None else "-",
+                     ratio(a, b) if a is not None and b is not None else ""))
+    width = max(len(r[1]) for r in rows)
+    print(f"{'measure':16} {'tinykube':{width}} {'etcd 3.4':{width}} tinykube/etcd")
+    for r in rows:
+        print(f"{r[0]:16} {r[1]:{width}} {r[2]:{width}} {r[3]}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a fifth of the operations, for a smoke run")
+    parser.add_argument("--only", choices=["tinykube", "etcd"], help="measure one implementation")
+    parser.add_argument("--json", help="also write the raw results to this file")
+    args = parser.parse_args()
+    if shutil.which("etcd") is None:
+        print("store_bench: etcd is not installed (make setup installs etcd-server)", file=sys.stderr)
+        return 1
+    workdir = Path(tempfile.mkdtemp(prefix="tk-storebench-", dir="/var/tmp"))
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        for i, kind in enumerate(("tinykube", "etcd")):
+            if args.only and kind != args.only:
+                continue
+            print(f"== {kind}", file=sys.stderr)
+            results[kind] = uvloop.run(run_suite(Cluster(kind, workdir, 23790 + 20 * i), args.quick))
+        report(results)
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
