@@ -30,7 +30,7 @@ HEALTHY_RUN = 60.0
 
 def restart_delay(consecutive_failures: int) -> float:
     """Exponential backoff as the kubelet's CrashLoopBackOff does it, capped."""
-    return min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** max(0, consecutive_failures - 1))
+    return min(BACKOFF_MAX, BACKOFF_FIRST * 2.0 ** max(0, consecutive_failures - 1))
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ class Supervisor:
                 code = await item.proc.wait()
                 status.last_exit, status.pid = code, None
                 item.failures = 0 if self._clock() - began >= HEALTHY_RUN else item.failures
-            if item.stopping:
+            if item.stop_requested.is_set():
                 break
             item.failures += 1
             status.restarts += 1
