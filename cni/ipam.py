@@ -1,0 +1,123 @@
+"""host-local IPAM: addresses from one subnet, leases as files on disk, never handed out twice.
+
+The on-disk layout is the reference host-local plugin's (one file per leased IP holding the
+container id and interface, ``last_reserved_ip.0`` for round-robin), so the two can be swapped.
+Every allocation holds an exclusive lock on the network's directory, so concurrent ADDs for many
+pods never race.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import ipaddress
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from cni.spec import INVALID_CONFIG, IO_FAILURE, CniError
+
+DEFAULT_DATA_DIR = "/var/lib/cni/networks"
+LAST_RESERVED = "last_reserved_ip.0"
+
+
+@dataclass(frozen=True)
+class Lease:
+    address: ipaddress.IPv4Interface
+    gateway: ipaddress.IPv4Address
+
+
+class HostLocal:
+    """Leases from ``subnet`` (skipping the network, gateway and broadcast addresses)."""
+
+    def __init__(self, network: str, subnet: str, *, data_dir: str = DEFAULT_DATA_DIR, gateway: str | None = None,
+                 range_start: str | None = None, range_end: str | None = None) -> None:
+        try:
+            self.subnet = ipaddress.IPv4Network(subnet)
+            self.gateway = ipaddress.IPv4Address(gateway) if gateway else self.subnet.network_address + 1
+            first_host = self.subnet.network_address + 1
+            self.start = ipaddress.IPv4Address(range_start) if range_start else first_host
+            self.end = ipaddress.IPv4Address(range_end) if range_end else self.subnet.broadcast_address - 1
+        except ValueError as exc:
+            raise CniError(INVALID_CONFIG, f"invalid IPAM range: {exc}") from None
+        if self.gateway not in self.subnet or self.start not in self.subnet or self.end not in self.subnet:
+            raise CniError(INVALID_CONFIG, f"gateway and range must lie inside {self.subnet}")
+        self.dir = Path(data_dir) / network
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise CniError(IO_FAILURE, f"IPAM store {self.dir}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _owner(self, container_id: str, ifname: str) -> str:
+        return f"{container_id}\n{ifname}"
+
+    def _leases(self) -> dict[ipaddress.IPv4Address, str]:
+        out: dict[ipaddress.IPv4Address, str] = {}
+        for entry in self.dir.iterdir():
+            try:
+                ip = ipaddress.IPv4Address(entry.name)
+            except ValueError:
+                continue
+            out[ip] = entry.read_text().strip()
+        return out
+
+    def _candidates(self) -> Iterator[ipaddress.IPv4Address]:
+        """Round-robin from just after the last reservation, wrapping once around the range."""
+        try:
+            last = ipaddress.IPv4Address((self.dir / LAST_RESERVED).read_text().strip())
+        except (OSError, ValueError):
+            last = self.end
+        size = int(self.end) - int(self.start) + 1
+        offset = (int(last) - int(self.start) + 1) % size if self.start <= last <= self.end else 0
+        for i in range(size):
+            ip = ipaddress.IPv4Address(int(self.start) + (offset + i) % size)
+            if ip != self.gateway:
+                yield ip
+
+    def allocate(self, container_id: str, ifname: str) -> Lease:
+        """The container's lease: its existing one (an ADD retried), or the next free address."""
+        owner = self._owner(container_id, ifname)
+        with self._locked():
+            leases = self._leases()
+            for ip, holder in leases.items():
+                if holder == owner:
+                    return Lease(ipaddress.IPv4Interface(f"{ip}/{self.subnet.prefixlen}"), self.gateway)
+            for ip in self._candidates():
+                if ip in leases:
+                    continue
+                try:
+                    fd = os.open(self.dir / str(ip), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                except FileExistsError:
+                    continue
+                with os.fdopen(fd, "w") as f:
+                    f.write(owner)
+                (self.dir / LAST_RESERVED).write_text(str(ip))
+                return Lease(ipaddress.IPv4Interface(f"{ip}/{self.subnet.prefixlen}"), self.gateway)
+        raise CniError(IO_FAILURE, f"no IP addresses available in range {self.start}-{self.end} of {self.subnet}")
+
+    def release(self, container_id: str, ifname: str) -> None:
+        """Drop the container's lease; releasing what is not leased is not an error (DEL is idempotent)."""
+        if not self.dir.exists():
+            return
+        owner = self._owner(container_id, ifname)
+        with self._locked():
+            for ip, holder in self._leases().items():
+                if holder == owner:
+                    (self.dir / str(ip)).unlink(missing_ok=True)
+
+    def leased(self, container_id: str, ifname: str) -> ipaddress.IPv4Address | None:
+        if not self.dir.exists():
+            return None
+        owner = self._owner(container_id, ifname)
+        with self._locked():
+            return next((ip for ip, holder in self._leases().items() if holder == owner), None)
