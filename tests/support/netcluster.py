@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pyroute2 import IPRoute
 
+from cni import hostgw
 from cni.vxlan import Peer, VxlanDevice
 from tests.support.cleanup import Cleanup
 from tests.support.netns import add_netns, delete_netns
@@ -33,23 +34,28 @@ class Pod:
 class NetCluster:
     """Nodes are created at once; pods on demand. Everything is undone through ``cleanup``."""
 
-    def __init__(self, prefix: str, cleanup: Cleanup, workdir: Path, nodes: int = 3) -> None:
+    def __init__(self, prefix: str, cleanup: Cleanup, workdir: Path, nodes: int = 3, backend: str = "vxlan") -> None:
         self.prefix = prefix
         self.cleanup = cleanup
         self.workdir = workdir
         cleanup.add(underlay.destroy, Topology.build(prefix, subnet=1, node_count=nodes, control_plane_count=1))
         self.topo = underlay.claim(prefix, node_count=nodes, control_plane_count=1)
+        self.backend = backend
         self.macs: dict[str, str] = {}
-        for node in self.topo.nodes:
-            with IPRoute(netns=node.netns) as ipr:
-                self.macs[node.name] = VxlanDevice(ipr, node.ip, "eth0", node.pod_cidr).ensure()
+        if backend == "vxlan":
+            for node in self.topo.nodes:
+                with IPRoute(netns=node.netns) as ipr:
+                    self.macs[node.name] = VxlanDevice(ipr, node.ip, "eth0", node.pod_cidr).ensure()
         for node in self.topo.nodes:
             self.sync_overlay(node, [o for o in self.topo.nodes if o is not node])
 
     def sync_overlay(self, node: Node, peers: list[Node]) -> None:
         with IPRoute(netns=node.netns) as ipr:
-            VxlanDevice(ipr, node.ip, "eth0", node.pod_cidr).sync([Peer(p.pod_cidr, self.macs[p.name], p.ip)
-                                                                   for p in peers])
+            if self.backend == "host-gw":
+                hostgw.sync(ipr, "eth0", [Peer(p.pod_cidr, "", p.ip) for p in peers])
+            else:
+                VxlanDevice(ipr, node.ip, "eth0", node.pod_cidr).sync([Peer(p.pod_cidr, self.macs[p.name], p.ip)
+                                                                       for p in peers])
 
     def cni(self, command: str, node: Node, pod_netns: str) -> subprocess.CompletedProcess[str]:
         config = {"cniVersion": "1.0.0", "name": f"{self.prefix}net", "type": "tinykube-cni", "bridge": "cni0",

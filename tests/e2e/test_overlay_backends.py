@@ -29,3 +29,17 @@ def test_pods_talk_across_nodes_over_vxlan(prefix, cleanup, tmp_path):
     routes = netns_exec(node1.netns, "ip", "route").stdout
     assert "10.244.3.0/24" not in routes
     assert "10.244.2.0/24 via 10.244.2.0 dev flannel.1" in routes
+
+
+def test_host_gw_backend_routes_pods_directly(prefix, cleanup, tmp_path):
+    net = NetCluster(prefix, cleanup, tmp_path, backend="host-gw")
+    pods = [net.add_pod(node, f"p{node.index}") for node in net.topo.nodes]
+    assert ping(pods[0].netns, pods[1].ip)
+    assert ping(pods[1].netns, pods[2].ip)
+    node1 = net.topo.nodes[0]
+    routes = netns_exec(node1.netns, "ip", "route").stdout
+    assert f"10.244.2.0/24 via {net.topo.nodes[1].ip} dev eth0" in routes
+    assert "flannel.1" not in netns_exec(node1.netns, "ip", "link").stdout
+    net.sync_overlay(node1, [net.topo.nodes[1]])
+    assert "10.244.3.0/24" not in netns_exec(node1.netns, "ip", "route").stdout
+    assert "10.244.2.0/24" in netns_exec(node1.netns, "ip", "route").stdout
