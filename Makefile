@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 .PHONY: setup up down test lint types contracts unit bench clean
 
-setup: $(STAMPS)/host $(STAMPS)/python $(STAMPS)/protos
+setup: $(STAMPS)/host $(STAMPS)/python $(STAMPS)/protos $(STAMPS)/images
 
 $(STAMPS)/host: deploy/setup-host.sh
 	bash deploy/setup-host.sh
@@ -23,6 +23,11 @@ $(STAMPS)/python: pyproject.toml
 
 $(STAMPS)/protos: $(STAMPS)/python $(PROTOS) protos/generate.py
 	$(PY) -m protos.generate
+	@touch $@
+
+# The default images (busybox, pause) from Debian's busybox-static, as an OCI layout; reproducible digests.
+$(STAMPS)/images: $(STAMPS)/python /bin/busybox $(wildcard runtime/images/defaults.py runtime/images/layer.py)
+	$(VENV)/bin/tinykube image build-defaults --out $(VENV)/images
 	@touch $@
 
 up: setup
@@ -47,7 +52,7 @@ unit: setup
 	$(VENV)/bin/pytest -n auto -m unit $(PYTEST_ARGS)
 
 bench: setup
-	@set -e; for b in bench/*_bench.py; do [ -e "$$b" ] || continue; echo "== $$b"; $(PY) $$b; done
+	@set -e; for b in bench/*_bench.py; do [ -e "$$b" ] || continue; m=$${b%.py}; echo "== $$b"; $(PY) -m $${m//\//.}; done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

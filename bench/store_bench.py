@@ -5,7 +5,7 @@ then measures each the same way: write throughput and latency at several concurr
 throughput as the key count grows, linearizable reads, watch delivery to many watchers, leader failover
 after SIGKILL, and a member restarting with 100k keys. Prints absolute figures and tinykube/etcd ratios.
 
-    .venv/bin/python bench/store_bench.py [--quick] [--only tinykube|etcd] [--json FILE]
+    .venv/bin/python -m bench.store_bench [--quick] [--only tinykube|etcd] [--json FILE]
 """
 
 from __future__ import annotations
