@@ -1,6 +1,6 @@
-"""Applies desired kube-proxy tables with ``iptables-restore --noflush``, touching only chains that changed.
+"""Applies desired iptables chains with ``iptables-restore --noflush``, touching only chains that changed.
 
-The first sync after a start adopts the KUBE-* chains already in the kernel (left by a previous run),
+The first sync after a start adopts our chains already in the kernel (left by a previous run),
 so stale service chains are removed rather than leaked. Base-chain hooks (PREROUTING → KUBE-SERVICES, …)
 are ensured idempotently with ``-C``/``-I``, never appended twice.
 """
@@ -16,9 +16,9 @@ from proxy.iptables_rules import Tables
 
 log = get_logger("proxy.iptables")
 
-OWNED_PREFIXES = ("KUBE-",)
-# (table, builtin chain, our chain, extra match): how traffic enters our chains.
-HOOKS: tuple[tuple[str, str, str, str], ...] = (
+Hook = tuple[str, str, str, str]
+# (table, builtin chain, our chain, comment): how traffic enters kube-proxy's chains.
+PROXY_HOOKS: tuple[Hook, ...] = (
     ("nat", "PREROUTING", "KUBE-SERVICES", "kubernetes service portals"),
     ("nat", "OUTPUT", "KUBE-SERVICES", "kubernetes service portals"),
     ("nat", "POSTROUTING", "KUBE-POSTROUTING", "kubernetes postrouting rules"),
@@ -65,11 +65,15 @@ class SyncResult:
 
 
 class IptablesSyncer:
-    """Owns the KUBE-* chains of one network namespace (the one it runs in)."""
+    """Owns the chains named with ``owned_prefix`` in one network namespace (the one it runs in), entered
+    through ``hooks``; kube-proxy's by default, the network-policy agent's with its own prefix and hooks."""
 
-    def __init__(self, binary: str = "iptables", runner: Runner = run_command) -> None:
+    def __init__(self, binary: str = "iptables", runner: Runner = run_command, hooks: tuple[Hook, ...] = PROXY_HOOKS,
+                 owned_prefix: str = "KUBE-") -> None:
         self.binary = binary
         self.run = runner
+        self.hooks = hooks
+        self.owned_prefix = owned_prefix
         self._applied: dict[str, dict[str, list[str]]] | None = None
 
     def _check(self, argv: Sequence[str], stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -84,11 +88,11 @@ class IptablesSyncer:
         for table in ("nat", "filter"):
             dump = self._check([f"{self.binary}-save", "-t", table]).stdout.decode()
             found[table] = {line[1:].split()[0]: ["<adopted>"] for line in dump.splitlines()
-                            if line.startswith(":") and line[1:].startswith(OWNED_PREFIXES)}
+                            if line.startswith(":") and line[1:].startswith(self.owned_prefix)}
         return found
 
     def ensure_hooks(self) -> None:
-        for table, builtin, chain, comment in HOOKS:
+        for table, builtin, chain, comment in self.hooks:
             if self.run([self.binary, "-w", "-t", table, "-n", "-L", chain], None).returncode != 0:
                 self._check([self.binary, "-w", "-t", table, "-N", chain])
             rule = ["-m", "comment", "--comment", comment, "-j", chain]
@@ -113,8 +117,8 @@ class IptablesSyncer:
         return SyncResult(written - removed, removed)
 
     def cleanup(self) -> None:
-        """Remove the hooks and every KUBE-* chain (what `tinykube down` and a proxy mode switch need)."""
-        for table, builtin, chain, comment in HOOKS:
+        """Remove the hooks and every chain we own (what `tinykube down` and a proxy mode switch need)."""
+        for table, builtin, chain, comment in self.hooks:
             rule = ["-m", "comment", "--comment", comment, "-j", chain]
             while self.run([self.binary, "-w", "-t", table, "-D", builtin, *rule], None).returncode == 0:
                 pass
