@@ -16,7 +16,15 @@ from process.version import KUBERNETES_GIT_VERSION, __version__
 # name -> (module with a ``main(argv) -> int``, one-line summary). Issues add their components here.
 COMMANDS: dict[str, tuple[str, str]] = {
     "version": ("tinykube.version_cmd", "print the tinykube and Kubernetes API versions"),
+    "image": ("runtime.image_cli", "build, push, pull and list images"),
+    "runtime": ("runtime.main", "run the container runtime (CRI server)"),
+    "crictl": ("runtime.crictl", "talk to a CRI runtime, as crictl does"),
+    "store": ("store.main", "run a store member (our etcd)"),
     "certs": ("tinykube.certs_cmd", "generate the cluster CA, component certificates and admin kubeconfig"),
+    "up": ("tinykube.up_cmd", "bring up a local cluster (nodes are network namespaces)"),
+    "down": ("tinykube.down_cmd", "stop a local cluster and remove everything it made"),
+    "status": ("tinykube.status_cmd", "show a local cluster's nodes, components and leaders"),
+    "underlay": ("tinykube.underlay_cmd", "create or destroy a cluster's network namespaces and links"),
 }
 
 

@@ -1,0 +1,61 @@
+"""`tinykube up -d` / `status` / `down` as a user runs them, checked from the host afterwards."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent / "tinykube"
+
+
+def tk(*argv: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN), *argv], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def cluster(prefix, tmp_path, cleanup):
+    state = tmp_path / "state"
+    cleanup.add(lambda: tk("down", "--name", prefix, "--state-dir", str(state)))
+    up = tk("up", "--name", prefix, "--state-dir", str(state), "-d")
+    assert up.returncode == 0, up.stdout + up.stderr
+    return prefix, state
+
+
+@pytest.mark.slow
+def test_up_status_store_and_down_leave_nothing(cluster):
+    name, state = cluster
+    status = json.loads(tk("status", "--name", name, "--state-dir", str(state), "-o", "json").stdout)
+    assert [n["ready"] for n in status["nodes"]] == [True, True, True]
+    running = {(c["node"], c["name"]) for c in status["components"] if c["state"] == "running"}
+    assert {("node1", "store"), ("node2", "store"), ("node3", "store"), ("infra", "registry")} <= running
+    assert status["leaders"]["store"] in {"node1", "node2", "node3"}
+
+    endpoints = ",".join(f"http://{n['ip']}:2379" for n in status["nodes"])
+    env = {"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"}
+    put = subprocess.run(["etcdctl", f"--endpoints={endpoints}", "put", "/tk/hello", "world"], env=env,
+                         capture_output=True, text=True)
+    assert put.returncode == 0, put.stderr
+    got = subprocess.run(["etcdctl", f"--endpoints={status['nodes'][2]['ip']}:2379", "get", "/tk/hello",
+                          "--print-value-only"], env=env, capture_output=True, text=True)
+    assert got.stdout.strip() == "world"
+
+    again = tk("up", "--name", name, "--state-dir", str(state), "-d")
+    assert "already up" in again.stderr
+
+    down = tk("down", "--name", name, "--state-dir", str(state))
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert not state.exists()
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert name not in netns
+    assert f"{name}-h" not in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    leftover = subprocess.run(["pgrep", "-af", str(state)], capture_output=True, text=True).stdout
+    assert leftover == ""
+
+
+def test_up_needs_a_valid_name(tmp_path):
+    out = tk("up", "--name", "Bad_Name", "--state-dir", str(tmp_path / "s"), "-d")
+    assert out.returncode == 1
+    assert "invalid cluster name" in out.stderr
+    assert "Traceback" not in out.stderr

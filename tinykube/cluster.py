@@ -1,0 +1,80 @@
+"""A local cluster's identity, options and on-disk layout (ARCHITECTURE.md §10), saved as ``cluster.json``.
+
+Every cluster command (`up`, `down`, `status`, `logs`, `chaos`, …) finds the same cluster through
+``--name`` and ``--state-dir`` and reads everything else from here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tinykube.topology import Node, Topology
+
+DEFAULT_NAME = "tinykube"
+STATE_ROOT = Path("/var/lib/tinykube")
+
+
+def default_state_dir(name: str) -> Path:
+    return STATE_ROOT / name
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the user chose at `tinykube up`; a later `up` of the same cluster reuses it."""
+
+    proxy_mode: str = "iptables"
+    backend: str = "vxlan"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    topology: Topology
+    state_dir: Path
+    options: Options = Options()
+
+    @property
+    def name(self) -> str:
+        return self.topology.name
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.state_dir / "pki"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def supervisor_state(self) -> Path:
+        return self.state_dir / "supervisor.json"
+
+    @property
+    def pid_file(self) -> Path:
+        """The supervising `tinykube up` process, so `down` and `status` can find it."""
+        return self.state_dir / "supervisor.pid"
+
+    @property
+    def admin_kubeconfig(self) -> Path:
+        return self.state_dir / "admin.kubeconfig"
+
+    def node_dir(self, node: Node) -> Path:
+        return self.state_dir / node.name
+
+    def infra_dir(self) -> Path:
+        return self.state_dir / "infra"
+
+    def save(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        data = {"topology": self.topology.to_dict(), "options": asdict(self.options)}
+        tmp = self.state_dir / "cluster.json.tmp"
+        tmp.write_text(json.dumps(data, indent=1))
+        tmp.replace(self.state_dir / "cluster.json")
+
+    @classmethod
+    def load(cls, state_dir: Path) -> Cluster:
+        """The cluster saved in ``state_dir``; FileNotFoundError when there is none."""
+        data: dict[str, Any] = json.loads((state_dir / "cluster.json").read_text())
+        return cls(Topology.from_dict(data["topology"]), state_dir, Options(**data.get("options", {})))

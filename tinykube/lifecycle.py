@@ -1,0 +1,186 @@
+"""Bringing a local cluster up and taking it down: the ordered steps, and the teardown that undoes them.
+
+The process that runs `up` supervises the cluster's components for as long as it lives; `down` (or a
+signal) makes it stop them, and then removes every namespace, link and process the cluster made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from process.log import get_logger
+from protos.etcd import rpc_pb2, rpc_pb2_grpc
+from tinykube import components
+from tinykube.certs_cmd import generate as generate_certs
+from tinykube.cluster import Cluster
+from tinykube.steps import Step, StepError, undo_steps
+from tinykube.supervisor import Component, Supervisor
+from tinykube.topology import REGISTRY_PORT
+
+log = get_logger("lifecycle")
+
+REQUIRED_COMMANDS = ("ip", "nsenter", "iptables", "haproxy", "docker-registry")
+
+
+@dataclass
+class UpContext:
+    cluster: Cluster
+    supervisor: Supervisor
+
+    def log_hint(self, spec: Component) -> str:
+        return f"see {self.supervisor.log_path(spec)}"
+
+
+async def _wait(check: Callable[[], bool], seconds: float, what: str, hint: str = "") -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not await asyncio.to_thread(check):
+        if asyncio.get_running_loop().time() > deadline:
+            raise StepError(f"{what} not ready after {seconds:.0f}s", hint)
+        await asyncio.sleep(0.2)
+
+
+async def check_prerequisites(ctx: UpContext) -> None:
+    if os.geteuid() != 0:
+        raise StepError("tinykube up needs root: nodes are network namespaces and pods are real containers",
+                        "run it with sudo")
+    missing = [c for c in REQUIRED_COMMANDS if shutil.which(c) is None]
+    if missing:
+        raise StepError(f"missing commands: {', '.join(missing)}", "run `make setup` (it installs them)")
+
+
+async def make_certs(ctx: UpContext) -> None:
+    topo = ctx.cluster.topology
+    await asyncio.to_thread(
+        generate_certs, ctx.cluster.pki_dir, ips=[topo.gateway_ip, *(n.ip for n in topo.nodes)],
+        names=[n.name for n in topo.nodes], server=topo.apiserver_url, cluster=topo.name)
+    admin = ctx.cluster.admin_kubeconfig
+    if not admin.exists():
+        admin.symlink_to(ctx.cluster.pki_dir / "admin.kubeconfig")
+
+
+async def _underlay(ctx: UpContext, action: str) -> None:
+    """Network work happens in a child process: see tinykube/underlay_cmd.py for why."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tinykube.cli", "underlay", action, "--state-dir", str(ctx.cluster.state_dir),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise StepError(f"network {action}: {out.decode(errors='replace').strip()}")
+
+
+async def make_underlay(ctx: UpContext) -> None:
+    await _underlay(ctx, "create")
+
+
+async def remove_underlay(ctx: UpContext) -> None:
+    await _underlay(ctx, "destroy")
+
+
+def _http_ok(url: str) -> bool:
+    result = subprocess.run(["/bin/busybox", "wget", "-q", "-O", "/dev/null", url], capture_output=True)
+    return result.returncode == 0
+
+
+async def start_registry(ctx: UpContext) -> None:
+    spec = components.registry(ctx.cluster)
+    ctx.supervisor.start(spec)
+    await _wait(lambda: _http_ok(f"http://{ctx.cluster.topology.gateway_ip}:{REGISTRY_PORT}/v2/"), 30,
+                "image registry", ctx.log_hint(spec))
+
+
+def store_leader(cluster: Cluster, timeout: float = 1.0) -> str | None:
+    """The node whose store member leads, as the members themselves report it; None without a leader."""
+    ids: dict[int, str] = {}
+    leader = 0
+    for node in cluster.topology.control_plane:
+        try:
+            with grpc.insecure_channel(f"{node.ip}:{components.STORE_CLIENT_PORT}") as channel:
+                status = rpc_pb2_grpc.MaintenanceStub(channel).Status(rpc_pb2.StatusRequest(), timeout=timeout)
+        except grpc.RpcError:
+            continue
+        ids[status.header.member_id] = node.name
+        leader = status.leader or leader
+    return ids.get(leader)
+
+
+async def start_store(ctx: UpContext) -> None:
+    cluster = ctx.cluster
+    existing = any((cluster.node_dir(n) / "store").exists() for n in cluster.topology.control_plane)
+    for node in cluster.topology.control_plane:
+        ctx.supervisor.start(components.store(cluster, node, "existing" if existing else "new"))
+    first = components.store(cluster, cluster.topology.control_plane[0])
+    await _wait(lambda: store_leader(cluster) is not None, 60, "store quorum", ctx.log_hint(first))
+
+
+async def start_haproxy(ctx: UpContext) -> None:
+    ctx.supervisor.start(components.haproxy(ctx.cluster))
+
+
+def steps() -> list[Step[UpContext]]:
+    """The bring-up, in dependency order. Components from later issues join this list."""
+    return [
+        Step("prerequisites", check_prerequisites),
+        Step("certificates", make_certs),
+        Step("network", make_underlay, remove_underlay),
+        Step("image registry", start_registry),
+        Step("store", start_store),
+        Step("apiserver load balancer", start_haproxy),
+    ]
+
+
+def netns_pids(name: str) -> list[int]:
+    out = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()] if out.returncode == 0 else []
+
+
+def kill_stragglers(cluster: Cluster) -> int:
+    """SIGKILL whatever still runs in the cluster's namespaces (a crashed supervisor leaves such)."""
+    killed = 0
+    for name in [cluster.topology.infra_netns, *(n.netns for n in cluster.topology.nodes)]:
+        for pid in netns_pids(name):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+    return killed
+
+
+async def teardown(ctx: UpContext, keep_state: bool) -> list[str]:
+    """Stop every component, remove what the cluster made, and (unless ``keep_state``) its state."""
+    await ctx.supervisor.shutdown(grace=10)
+    kill_stragglers(ctx.cluster)
+    failures = await undo_steps(steps(), ctx)
+    ctx.cluster.pid_file.unlink(missing_ok=True)
+    ready_marker(ctx.cluster).unlink(missing_ok=True)
+    if not keep_state:
+        shutil.rmtree(ctx.cluster.state_dir, ignore_errors=True)
+    return failures
+
+
+def ready_marker(cluster: Cluster) -> Path:
+    return cluster.state_dir / "ready"
+
+
+def failed_marker(cluster: Cluster) -> Path:
+    return cluster.state_dir / "failed"
+
+
+def running_supervisor(cluster: Cluster) -> int | None:
+    """The pid of the live `tinykube up` supervising this cluster, if any."""
+    try:
+        pid = int(cluster.pid_file.read_text())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+    return pid

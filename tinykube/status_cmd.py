@@ -1,0 +1,67 @@
+"""``tinykube status``: nodes, components (pid, state, restarts), and who leads."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from tinykube import lifecycle
+from tinykube.cluster import DEFAULT_NAME, Cluster, default_state_dir
+from tinykube.supervisor import read_state
+from tinykube.underlay import netns_exists
+
+
+def collect(cluster: Cluster) -> dict[str, Any]:
+    """The status document (ARCHITECTURE.md §10): ``nodes``, ``components``, ``leaders``."""
+    components = [
+        {"node": s.node, "name": s.name, "pid": s.pid, "state": s.state, "restarts": s.restarts,
+         "uptime": round(time.time() - s.started_at) if s.started_at and s.state == "running" else None}
+        for s in read_state(cluster.supervisor_state)
+    ]
+    supervised = lifecycle.running_supervisor(cluster) is not None
+    if not supervised:
+        for c in components:
+            c.update(state="stopped", pid=None, uptime=None)
+    nodes = [{"name": n.name, "ip": n.ip, "ready": netns_exists(n.netns) and supervised,
+              "control_plane": n.control_plane} for n in cluster.topology.nodes]
+    leaders: dict[str, str | None] = {"store": lifecycle.store_leader(cluster) if supervised else None,
+                                      "scheduler": None, "controller-manager": None}
+    return {"name": cluster.name, "supervisor": supervised, "nodes": nodes, "components": components,
+            "leaders": leaders}
+
+
+def main(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="tinykube status", description="Show a local cluster's nodes and components.")
+    p.add_argument("--name", default=DEFAULT_NAME, help="cluster name (default: %(default)s)")
+    p.add_argument("--state-dir", type=Path, help="the cluster's state directory (default: /var/lib/tinykube/NAME)")
+    p.add_argument("-o", "--output", choices=["json"], help="output format")
+    args = p.parse_args(argv)
+    state_dir = args.state_dir or default_state_dir(args.name)
+    try:
+        cluster = Cluster.load(state_dir)
+    except FileNotFoundError:
+        print(f"error: no cluster {args.name!r} (nothing in {state_dir})")
+        return 1
+    doc = collect(cluster)
+    if args.output == "json":
+        print(json.dumps(doc, indent=1))
+        return 0
+    console = Console(highlight=False)
+    nodes = Table("NODE", "IP", "READY", "CONTROL PLANE", box=None)
+    for n in doc["nodes"]:
+        nodes.add_row(n["name"], n["ip"], "yes" if n["ready"] else "no", "yes" if n["control_plane"] else "")
+    console.print(nodes)
+    comps = Table("NODE", "COMPONENT", "STATE", "PID", "RESTARTS", "UPTIME", box=None)
+    for c in doc["components"]:
+        comps.add_row(c["node"], c["name"], c["state"], str(c["pid"] or ""), str(c["restarts"]),
+                      f"{c['uptime']}s" if c["uptime"] is not None else "")
+    console.print(comps)
+    console.print("leaders: " + ", ".join(f"{k}={v or '-'}" for k, v in doc["leaders"].items()))
+    return 0
