@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("tinykube.up_cmd", "bring up a local cluster (nodes are network namespaces)"),
     "down": ("tinykube.down_cmd", "stop a local cluster and remove everything it made"),
     "status": ("tinykube.status_cmd", "show a local cluster's nodes, components and leaders"),
+    "chaos": ("tinykube.chaos_cmd", "break a running cluster on purpose: kill leaders, partition nodes"),
     "underlay": ("tinykube.underlay_cmd", "create or destroy a cluster's network namespaces and links"),
 }
 
