@@ -66,22 +66,22 @@ async def client(pid: int, ips: list[str], history: History, until: float, rng: 
                        if current is None else
                        rpc_pb2.Compare(key=key.encode(), target=rpc_pb2.Compare.VALUE, value=current.encode()))
                 try:
-                    resp = await kv.Txn(rpc_pb2.TxnRequest(compare=[cmp], success=[rpc_pb2.RequestOp(
+                    txn = await kv.Txn(rpc_pb2.TxnRequest(compare=[cmp], success=[rpc_pb2.RequestOp(
                         request_put=rpc_pb2.PutRequest(key=key.encode(), value=value.encode()))]), timeout=1.0)
-                    history.ok(op, resp.succeeded)
+                    history.ok(op, txn.succeeded)
                 except grpc.aio.AioRpcError:
                     history.info(op)
     finally:
         for ch in channels:
-            await ch.close()
+            await ch.close(None)
 
 
-async def _peek(kv: rpc_pb2_grpc.KVStub, key: str) -> str | None:
+async def _peek(kv: rpc_pb2_grpc.KVAsyncStub, key: str) -> str | None:
     try:
         resp = await kv.Range(rpc_pb2.RangeRequest(key=key.encode(), serializable=True), timeout=1.0)
     except grpc.aio.AioRpcError:
         return None
-    return resp.kvs[0].value.decode() if resp.kvs else None
+    return str(resp.kvs[0].value.decode()) if resp.kvs else None
 
 
 async def chaos(args: list[str], until: float, log: list[str]) -> None:
@@ -100,8 +100,8 @@ async def chaos(args: list[str], until: float, log: list[str]) -> None:
 
 
 def _leader(args: list[str]) -> str | None:
-    status = json.loads(tk("status", *args, "-o", "json").stdout)
-    return status["leaders"]["store"]
+    leader = json.loads(tk("status", *args, "-o", "json").stdout)["leaders"]["store"]
+    return str(leader) if leader else None
 
 
 def member_history(ip: str) -> dict[str, list[str]]:
@@ -147,6 +147,6 @@ def test_leader_kills_and_partition_keep_the_store_linearizable(cluster):
     assert histories[0] == histories[1] == histories[2]
     for op in acked:
         if op.kind == "write" or (op.kind == "cas" and op.output is True):
-            written = op.value if op.kind == "write" else op.value[1]
-            assert written in histories[0][op.key], f"acknowledged {op.describe()} is missing"
+            written = op.value if op.kind == "write" else op.value[1]  # type: ignore[index]
+            assert written in histories[0][str(op.key)], f"acknowledged {op.describe()} is missing"
     print(f"\nchaos: {len(ops)} operations, {len(acked)} acknowledged; " + "; ".join(log))
