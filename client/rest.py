@@ -1,0 +1,470 @@
+"""The REST client: Kubernetes verbs over aiohttp, JSON via orjson, failover across apiservers.
+
+Retry policy (client-go's, made explicit):
+
+- A failure to *connect* means the request never reached a server, so every verb moves on to
+  the next apiserver.
+- A failure after the request may have been sent (reset, timeout, truncated answer) moves on
+  only for reads (GET/HEAD): repeating a POST/PATCH/DELETE could apply it twice, so those raise
+  ``ApiConnectionError`` and the caller decides (e.g. a create may re-check with a GET, or treat
+  ``AlreadyExists`` on its retry as success).
+- ``429`` with ``Retry-After`` means the server did not take the request: wait and repeat, for
+  any verb. A ``5xx`` with ``Retry-After``, and ``502``/``503`` from one apiserver, are retried
+  only for reads.
+- Other non-2xx answers become typed errors (``client.errors``) carrying the ``Status``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import platform
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+
+from client.clock import Clock, RealClock
+from client.errors import ApiConnectionError, ApiError, error_from_status, status_for_body
+from client.kubeconfig import ClientConfig
+from process.log import get_logger
+from process.version import __version__
+
+log = get_logger("client.rest")
+
+DEFAULT_USER_AGENT = f"tinykube/v{__version__} ({platform.system().lower()}/{platform.machine()})"
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+_MAX_RETRY_AFTER = 30.0  # never sleep longer than this on one Retry-After, whatever the server says
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    """Where a resource lives in the API: group/version/resource, whether namespaced, and its kind."""
+
+    group: str
+    version: str
+    resource: str
+    namespaced: bool = True
+    kind: str = ""
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def prefix(self) -> str:
+        """``/api/v1`` for the core group, ``/apis/<group>/<version>`` for the rest."""
+        return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+
+    def path(self, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
+        """The URL path of the collection, one object, or one of its subresources."""
+        parts = [self.prefix]
+        if self.namespaced and namespace:
+            parts += ["namespaces", namespace]
+        elif self.namespaced and name is not None:
+            raise ValueError(f"{self.resource} is namespaced: a namespace is needed to address {name!r}")
+        parts.append(self.resource)
+        if name is not None:
+            if not name:
+                raise ValueError(f"an empty name does not address a {self.resource} object")
+            parts.append(name)
+        if subresource:
+            if name is None:
+                raise ValueError(f"subresource {subresource!r} needs an object name")
+            parts.append(subresource)
+        return "/".join(parts)
+
+
+class PatchType(enum.StrEnum):
+    """The four patch content types the apiserver accepts."""
+
+    JSON = "application/json-patch+json"
+    MERGE = "application/merge-patch+json"
+    STRATEGIC = "application/strategic-merge-patch+json"
+    APPLY = "application/apply-patch+yaml"
+
+
+def query(**params: Any) -> dict[str, str]:
+    """Query parameters in the apiserver's spelling: ``None`` dropped, booleans as ``true``/``false``."""
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        out[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return out
+
+
+def delete_options(*, propagation_policy: str | None = None, grace_period_seconds: int | None = None,
+                   preconditions: Mapping[str, str] | None = None, dry_run: bool = False) -> dict[str, Any]:
+    """A ``DeleteOptions`` body; ``preconditions`` holds ``uid`` and/or ``resourceVersion``."""
+    body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+    if propagation_policy is not None:
+        body["propagationPolicy"] = propagation_policy
+    if grace_period_seconds is not None:
+        body["gracePeriodSeconds"] = grace_period_seconds
+    if preconditions:
+        body["preconditions"] = dict(preconditions)
+    if dry_run:
+        body["dryRun"] = ["All"]
+    return body
+
+
+class RestClient:
+    """One connection pool to a set of equivalent apiservers; all verbs, all resources.
+
+    The first server that answers becomes the preferred one until it fails, so a healthy client
+    keeps its connections warm on one apiserver and moves only when it has to.
+    """
+
+    def __init__(self, config: ClientConfig, *, user_agent: str = DEFAULT_USER_AGENT, timeout: float = 30.0,
+                 connect_timeout: float = 5.0, max_retry_after: int = 10, clock: Clock | None = None) -> None:
+        self.config = config
+        self.user_agent = user_agent
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.max_retry_after = max_retry_after
+        self.clock = clock or RealClock()
+        self._current = 0
+        self._session: aiohttp.ClientSession | None = None
+        self._ssl = config.ssl_context()
+
+    @property
+    def servers(self) -> list[str]:
+        return list(self.config.servers)
+
+    @property
+    def current_server(self) -> str:
+        return self.config.servers[self._current]
+
+    def _session_now(self) -> aiohttp.ClientSession:
+        # Created lazily: an aiohttp session belongs to the loop it was created on.
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(ssl=self._ssl if self._ssl is not None else True, limit=0,
+                                             enable_cleanup_closed=True)
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
+        return self._session
+
+    async def close(self) -> None:
+        """Close the connection pool (open watches end with it)."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> RestClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- transport ------------------------------------------------------------------------------
+
+    def _headers(self, content_type: str | None, accept: str) -> dict[str, str]:
+        headers = {"User-Agent": self.user_agent, "Accept": accept}
+        auth = self.config.authorization()
+        if auth is not None:
+            headers["Authorization"] = auth
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        return headers
+
+    @contextlib.asynccontextmanager
+    async def _exchange(self, method: str, path: str, *, params: Mapping[str, str] | None, data: bytes | None,
+                        content_type: str | None, accept: str, client_timeout: aiohttp.ClientTimeout,
+                        idempotent: bool) -> AsyncIterator[aiohttp.ClientResponse]:
+        """Open a response with a 2xx status, following the retry policy in the module docstring."""
+        servers = self.config.servers
+        failed_servers = 0
+        retry_afters = 0
+        last: BaseException | None = None
+        while True:
+            index = self._current
+            url = servers[index] + path
+            try:
+                resp = await self._session_now().request(
+                    method, url, params=params, data=data, headers=self._headers(content_type, accept),
+                    timeout=client_timeout, server_hostname=self.config.tls.server_name)
+                if resp.status >= 300:
+                    try:
+                        body = await resp.read()
+                    finally:
+                        resp.release()
+                    error = _error_for(resp.status, resp.headers, body)
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+                # Never reached the server: safe to move on for every verb.
+                last = exc
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                if not idempotent:
+                    raise ApiConnectionError(f"{method} {url} failed after it may have reached the server "
+                                             f"(not retried: not idempotent): {_describe(exc)}") from exc
+                last = exc
+            else:
+                if resp.status < 300:
+                    # Outside the try above: errors raised by the caller's reading must not trigger a retry.
+                    try:
+                        yield resp
+                    finally:
+                        resp.release()
+                    return
+                retryable = error.code == 429 or (idempotent and error.code >= 500)
+                if error.retry_after is not None and retryable and retry_afters < self.max_retry_after:
+                    retry_afters += 1
+                    log.v(4, "retrying after server asked to wait", url=url, code=error.code,
+                          wait=error.retry_after)
+                    await self.clock.sleep(min(error.retry_after, _MAX_RETRY_AFTER))
+                    continue
+                if not (idempotent and error.code in (502, 503)):
+                    raise error
+                last = error
+            failed_servers += 1
+            log.v(2, "apiserver request failed, trying the next", url=url, error=_describe(last))
+            if failed_servers >= len(servers):
+                if isinstance(last, ApiError):
+                    raise last
+                raise ApiConnectionError(f"{method} {path}: no apiserver reachable ({', '.join(servers)}): "
+                                         f"{_describe(last)}") from last
+            if self._current == index:
+                self._current = (index + 1) % len(servers)
+
+    def _timeout(self, request_timeout: float | None) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(total=request_timeout if request_timeout is not None else self.timeout,
+                                     sock_connect=self.connect_timeout)
+
+    async def request_raw(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
+                          body: Any = None, content_type: str | None = None, accept: str = "application/json",
+                          request_timeout: float | None = None) -> bytes:
+        """Send one request and return the 2xx body as bytes (for text answers such as pod logs)."""
+        data: bytes | None = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else orjson.dumps(body)
+            content_type = content_type or "application/json"
+        idempotent = method.upper() in _IDEMPOTENT
+        # A read whose answer is cut short (the apiserver died mid-body) is repeated on the next server.
+        attempts = len(self.config.servers) if idempotent else 1
+        for attempt in range(1, attempts + 1):
+            async with self._exchange(method.upper(), path, params=params, data=data, content_type=content_type,
+                                      accept=accept, client_timeout=self._timeout(request_timeout),
+                                      idempotent=idempotent) as resp:
+                try:
+                    return await resp.read()
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    if attempt == attempts:
+                        raise ApiConnectionError(f"{method} {path}: answer cut short: {_describe(exc)}") from exc
+                    log.v(2, "apiserver answer cut short, trying the next", path=path, error=_describe(exc))
+                    self._current = (self._current + 1) % len(self.config.servers)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None, body: Any = None,
+                      content_type: str | None = None, request_timeout: float | None = None) -> Any:
+        """Send one request and return its decoded JSON answer (None for an empty body)."""
+        raw = await self.request_raw(method, path, params=params, body=body, content_type=content_type,
+                                     request_timeout=request_timeout)
+        return orjson.loads(raw) if raw.strip() else None
+
+    @contextlib.asynccontextmanager
+    async def stream(self, path: str, *, params: Mapping[str, str] | None = None,
+                     read_timeout: float | None = None) -> AsyncIterator[aiohttp.ClientResponse]:
+        """A long-lived GET (watch, log follow): connect with failover, then hand over the open response."""
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout, sock_read=read_timeout)
+        async with self._exchange("GET", path, params=params, data=None, content_type=None,
+                                  accept="application/json", client_timeout=timeout, idempotent=True) as resp:
+            yield resp
+
+    # --- verbs ----------------------------------------------------------------------------------
+
+    async def get(self, ref: ResourceRef, name: str, namespace: str | None = None, *,
+                  subresource: str | None = None, resource_version: str | None = None) -> dict[str, Any]:
+        """One object (or a subresource such as ``scale``); ``resource_version="0"`` allows a cached copy."""
+        return await self._object("GET", ref.path(namespace, name, subresource),
+                                  query(resourceVersion=resource_version))
+
+    async def list(self, ref: ResourceRef, namespace: str | None = None, *, label_selector: str | None = None,
+                   field_selector: str | None = None, limit: int | None = None, continue_: str | None = None,
+                   resource_version: str | None = None, resource_version_match: str | None = None,
+                   timeout_seconds: int | None = None) -> dict[str, Any]:
+        """One page of a list; ``metadata.continue`` is set when more remain."""
+        params = query(labelSelector=label_selector, fieldSelector=field_selector, limit=limit,
+                       resourceVersion=resource_version, resourceVersionMatch=resource_version_match,
+                       timeoutSeconds=timeout_seconds)
+        if continue_:
+            params["continue"] = continue_
+        return await self._object("GET", ref.path(namespace), params)
+
+    async def list_pages(self, ref: ResourceRef, namespace: str | None = None, *, page_size: int = 500,
+                         label_selector: str | None = None, field_selector: str | None = None,
+                         resource_version: str | None = None) -> AsyncGenerator[dict[str, Any], None]:
+        """Every page of a list, following ``continue`` tokens (a stale token raises ``Gone``)."""
+        token: str | None = None
+        while True:
+            page = await self.list(ref, namespace, label_selector=label_selector, field_selector=field_selector,
+                                   limit=page_size, continue_=token,
+                                   resource_version=None if token else resource_version)
+            yield page
+            token = (page.get("metadata") or {}).get("continue") or None
+            if not token:
+                return
+
+    async def list_all(self, ref: ResourceRef, namespace: str | None = None, *, page_size: int = 500,
+                       label_selector: str | None = None, field_selector: str | None = None,
+                       resource_version: str | None = None) -> dict[str, Any]:
+        """The whole list, paginated, as one list object whose resourceVersion is the snapshot's."""
+        result: dict[str, Any] | None = None
+        async for page in self.list_pages(ref, namespace, page_size=page_size, label_selector=label_selector,
+                                          field_selector=field_selector, resource_version=resource_version):
+            if result is None:
+                result = page
+                result["items"] = list(page.get("items") or [])
+            else:
+                result["items"].extend(page.get("items") or [])
+        assert result is not None
+        result.setdefault("metadata", {}).pop("continue", None)
+        result["metadata"].pop("remainingItemCount", None)
+        return result
+
+    async def create(self, ref: ResourceRef, body: Mapping[str, Any], namespace: str | None = None, *,
+                     name: str | None = None, subresource: str | None = None, field_manager: str | None = None,
+                     field_validation: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+        """POST ``body``; for a subresource (binding, eviction, token) ``name`` is the parent object."""
+        namespace = self._namespace_of(ref, body, namespace)
+        params = query(fieldManager=field_manager, fieldValidation=field_validation, dryRun="All" if dry_run else None)
+        return await self._object("POST", ref.path(namespace, name, subresource), params, body)
+
+    async def update(self, ref: ResourceRef, body: Mapping[str, Any], namespace: str | None = None, *,
+                     subresource: str | None = None, field_manager: str | None = None,
+                     field_validation: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+        """PUT ``body`` (name from its metadata); its ``resourceVersion`` makes it conditional (409 on mismatch)."""
+        name = (body.get("metadata") or {}).get("name")
+        if not name:
+            raise ValueError("update needs metadata.name in the body")
+        namespace = self._namespace_of(ref, body, namespace)
+        params = query(fieldManager=field_manager, fieldValidation=field_validation, dryRun="All" if dry_run else None)
+        return await self._object("PUT", ref.path(namespace, name, subresource), params, body)
+
+    async def patch(self, ref: ResourceRef, name: str, patch: Any, namespace: str | None = None, *,
+                    patch_type: PatchType = PatchType.STRATEGIC, subresource: str | None = None,
+                    field_manager: str | None = None, force: bool | None = None,
+                    field_validation: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+        """PATCH with one of the four patch types; server-side apply needs ``field_manager``."""
+        if patch_type is PatchType.APPLY and not field_manager:
+            raise ValueError("server-side apply needs a field_manager")
+        if force is not None and patch_type is not PatchType.APPLY:
+            raise ValueError("force applies only to server-side apply")
+        params = query(fieldManager=field_manager, force=force, fieldValidation=field_validation,
+                       dryRun="All" if dry_run else None)
+        return await self._object("PATCH", ref.path(namespace, name, subresource), params, patch, patch_type.value)
+
+    async def apply(self, ref: ResourceRef, body: Mapping[str, Any], namespace: str | None = None, *,
+                    field_manager: str, force: bool = False, subresource: str | None = None) -> dict[str, Any]:
+        """Server-side apply of a full intent object (creates it when absent)."""
+        name = (body.get("metadata") or {}).get("name")
+        if not name:
+            raise ValueError("apply needs metadata.name in the body")
+        namespace = self._namespace_of(ref, body, namespace)
+        return await self.patch(ref, name, body, namespace, patch_type=PatchType.APPLY, subresource=subresource,
+                                field_manager=field_manager, force=force)
+
+    async def delete(self, ref: ResourceRef, name: str, namespace: str | None = None, *,
+                     propagation_policy: str | None = None, grace_period_seconds: int | None = None,
+                     preconditions: Mapping[str, str] | None = None, dry_run: bool = False) -> dict[str, Any]:
+        """DELETE one object; the answer is the object (graceful/finalized) or a success ``Status``."""
+        body = delete_options(propagation_policy=propagation_policy, grace_period_seconds=grace_period_seconds,
+                              preconditions=preconditions, dry_run=dry_run)
+        return await self._object("DELETE", ref.path(namespace, name), {}, body)
+
+    async def delete_collection(self, ref: ResourceRef, namespace: str | None = None, *,
+                                label_selector: str | None = None, field_selector: str | None = None,
+                                propagation_policy: str | None = None, grace_period_seconds: int | None = None,
+                                dry_run: bool = False) -> dict[str, Any]:
+        """DELETE every matching object of the collection."""
+        body = delete_options(propagation_policy=propagation_policy, grace_period_seconds=grace_period_seconds,
+                              dry_run=dry_run)
+        return await self._object("DELETE", ref.path(namespace),
+                                  query(labelSelector=label_selector, fieldSelector=field_selector), body)
+
+    async def pod_log(self, name: str, namespace: str, *, container: str | None = None,
+                      tail_lines: int | None = None, since_seconds: int | None = None, timestamps: bool = False,
+                      previous: bool = False, limit_bytes: int | None = None) -> str:
+        """A pod's log as text (``pods/log``)."""
+        params = _log_params(container=container, tail_lines=tail_lines, since_seconds=since_seconds,
+                             timestamps=timestamps, previous=previous, limit_bytes=limit_bytes, follow=False)
+        raw = await self.request_raw("GET", _PODS.path(namespace, name, "log"), params=params, accept="*/*")
+        return raw.decode("utf-8", "replace")
+
+    async def follow_log(self, name: str, namespace: str, *, container: str | None = None,
+                         tail_lines: int | None = None, since_seconds: int | None = None,
+                         timestamps: bool = False) -> AsyncGenerator[bytes, None]:
+        """A pod's log as it grows (``follow=true``), line by line, until the container or stream ends."""
+        params = _log_params(container=container, tail_lines=tail_lines, since_seconds=since_seconds,
+                             timestamps=timestamps, previous=False, limit_bytes=None, follow=True)
+        async with self.stream(_PODS.path(namespace, name, "log"), params=params) as resp:
+            async for line in iter_lines(resp):
+                yield line
+
+    async def _object(self, method: str, path: str, params: Mapping[str, str], body: Any = None,
+                      content_type: str | None = None) -> dict[str, Any]:
+        result = await self.request(method, path, params=params, body=body, content_type=content_type)
+        if not isinstance(result, dict):
+            raise ApiConnectionError(f"{method} {path}: expected a JSON object, got {type(result).__name__}")
+        return result
+
+    def _namespace_of(self, ref: ResourceRef, body: Mapping[str, Any], namespace: str | None) -> str | None:
+        if not ref.namespaced:
+            return None
+        return namespace or (body.get("metadata") or {}).get("namespace") or self.config.namespace
+
+
+_PODS = ResourceRef("", "v1", "pods", True, "Pod")
+
+
+def _log_params(*, container: str | None, tail_lines: int | None, since_seconds: int | None, timestamps: bool,
+                previous: bool, limit_bytes: int | None, follow: bool) -> dict[str, str]:
+    return query(container=container, tailLines=tail_lines, sinceSeconds=since_seconds,
+                 timestamps=timestamps or None, previous=previous or None, limitBytes=limit_bytes,
+                 follow=follow or None)
+
+
+async def iter_lines(resp: aiohttp.ClientResponse) -> AsyncGenerator[bytes, None]:
+    """Newline-delimited records of a streamed body, however the chunks fall (no line-length limit)."""
+    buffer = bytearray()
+    scanned = 0  # bytes of ``buffer`` known to hold no newline, so a long record is scanned once
+    async for chunk in resp.content.iter_any():
+        buffer += chunk
+        start = 0
+        while (cut := buffer.find(b"\n", max(start, scanned))) >= 0:
+            line = bytes(buffer[start:cut])
+            start = scanned = cut + 1
+            if line.strip():
+                yield line
+        del buffer[:start]
+        scanned = len(buffer)
+    if bytes(buffer).strip():
+        yield bytes(buffer)
+
+
+def _error_for(code: int, headers: Mapping[str, str], body: bytes) -> ApiError:
+    retry_after = _retry_after(headers.get("Retry-After"))
+    status: dict[str, Any] | None = None
+    with contextlib.suppress(orjson.JSONDecodeError):
+        decoded = orjson.loads(body) if body else None
+        if isinstance(decoded, dict) and decoded.get("kind") == "Status":
+            status = decoded
+    return error_from_status(status or status_for_body(code, body), code=code, retry_after=retry_after)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP-date: the apiserver never sends one; treat as absent
+
+
+def _describe(exc: BaseException | None) -> str:
+    if exc is None:
+        return "unknown error"
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}"
