@@ -8,6 +8,7 @@ endpoints), so people who know kube-proxy can read our tables. Pure: no iptables
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -61,6 +62,63 @@ def _balance(sp: ServicePort, endpoints: tuple[Endpoint, ...]) -> list[str]:
     return rules
 
 
+@dataclass(frozen=True)
+class _Fragment:
+    """One service port's share of the tables; cached, so a sync recomputes only the services that changed."""
+
+    nat_services: tuple[str, ...] = ()
+    nat_nodeports: tuple[str, ...] = ()
+    filter_services: tuple[str, ...] = ()
+    filter_external: tuple[str, ...] = ()
+    nat_chains: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _fragment(sp: ServicePort, cluster_cidr: str, node_name: str) -> _Fragment:
+    proto = sp.protocol.lower()
+    endpoints = sp.ready_endpoints
+    match = f"-p {proto} -m {proto} --dport {sp.port}"
+    if not endpoints:
+        reject = f"{_comment(f'{sp.key} has no endpoints')} {match} -j REJECT --reject-with icmp-port-unreachable"
+        rejects = [f"-d {ip}/32 {reject}" for ip in sp.external_ips]
+        if sp.node_port:
+            rejects.append(f"{_comment(f'{sp.key} has no endpoints')} -m addrtype --dst-type LOCAL -p {proto} "
+                           f"-m {proto} --dport {sp.node_port} -j REJECT --reject-with icmp-port-unreachable")
+        return _Fragment(filter_services=(f"-d {sp.cluster_ip}/32 {reject}",), filter_external=tuple(rejects))
+    svc = _svc_chain(sp)
+    services = [f"{_comment(f'{sp.key} cluster IP')} -d {sp.cluster_ip}/32 {match} -j {svc}"]
+    for ip in sp.external_ips:
+        services.append(f"{_comment(f'{sp.key} external IP')} -d {ip}/32 {match} -j KUBE-MARK-MASQ")
+        services.append(f"{_comment(f'{sp.key} external IP')} -d {ip}/32 {match} -j {svc}")
+    # Traffic from outside the pod network must come back through this node: masquerade it.
+    chains: dict[str, list[str]] = {svc: [f"{_comment(f'{sp.key} cluster IP')} ! -s {cluster_cidr} "
+                                          f"-d {sp.cluster_ip}/32 {match} -j KUBE-MARK-MASQ", *_balance(sp, endpoints)]}
+    nodeports: list[str] = []
+    external: list[str] = []
+    if sp.node_port:
+        node_match = f"-p {proto} -m {proto} --dport {sp.node_port}"
+        if not sp.local_only:
+            nodeports += [f"{_comment(sp.key)} {node_match} -j KUBE-MARK-MASQ",
+                          f"{_comment(sp.key)} {node_match} -j {svc}"]
+        elif local := tuple(e for e in endpoints if e.node == node_name):
+            # Client source preserved: no masquerade, and only this node's endpoints.
+            ext = chain_name("KUBE-XLB-", sp.key, sp.protocol)
+            nodeports.append(f"{_comment(sp.key)} {node_match} -j {ext}")
+            chains[ext] = _balance(sp, local)
+        else:
+            external.append(f"{_comment(f'{sp.key} has no local endpoints')} -m addrtype --dst-type LOCAL "
+                            f"{node_match} -j DROP")
+    for ep in endpoints:
+        sep = _sep_chain(sp, ep)
+        recent = f"-m recent --name {sep} --set " if sp.session_affinity_seconds else ""
+        chains[sep] = [
+            f"{_comment(sp.key)} -s {ep.ip}/32 -j KUBE-MARK-MASQ",  # hairpin: a pod reaching itself
+            f"{_comment(sp.key)} -p {proto} -m {proto} {recent}-j DNAT --to-destination {ep.ip}:{ep.port}",
+        ]
+    return _Fragment(tuple(services), tuple(nodeports), (), tuple(external),
+                     tuple((c, tuple(r)) for c, r in chains.items()))
+
+
 def build(service_ports: Iterable[ServicePort], cluster_cidr: str, node_name: str = "") -> Tables:
     """The desired tables for this node. ``cluster_cidr`` (the pod network) decides what gets masqueraded."""
     t = Tables()
@@ -81,52 +139,13 @@ def build(service_ports: Iterable[ServicePort], cluster_cidr: str, node_name: st
         f'{_comment("kubernetes forwarding conntrack rule")} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
     ]
     for sp in sorted(service_ports, key=lambda s: s.key):
-        proto = sp.protocol.lower()
-        endpoints = sp.ready_endpoints
-        match = f"-p {proto} -m {proto} --dport {sp.port}"
-        if not endpoints:
-            reject = f"{_comment(f'{sp.key} has no endpoints')} {match} -j REJECT --reject-with icmp-port-unreachable"
-            flt["KUBE-SERVICES"].append(f"-d {sp.cluster_ip}/32 {reject}")
-            for ip in sp.external_ips:
-                flt["KUBE-EXTERNAL-SERVICES"].append(f"-d {ip}/32 {reject}")
-            if sp.node_port:
-                flt["KUBE-EXTERNAL-SERVICES"].append(
-                    f"{_comment(f'{sp.key} has no endpoints')} -m addrtype --dst-type LOCAL -p {proto} -m {proto} "
-                    f"--dport {sp.node_port} -j REJECT --reject-with icmp-port-unreachable")
-            continue
-        svc = _svc_chain(sp)
-        nat["KUBE-SERVICES"].append(f"{_comment(f'{sp.key} cluster IP')} -d {sp.cluster_ip}/32 {match} -j {svc}")
-        for ip in sp.external_ips:
-            nat["KUBE-SERVICES"].append(f"{_comment(f'{sp.key} external IP')} -d {ip}/32 {match} "
-                                        f"-j KUBE-MARK-MASQ")
-            nat["KUBE-SERVICES"].append(f"{_comment(f'{sp.key} external IP')} -d {ip}/32 {match} -j {svc}")
-        # Traffic from outside the pod network must come back through this node: masquerade it.
-        rules = [f"{_comment(f'{sp.key} cluster IP')} ! -s {cluster_cidr} -d {sp.cluster_ip}/32 {match} "
-                 f"-j KUBE-MARK-MASQ"]
-        rules += _balance(sp, endpoints)
-        nat[svc] = rules
-        if sp.node_port:
-            node_match = f"-p {proto} -m {proto} --dport {sp.node_port}"
-            if sp.local_only:
-                local = tuple(e for e in endpoints if e.node == node_name)
-                if local:  # client source preserved: no masquerade, and only this node's endpoints
-                    ext = chain_name("KUBE-XLB-", sp.key, sp.protocol)
-                    nat["KUBE-NODEPORTS"].append(f"{_comment(sp.key)} {node_match} -j {ext}")
-                    nat[ext] = _balance(sp, local)
-                else:
-                    flt["KUBE-EXTERNAL-SERVICES"].append(
-                        f"{_comment(f'{sp.key} has no local endpoints')} -m addrtype --dst-type LOCAL "
-                        f"{node_match} -j DROP")
-            else:
-                nat["KUBE-NODEPORTS"].append(f"{_comment(sp.key)} {node_match} -j KUBE-MARK-MASQ")
-                nat["KUBE-NODEPORTS"].append(f"{_comment(sp.key)} {node_match} -j {svc}")
-        for ep in endpoints:
-            sep = _sep_chain(sp, ep)
-            recent = f"-m recent --name {sep} --set " if sp.session_affinity_seconds else ""
-            nat[sep] = [
-                f"{_comment(sp.key)} -s {ep.ip}/32 -j KUBE-MARK-MASQ",  # hairpin: a pod reaching itself
-                f"{_comment(sp.key)} -p {proto} -m {proto} {recent}-j DNAT --to-destination {ep.ip}:{ep.port}",
-            ]
+        frag = _fragment(sp, cluster_cidr, node_name)
+        nat["KUBE-SERVICES"] += frag.nat_services
+        nat["KUBE-NODEPORTS"] += frag.nat_nodeports
+        flt["KUBE-SERVICES"] += frag.filter_services
+        flt["KUBE-EXTERNAL-SERVICES"] += frag.filter_external
+        for chain, rules in frag.nat_chains:
+            nat[chain] = list(rules)
     nat["KUBE-SERVICES"].append(f'{_comment("kubernetes service nodeports")} -m addrtype --dst-type LOCAL '
                                 "-j KUBE-NODEPORTS")
     return t

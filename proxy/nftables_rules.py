@@ -7,6 +7,7 @@ whatever the number of services (KEP-3866's design). Pure: ``build`` gives the d
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -98,43 +99,63 @@ def _q(name: str) -> str:
     return name
 
 
+@dataclass(frozen=True)
+class _Fragment:
+    """One service port's share of the ruleset; cached, so a sync recomputes only the services that changed."""
+
+    chains: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    sets: tuple[tuple[str, int], ...] = ()
+    elements: tuple[tuple[str, str, str], ...] = ()  # (map, key, verdict)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _fragment(sp: ServicePort, cluster_cidr: str, node_name: str) -> _Fragment:
+    proto = sp.protocol.lower()
+    endpoints = sp.ready_endpoints
+    ips = [sp.cluster_ip, *sp.external_ips]
+    elements: list[tuple[str, str, str]] = []
+    if not endpoints:
+        elements += [("no-endpoint-services", f"{ip} . {proto} . {sp.port}", "goto reject-chain") for ip in ips]
+        if sp.node_port:
+            elements.append(("no-endpoint-nodeports", f"{proto} . {sp.node_port}", "goto reject-chain"))
+        return _Fragment(elements=tuple(elements))
+    chain = service_chain(sp)
+    elements += [("service-ips", f"{ip} . {proto} . {sp.port}", f"goto {_q(chain)}") for ip in ips]
+    chains: dict[str, list[str]] = {chain: [
+        f"ip daddr {sp.cluster_ip} {proto} dport {sp.port} ip saddr != {cluster_cidr} jump mark-for-masquerade",
+        *_pick(sp, endpoints),
+    ]}
+    if sp.node_port:
+        local = tuple(e for e in endpoints if e.node == node_name) if sp.local_only else endpoints
+        if not local:
+            elements.append(("no-endpoint-nodeports", f"{proto} . {sp.node_port}", "goto drop-chain"))
+        else:
+            external = f"external-{_hash(sp.key, sp.protocol)}-{sp.namespace}/{sp.name}/{proto}/{sp.node_port}"
+            elements.append(("service-nodeports", f"{proto} . {sp.node_port}", f"goto {_q(external)}"))
+            masq = [] if sp.local_only else ["jump mark-for-masquerade"]
+            chains[external] = [*masq, *_pick(sp, local)]
+    sets: list[tuple[str, int]] = []
+    for ep in endpoints:
+        update = ""
+        if sp.session_affinity_seconds:
+            sets.append((affinity_set(sp, ep), sp.session_affinity_seconds))
+            update = f"update @{affinity_set(sp, ep)} {{ ip saddr }} "
+        chains[endpoint_chain(sp, ep)] = [
+            f"ip saddr {ep.ip} jump mark-for-masquerade",  # hairpin
+            f"{update}meta l4proto {proto} dnat to {ep.ip}:{ep.port}",
+        ]
+    return _Fragment(tuple((c, tuple(r)) for c, r in chains.items()), tuple(sets), tuple(elements))
+
+
 def build(service_ports: Iterable[ServicePort], cluster_cidr: str, node_name: str = "") -> Ruleset:
     rs = Ruleset()
     for sp in sorted(service_ports, key=lambda s: s.key):
-        proto = sp.protocol.lower()
-        endpoints = sp.ready_endpoints
-        ips = [sp.cluster_ip, *sp.external_ips]
-        if not endpoints:
-            for ip in ips:
-                rs.maps["no-endpoint-services"][f"{ip} . {proto} . {sp.port}"] = "goto reject-chain"
-            if sp.node_port:
-                rs.maps["no-endpoint-nodeports"][f"{proto} . {sp.node_port}"] = "goto reject-chain"
-            continue
-        chain = service_chain(sp)
-        for ip in ips:
-            rs.maps["service-ips"][f"{ip} . {proto} . {sp.port}"] = f"goto {_q(chain)}"
-        rs.chains[chain] = [
-            f"ip daddr {sp.cluster_ip} {proto} dport {sp.port} ip saddr != {cluster_cidr} jump mark-for-masquerade",
-            *_pick(sp, endpoints),
-        ]
-        if sp.node_port:
-            local = tuple(e for e in endpoints if e.node == node_name) if sp.local_only else endpoints
-            if not local:
-                rs.maps["no-endpoint-nodeports"][f"{proto} . {sp.node_port}"] = "goto drop-chain"
-            else:
-                external = f"external-{_hash(sp.key, sp.protocol)}-{sp.namespace}/{sp.name}/{proto}/{sp.node_port}"
-                rs.maps["service-nodeports"][f"{proto} . {sp.node_port}"] = f"goto {_q(external)}"
-                masq = [] if sp.local_only else ["jump mark-for-masquerade"]
-                rs.chains[external] = [*masq, *_pick(sp, local)]
-        for ep in endpoints:
-            update = ""
-            if sp.session_affinity_seconds:
-                rs.sets[affinity_set(sp, ep)] = sp.session_affinity_seconds
-                update = f"update @{affinity_set(sp, ep)} {{ ip saddr }} "
-            rs.chains[endpoint_chain(sp, ep)] = [
-                f"ip saddr {ep.ip} jump mark-for-masquerade",  # hairpin
-                f"{update}meta l4proto {proto} dnat to {ep.ip}:{ep.port}",
-            ]
+        frag = _fragment(sp, cluster_cidr, node_name)
+        for chain, rules in frag.chains:
+            rs.chains[chain] = list(rules)
+        rs.sets.update(frag.sets)
+        for name, key, verdict in frag.elements:
+            rs.maps[name][key] = verdict
     return rs
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ class NftablesSyncer:
             except NftablesError:
                 self._applied = None  # the next sync rebuilds the table from scratch
                 raise
-        self._applied = copy.deepcopy(desired)
+        self._applied = desired  # built fresh by every sync and never changed after
         return NftSyncResult(sum(1 for line in payload.splitlines() if line and not line.startswith(" ")))
 
     def cleanup(self) -> None:

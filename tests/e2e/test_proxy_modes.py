@@ -36,7 +36,7 @@ class Mode:
 
 
 MODES = {
-    "iptables": Mode("iptables", iptables_rules.build, lambda r: IptablesSyncer(runner=r), ["iptables-save"]),
+    "iptables": Mode("iptables", iptables_rules.build, lambda r: IptablesSyncer(runner=r), ["iptables-legacy-save"]),
     "nftables": Mode("nftables", nftables_rules.build, lambda r: NftablesSyncer(runner=r), ["nft", "list", "ruleset"]),
 }
 

@@ -86,15 +86,15 @@ def test_sync_adopts_chains_left_by_a_previous_run_and_removes_them():
 
     def runner(argv, stdin):
         calls.append((list(argv), stdin))
-        if argv[0] == "iptables-save" and argv[2] == "nat":
+        if argv[0] == "iptables-legacy-save" and argv[2] == "nat":
             return Done(out=b"*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-STALESTALESTALE1 - [0:0]\nCOMMIT\n")
-        if argv[0] == "iptables-save":
+        if argv[0] == "iptables-legacy-save":
             return Done(out=b"*filter\nCOMMIT\n")
         return Done()
 
     syncer = IptablesSyncer(runner=runner)
     syncer.sync(build([WEB], "10.244.0.0/16"))
-    restore = next(stdin for argv, stdin in calls if argv[0] == "iptables-restore")
+    restore = next(stdin for argv, stdin in calls if argv[0] == "iptables-legacy-restore")
     assert restore is not None and b"-X KUBE-SVC-STALESTALESTALE1" in restore
     n = len(calls)
     syncer.sync(build([WEB], "10.244.0.0/16"))
