@@ -1,0 +1,61 @@
+"""NodeResourcesBalancedAllocation: prefer nodes whose CPU and memory would be used in similar proportions."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from scheduler.cache import Cache
+from scheduler.framework import MAX_NODE_SCORE, SKIP, CycleState, PreScorePlugin, ScorePlugin, Status
+from scheduler.nodeinfo import NodeInfo
+from scheduler.podinfo import PodInfo
+from scheduler.resources import CPU, MEMORY
+
+
+class BalancedAllocation(PreScorePlugin, ScorePlugin):
+    """Score = (1 - standard deviation of the requested fractions) x 100, on actual (not defaulted) requests."""
+
+    name = "NodeResourcesBalancedAllocation"
+
+    def __init__(self, args: Mapping[str, Any] | None = None) -> None:
+        raw = (args or {}).get("resources")
+        self.resources: tuple[str, ...] = tuple(r["name"] for r in raw) if raw else (CPU, MEMORY)
+
+    def pre_score(self, state: CycleState, pod: PodInfo, snapshot: Cache, nodes: Sequence[NodeInfo]) -> Status | None:
+        # A pod that requests none of the resources does not change any node's balance.
+        if not any(pod.requests.get(r) for r in self.resources):
+            return SKIP
+        return None
+
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
+        if self.resources != (CPU, MEMORY):
+            return super().score_nodes(state, pod, nodes)
+        # CPU and memory, the default: the standard deviation of two fractions is half their distance.
+        cpu, memory = pod.requests.milli_cpu, pod.requests.memory
+        out: list[int] = []
+        for node in nodes:
+            alloc, used = node.allocatable, node.requested
+            if alloc.milli_cpu and alloc.memory:
+                f_cpu = min((used.milli_cpu + cpu) / alloc.milli_cpu, 1.0)
+                f_mem = min((used.memory + memory) / alloc.memory, 1.0)
+                out.append(int((1 - abs(f_cpu - f_mem) / 2) * MAX_NODE_SCORE))
+            else:
+                out.append(self.score(state, pod, node))
+        return out
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        fractions: list[float] = []
+        for name in self.resources:
+            capacity = node.allocatable.get(name)
+            if capacity == 0:
+                continue
+            fractions.append(min((node.requested.get(name) + pod.requests.get(name)) / capacity, 1.0))
+        if len(fractions) == 2:
+            std = abs(fractions[0] - fractions[1]) / 2
+        elif len(fractions) > 2:
+            mean = sum(fractions) / len(fractions)
+            std = math.sqrt(sum((f - mean) ** 2 for f in fractions) / len(fractions))
+        else:
+            std = 0.0
+        return int((1 - std) * MAX_NODE_SCORE)
