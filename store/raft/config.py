@@ -1,0 +1,47 @@
+"""Settings of one Raft member."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from store.raft.errors import ConfigError
+
+
+@dataclass(slots=True)
+class Config:
+    """Timing is in ticks of the driver's clock; sizes are in bytes of entry data."""
+
+    id: int
+    election_tick: int = 10
+    heartbeat_tick: int = 1
+    pre_vote: bool = True
+    # The leader steps down when it has not heard from a quorum for an election timeout, and followers
+    # with a live leader ignore vote requests (the leader lease that keeps a partitioned node from
+    # disrupting the cluster when it comes back).
+    check_quorum: bool = True
+    max_size_per_msg: int = 1 << 20
+    max_inflight_msgs: int = 256
+    # Index the state machine has already applied; committed entries after it are delivered again. The
+    # membership comes from the storage's snapshot, so conf changes after the snapshot must be re-applied:
+    # pass the snapshot's index unless the driver persists the membership itself.
+    applied: int = 0
+    # Draws randomized election timeouts; seed it for deterministic tests.
+    rng: random.Random = field(default_factory=random.Random)
+
+    def validate(self) -> None:
+        """Raise ConfigError for settings the algorithm cannot work with."""
+        if self.id <= 0:
+            raise ConfigError(f"member id must be a positive integer, got {self.id}")
+        if self.heartbeat_tick <= 0:
+            raise ConfigError(f"heartbeat_tick must be positive, got {self.heartbeat_tick}")
+        if self.election_tick <= self.heartbeat_tick:
+            raise ConfigError(
+                f"election_tick ({self.election_tick}) must exceed heartbeat_tick ({self.heartbeat_tick})"
+            )
+        if self.max_inflight_msgs <= 0:
+            raise ConfigError(f"max_inflight_msgs must be positive, got {self.max_inflight_msgs}")
+        if self.max_size_per_msg <= 0:
+            raise ConfigError(f"max_size_per_msg must be positive, got {self.max_size_per_msg}")
+        if self.applied < 0:
+            raise ConfigError(f"applied must not be negative, got {self.applied}")
