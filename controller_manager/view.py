@@ -1,0 +1,91 @@
+"""What a reconcile function may read: a read-only view of informer caches, and the resources it names.
+
+Reconcile cores never talk to the apiserver; they read the same caches the work queue was fed
+from, so their decisions are consistent with the events that triggered them. Objects handed out
+are the cached ones: read-only (copy before building a modified version).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final, Protocol
+
+from api.labels import Selector
+from client.informer import SharedInformer
+from client.rest import ResourceRef
+
+Obj = dict[str, Any]
+
+PODS: Final = ResourceRef("", "v1", "pods", True, "Pod")
+NODES: Final = ResourceRef("", "v1", "nodes", False, "Node")
+SERVICES: Final = ResourceRef("", "v1", "services", True, "Service")
+ENDPOINTS: Final = ResourceRef("", "v1", "endpoints", True, "Endpoints")
+NAMESPACES: Final = ResourceRef("", "v1", "namespaces", False, "Namespace")
+SERVICE_ACCOUNTS: Final = ResourceRef("", "v1", "serviceaccounts", True, "ServiceAccount")
+CONFIG_MAPS: Final = ResourceRef("", "v1", "configmaps", True, "ConfigMap")
+REPLICATION_CONTROLLERS: Final = ResourceRef("", "v1", "replicationcontrollers", True, "ReplicationController")
+PERSISTENT_VOLUMES: Final = ResourceRef("", "v1", "persistentvolumes", False, "PersistentVolume")
+PERSISTENT_VOLUME_CLAIMS: Final = ResourceRef("", "v1", "persistentvolumeclaims", True, "PersistentVolumeClaim")
+EVENTS: Final = ResourceRef("", "v1", "events", True, "Event")
+REPLICA_SETS: Final = ResourceRef("apps", "v1", "replicasets", True, "ReplicaSet")
+DEPLOYMENTS: Final = ResourceRef("apps", "v1", "deployments", True, "Deployment")
+DAEMON_SETS: Final = ResourceRef("apps", "v1", "daemonsets", True, "DaemonSet")
+STATEFUL_SETS: Final = ResourceRef("apps", "v1", "statefulsets", True, "StatefulSet")
+CONTROLLER_REVISIONS: Final = ResourceRef("apps", "v1", "controllerrevisions", True, "ControllerRevision")
+JOBS: Final = ResourceRef("batch", "v1", "jobs", True, "Job")
+CRON_JOBS: Final = ResourceRef("batch", "v1", "cronjobs", True, "CronJob")
+ENDPOINT_SLICES: Final = ResourceRef("discovery.k8s.io", "v1", "endpointslices", True, "EndpointSlice")
+LEASES: Final = ResourceRef("coordination.k8s.io", "v1", "leases", True, "Lease")
+STORAGE_CLASSES: Final = ResourceRef("storage.k8s.io", "v1", "storageclasses", False, "StorageClass")
+HORIZONTAL_POD_AUTOSCALERS: Final = ResourceRef("autoscaling", "v2", "horizontalpodautoscalers", True,
+                                                "HorizontalPodAutoscaler")
+POD_DISRUPTION_BUDGETS: Final = ResourceRef("policy", "v1", "poddisruptionbudgets", True, "PodDisruptionBudget")
+RESOURCE_QUOTAS: Final = ResourceRef("", "v1", "resourcequotas", True, "ResourceQuota")
+SECRETS: Final = ResourceRef("", "v1", "secrets", True, "Secret")
+
+
+class View(Protocol):
+    """Read-only access to the informer caches a controller was started with."""
+
+    def get(self, resource: ResourceRef, namespace: str | None, name: str) -> Obj | None:
+        """The cached object, or None when the cache has not seen it (or it was deleted)."""
+        ...
+
+    def list(self, resource: ResourceRef, namespace: str | None = None,
+             selector: Selector | None = None) -> list[Obj]:
+        """Cached objects, of one namespace if given, whose labels match the selector if given."""
+        ...
+
+
+class InformerView:
+    """The production View: shared informers keyed by resource; a resource without one reads as empty."""
+
+    def __init__(self, informers: Mapping[ResourceRef, SharedInformer]) -> None:
+        self._informers = dict(informers)
+
+    def get(self, resource: ResourceRef, namespace: str | None, name: str) -> Obj | None:
+        informer = self._informers.get(resource)
+        return informer.get(name, namespace) if informer else None
+
+    def list(self, resource: ResourceRef, namespace: str | None = None,
+             selector: Selector | None = None) -> list[Obj]:
+        informer = self._informers.get(resource)
+        if informer is None:
+            return []
+        objs = informer.list(namespace)
+        if selector is None:
+            return objs
+        return [o for o in objs if selector.matches(o.get("metadata", {}).get("labels"))]
+
+
+def meta(obj: Obj) -> Obj:
+    """The object's metadata (an empty dict when absent, so lookups read naturally)."""
+    m: Obj = obj.get("metadata") or {}
+    return m
+
+
+def key_of(obj: Obj) -> str:
+    """The work-queue key of an object: ``namespace/name``, or ``name`` when cluster-scoped."""
+    m = meta(obj)
+    ns = m.get("namespace")
+    return f"{ns}/{m['name']}" if ns else str(m["name"])

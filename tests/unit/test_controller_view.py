@@ -1,0 +1,47 @@
+"""The production View over shared informers, and the expectations the driver keeps."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from api import labels
+from client.informer import SharedInformer
+from client.kubeconfig import ClientConfig
+from client.rest import RestClient
+from controller_manager.expectations import Expectations
+from controller_manager.view import NODES, PODS, SERVICES, InformerView
+from tests.unit.controller_fixtures import T0
+
+
+def test_informer_view_reads_caches_and_filters_by_selector():
+    client = RestClient(ClientConfig(servers=["http://127.0.0.1:1"]))
+    pods = SharedInformer(client, PODS)
+    nodes = SharedInformer(client, NODES)
+    pods.add({"metadata": {"name": "a", "namespace": "ns", "labels": {"app": "web"}}})
+    pods.add({"metadata": {"name": "b", "namespace": "ns", "labels": {"app": "db"}}})
+    pods.add({"metadata": {"name": "c", "namespace": "other", "labels": {"app": "web"}}})
+    nodes.add({"metadata": {"name": "n1"}})
+    view = InformerView({PODS: pods, NODES: nodes})
+    assert view.get(PODS, "ns", "a") is not None
+    assert view.get(NODES, None, "n1") is not None
+    assert view.get(SERVICES, "ns", "web") is None  # no informer: reads as empty
+    web = labels.parse("app=web")
+    assert [p["metadata"]["name"] for p in view.list(PODS, selector=web)] == ["a", "c"]
+    assert [p["metadata"]["name"] for p in view.list(PODS, "ns", web)] == ["a"]
+    assert view.list(SERVICES) == []
+
+
+def test_expectations_block_until_observed_or_expired():
+    exp = Expectations()
+    assert exp.satisfied("ns/rs", T0)
+    exp.expect("ns/rs", 2, ["ns/p1"], T0)
+    assert not exp.satisfied("ns/rs", T0)
+    exp.creation_observed("ns/rs")
+    exp.creation_observed("ns/rs")
+    assert not exp.satisfied("ns/rs", T0)  # the deletion is still pending
+    exp.deletion_observed("ns/rs", "ns/p1")
+    assert exp.satisfied("ns/rs", T0)
+    exp.expect("ns/rs", 1, [], T0)
+    assert exp.satisfied("ns/rs", T0 + timedelta(minutes=5, seconds=1))
+    exp.forget("ns/rs")
+    assert exp.satisfied("ns/rs", T0)
