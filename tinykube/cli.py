@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "runtime": ("runtime.main", "run the container runtime (CRI server)"),
     "crictl": ("runtime.crictl", "talk to a CRI runtime, as crictl does"),
     "store": ("store.main", "run a store member (our etcd)"),
+    "apiserver": ("apiserver.main", "run an apiserver (the Kubernetes REST API over the store)"),
+    "proxy": ("proxy.main", "run kube-proxy: Services to netfilter rules"),
     "certs": ("tinykube.certs_cmd", "generate the cluster CA, component certificates and admin kubeconfig"),
     "up": ("tinykube.up_cmd", "bring up a local cluster (nodes are network namespaces)"),
     "down": ("tinykube.down_cmd", "stop a local cluster and remove everything it made"),
