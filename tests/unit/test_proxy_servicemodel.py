@@ -26,7 +26,7 @@ def test_ports_match_slices_by_name_and_protocol_and_use_ready_endpoints():
     http, dns = service_ports([WEB], [SLICE])
     assert (http.key, http.node_port, http.session_affinity_seconds) == ("default/web:http", 30080, 10800)
     assert http.endpoints == (Endpoint("10.244.1.5", 8080, "node1"),)
-    assert (dns.protocol, dns.node_port, dns.endpoints) == ("udp", 30080 * 0, (Endpoint("10.244.1.5", 5353, "node1"),))
+    assert (dns.protocol, dns.node_port, dns.endpoints) == ("udp", 0, (Endpoint("10.244.1.5", 5353, "node1"),))
 
 
 def test_terminating_serving_endpoints_are_the_fallback_when_none_is_ready():
