@@ -1,0 +1,172 @@
+"""``tinykube flanneld``: flannel's job with the Kubernetes subnet manager.
+
+Learns this node's ``spec.podCIDR``, creates the VXLAN device (or nothing, for host-gw), publishes the
+VTEP MAC and public IP as flannel's Node annotations, writes the CNI conflist, and for every other node
+programs the route/neighbour/FDB entries (or the host-gw route), reacting to node changes at once.
+This is the one part of ``cni/`` that talks to the API; the plugin and the data plane know nothing of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pyroute2 import IPRoute
+
+from client.flags import add_client_flags, rest_client_from_args
+from client.informer import SharedInformerFactory
+from client.mapping import lookup
+from client.rest import PatchType
+from cni import hostgw
+from cni.vxlan import MTU, Peer, VxlanDevice
+from process import log as process_log
+from process.flags import ComponentParser
+from process.log import get_logger
+from process.shutdown import serve
+
+log = get_logger("flanneld")
+
+ANNOTATION = "flannel.alpha.coreos.com/"
+CONFLIST = "10-tinykube.conflist"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = ComponentParser("flanneld", description="Run the pod network overlay for this node (flannel's job).")
+    add_client_flags(p)
+    p.add_argument("--kube-subnet-mgr", action="store_true", help="take subnets from Node.spec.podCIDR (always on)")
+    p.add_argument("--iface", default="eth0", help="the underlay interface")
+    p.add_argument("--public-ip", required=True, help="this node's underlay address")
+    p.add_argument("--backend", choices=["vxlan", "host-gw"], default="vxlan")
+    p.add_argument("--node-name", required=True, help="this node's Node name")
+    p.add_argument("--cni-conf-dir", type=Path, required=True, help="where to write the CNI conflist")
+    p.add_argument("--cni-bin-dir", type=Path, required=True, help="where to install the tinykube-cni plugin")
+    p.add_argument("--ipam-dir", type=Path, default=Path("/var/lib/cni/networks"), help="IPAM lease directory")
+    return p
+
+
+def peers(nodes: Sequence[Mapping[str, Any]], me: str) -> list[Peer]:
+    """Every other node that has a subnet and has published its overlay endpoint."""
+    out = []
+    for node in nodes:
+        meta = node.get("metadata", {})
+        annotations = meta.get("annotations") or {}
+        cidr = (node.get("spec") or {}).get("podCIDR")
+        public_ip = annotations.get(ANNOTATION + "public-ip")
+        if meta.get("name") == me or not cidr or not public_ip:
+            continue
+        try:
+            mac = json.loads(annotations.get(ANNOTATION + "backend-data") or "{}").get("VtepMAC", "")
+        except ValueError:
+            mac = ""
+        out.append(Peer(cidr, mac, public_ip))
+    return sorted(out)
+
+
+def conflist(pod_cidr: str, mtu: int, ipam_dir: Path) -> dict[str, Any]:
+    return {
+        "cniVersion": "1.0.0",
+        "name": "tinykube",
+        "plugins": [
+            {"type": "tinykube-cni", "bridge": "cni0", "mtu": mtu, "isGateway": True, "hairpinMode": True,
+             "ipam": {"subnet": pod_cidr, "dataDir": str(ipam_dir)}},
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+        ],
+    }
+
+
+def install_plugin(bin_dir: Path) -> None:
+    """Link the plugin executable from this installation into the runtime's CNI bin dir."""
+    source = Path(sys.executable).parent / "tinykube-cni"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    target = bin_dir / "tinykube-cni"
+    if not target.exists() or target.resolve() != source.resolve():
+        tmp = bin_dir / ".tinykube-cni.tmp"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(source)
+        tmp.replace(target)
+
+
+def write_conflist(conf_dir: Path, doc: Mapping[str, Any]) -> None:
+    conf_dir.mkdir(parents=True, exist_ok=True)
+    tmp = conf_dir / f".{CONFLIST}.tmp"
+    tmp.write_text(json.dumps(doc, indent=1))
+    os.replace(tmp, conf_dir / CONFLIST)
+
+
+def setup_local(args: argparse.Namespace, pod_cidr: str) -> dict[str, str]:
+    """Create this node's side of the overlay; returns the annotations that tell the others how to reach it."""
+    annotations = {ANNOTATION + "backend-type": args.backend, ANNOTATION + "public-ip": args.public_ip,
+                   ANNOTATION + "kube-subnet-manager": "true"}
+    if args.backend == "vxlan":
+        with IPRoute() as ipr:
+            mac = VxlanDevice(ipr, args.public_ip, args.iface, pod_cidr).ensure()
+        annotations[ANNOTATION + "backend-data"] = json.dumps({"VNI": 1, "VtepMAC": mac})
+    return annotations
+
+
+def sync_peers(args: argparse.Namespace, pod_cidr: str, wanted: list[Peer]) -> None:
+    with IPRoute() as ipr:
+        if args.backend == "vxlan":
+            VxlanDevice(ipr, args.public_ip, args.iface, pod_cidr).sync([p for p in wanted if p.vtep_mac])
+        else:
+            hostgw.sync(ipr, args.iface, wanted)
+
+
+async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
+    client = rest_client_from_args(args, "tinykube-flanneld")
+    factory = SharedInformerFactory(client)
+    nodes = factory.informer(lookup("nodes"))
+    changed = asyncio.Event()
+    nodes.add_event_handler(on_add=lambda _o: changed.set(), on_update=lambda _o, _n: changed.set(),
+                            on_delete=lambda _o: changed.set())
+    factory.start()
+    try:
+        await factory.wait_for_cache_sync()
+        pod_cidr = ""
+        while not stop.is_set():
+            me = nodes.get(args.node_name)
+            pod_cidr = ((me or {}).get("spec") or {}).get("podCIDR", "")
+            if pod_cidr:
+                break
+            log.info("waiting for this node's podCIDR", node=args.node_name)
+            changed.clear()
+            await asyncio.wait([asyncio.create_task(changed.wait()), asyncio.create_task(stop.wait())],
+                               return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            return 0
+        annotations = await asyncio.to_thread(setup_local, args, pod_cidr)
+        await client.patch(lookup("nodes"), args.node_name, {"metadata": {"annotations": annotations}},
+                           patch_type=PatchType.MERGE)
+        install_plugin(args.cni_bin_dir)
+        write_conflist(args.cni_conf_dir, conflist(pod_cidr, MTU if args.backend == "vxlan" else 1500,
+                                                   args.ipam_dir))
+        log.info("overlay ready", node=args.node_name, subnet=pod_cidr, backend=args.backend)
+        changed.set()
+        while not stop.is_set():
+            waiter, stopper = asyncio.create_task(changed.wait()), asyncio.create_task(stop.wait())
+            await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            stopper.cancel()
+            if stop.is_set():
+                break
+            changed.clear()
+            try:
+                await asyncio.to_thread(sync_peers, args, pod_cidr, peers(nodes.list(), args.node_name))
+            except Exception as exc:  # keep running; the next node event retries
+                log.error("peer sync failed", err=str(exc))
+    finally:
+        await factory.shutdown()
+        await client.close()
+    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parser().parse_args(argv)
+    process_log.configure("flanneld", args.verbosity)
+    return serve(lambda stop: run(args, stop))
