@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import struct
 
 import dns.asyncquery
@@ -68,6 +69,15 @@ class DnsServer:
         self._udp = transport
         self._tcp = await asyncio.start_server(self._serve_tcp, host, port)
         log.info("serving", address=f"{host}:{port}", upstreams=",".join(self.upstreams) or "none")
+
+    async def start_on(self, udp: socket.socket, tcp: socket.socket) -> None:
+        """Serve on sockets the caller bound (e.g. with IP_FREEBIND, before the address exists)."""
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self), sock=udp)
+        self._udp = transport
+        self._tcp = await asyncio.start_server(self._serve_tcp, sock=tcp)
+        log.info("serving", address="{}:{}".format(*udp.getsockname()),
+                 upstreams=",".join(self.upstreams) or "none")
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
