@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "apiserver": ("apiserver.main", "run an apiserver (the Kubernetes REST API over the store)"),
     "flanneld": ("cni.flanneld", "run the pod network overlay for a node (flannel's job)"),
     "clusterdns": ("clusterdns.main", "serve the cluster's DNS names on a node"),
+    "netpol": ("proxy.netpol_agent", "enforce NetworkPolicies for a node's pods"),
     "proxy": ("proxy.main", "run kube-proxy: Services to netfilter rules"),
     "certs": ("tinykube.certs_cmd", "generate the cluster CA, component certificates and admin kubeconfig"),
     "up": ("tinykube.up_cmd", "bring up a local cluster (nodes are network namespaces)"),

@@ -52,3 +52,4 @@ def test_removed_udp_endpoints_are_reported_for_conntrack_cleanup():
     after = service_ports([WEB], [])
     assert removed_udp_endpoints(before, after) == [("10.96.0.10", "10.244.1.5")]
     assert removed_udp_endpoints(before, before) == []
+
