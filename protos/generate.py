@@ -17,7 +17,11 @@ def main() -> int:
     if not sources:
         return 0
     include = Path(protoc.__file__).resolve().parent / "_proto"
+    # The mypy plugins live beside this interpreter; name them so PATH need not contain the venv.
+    bindir = Path(sys.executable).parent
     args = ["protoc", f"-I{root}", f"-I{include}", f"--python_out={root}", f"--grpc_python_out={root}",
+            f"--plugin=protoc-gen-mypy={bindir / 'protoc-gen-mypy'}",
+            f"--plugin=protoc-gen-mypy_grpc={bindir / 'protoc-gen-mypy_grpc'}",
             f"--mypy_out={root}", f"--mypy_grpc_out={root}", *sources]
     code: int = protoc.main(args)
     if code != 0:
