@@ -12,6 +12,7 @@ import asyncio
 import socket
 from collections.abc import Sequence
 
+from client.changes import ChangeTrigger, sync_on_changes
 from client.flags import add_client_flags, rest_client_from_args
 from client.informer import SharedInformerFactory
 from client.mapping import lookup
@@ -20,10 +21,7 @@ from clusterdns.resolver import Resolver, Zones
 from clusterdns.server import DnsServer
 from process import log as process_log
 from process.flags import ComponentParser
-from process.log import get_logger
 from process.shutdown import serve
-
-log = get_logger("clusterdns")
 
 IP_FREEBIND = 15
 REBUILD_DELAY = 0.1  # coalesce a burst of endpoint changes into one rebuild
@@ -61,27 +59,18 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     zones = Zones(args.cluster_domain.rstrip(".") + ".", (args.service_cidr, args.cluster_cidr))
     resolver = Resolver(records.build([], zones.cluster), zones)
     server = DnsServer(resolver, tuple(args.upstream))
-    changed = asyncio.Event()
-    for informer in (svc_informer, slice_informer):
-        informer.add_event_handler(on_add=lambda _o: changed.set(), on_update=lambda _o, _n: changed.set(),
-                                   on_delete=lambda _o: changed.set())
+    trigger = ChangeTrigger([svc_informer, slice_informer])
+
+    async def rebuild() -> None:
+        resolver.records = records.build(sources.services(svc_informer.list(), slice_informer.list()),
+                                         zones.cluster)
+
     udp, tcp = freebind_sockets(args.bind_address, args.port)
     await server.start_on(udp, tcp)
     factory.start()
     try:
         await factory.wait_for_cache_sync()
-        changed.set()
-        while not stop.is_set():
-            waiter, stopper = asyncio.create_task(changed.wait()), asyncio.create_task(stop.wait())
-            await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            stopper.cancel()
-            if stop.is_set():
-                break
-            await asyncio.sleep(REBUILD_DELAY)
-            changed.clear()
-            resolver.records = records.build(sources.services(svc_informer.list(), slice_informer.list()),
-                                             zones.cluster)
+        await sync_on_changes(trigger, stop, rebuild, delay=REBUILD_DELAY)
     finally:
         await server.stop()
         await factory.shutdown()

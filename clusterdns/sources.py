@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from client.changes import slices_by_service
 from clusterdns.records import Endpoint, Port, Service
-
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 Obj = Mapping[str, Any]
 
@@ -29,12 +27,7 @@ def _slice_endpoints(slices: Iterable[Obj], publish_not_ready: bool) -> tuple[En
 
 
 def services(service_objs: Iterable[Obj], slices: Iterable[Obj]) -> list[Service]:
-    by_service: dict[tuple[str, str], list[Obj]] = defaultdict(list)
-    for eps in slices:
-        meta = eps.get("metadata", {})
-        name = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
-        if name:
-            by_service[(meta.get("namespace", ""), name)].append(eps)
+    by_service = slices_by_service(slices)
     out = []
     for svc in service_objs:
         meta, spec = svc.get("metadata", {}), svc.get("spec", {})
@@ -43,6 +36,6 @@ def services(service_objs: Iterable[Obj], slices: Iterable[Obj]) -> list[Service
         ports = tuple(Port(p.get("name") or "", p.get("protocol", "TCP"), int(p["port"]))
                       for p in spec.get("ports") or [])
         external = spec.get("externalName", "") if spec.get("type") == "ExternalName" else ""
-        endpoints = _slice_endpoints(by_service[(ns, name)], bool(spec.get("publishNotReadyAddresses")))
+        endpoints = _slice_endpoints(by_service.get((ns, name), []), bool(spec.get("publishNotReadyAddresses")))
         out.append(Service(name, ns, cluster_ips=ips, external_name=external, ports=ports, endpoints=endpoints))
     return out

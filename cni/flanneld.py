@@ -19,6 +19,7 @@ from typing import Any
 
 from pyroute2 import IPRoute
 
+from client.changes import ChangeTrigger, sync_on_changes
 from client.flags import add_client_flags, rest_client_from_args
 from client.informer import SharedInformerFactory
 from client.mapping import lookup
@@ -122,24 +123,15 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     client = rest_client_from_args(args, "tinykube-flanneld")
     factory = SharedInformerFactory(client)
     nodes = factory.informer(lookup("nodes"))
-    changed = asyncio.Event()
-    nodes.add_event_handler(on_add=lambda _o: changed.set(), on_update=lambda _o, _n: changed.set(),
-                            on_delete=lambda _o: changed.set())
+    trigger = ChangeTrigger([nodes])
     factory.start()
     try:
         await factory.wait_for_cache_sync()
-        pod_cidr = ""
-        while not stop.is_set():
-            me = nodes.get(args.node_name)
-            pod_cidr = ((me or {}).get("spec") or {}).get("podCIDR", "")
-            if pod_cidr:
-                break
+        while not (pod_cidr := ((nodes.get(args.node_name) or {}).get("spec") or {}).get("podCIDR", "")):
             log.info("waiting for this node's podCIDR", node=args.node_name)
-            changed.clear()
-            await asyncio.wait([asyncio.create_task(changed.wait()), asyncio.create_task(stop.wait())],
-                               return_when=asyncio.FIRST_COMPLETED)
-        if stop.is_set():
-            return 0
+            trigger.changed.clear()
+            if not await trigger.wait(stop):
+                return 0
         annotations = await asyncio.to_thread(setup_local, args, pod_cidr)
         await client.patch(lookup("nodes"), args.node_name, {"metadata": {"annotations": annotations}},
                            patch_type=PatchType.MERGE)
@@ -147,19 +139,11 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
         write_conflist(args.cni_conf_dir, conflist(pod_cidr, MTU if args.backend == "vxlan" else 1500,
                                                    args.ipam_dir))
         log.info("overlay ready", node=args.node_name, subnet=pod_cidr, backend=args.backend)
-        changed.set()
-        while not stop.is_set():
-            waiter, stopper = asyncio.create_task(changed.wait()), asyncio.create_task(stop.wait())
-            await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            stopper.cancel()
-            if stop.is_set():
-                break
-            changed.clear()
-            try:
-                await asyncio.to_thread(sync_peers, args, pod_cidr, peers(nodes.list(), args.node_name))
-            except Exception as exc:  # keep running; the next node event retries
-                log.error("peer sync failed", err=str(exc))
+
+        async def sync() -> None:
+            await asyncio.to_thread(sync_peers, args, pod_cidr, peers(nodes.list(), args.node_name))
+
+        await sync_on_changes(trigger, stop, sync)
     finally:
         await factory.shutdown()
         await client.close()

@@ -1,7 +1,6 @@
-"""``tinykube proxy``: kube-proxy. Watches Services and EndpointSlices and keeps the node's netfilter in step.
-
-Changes only mark the rules dirty; one sync task applies them no more often than ``--min-sync-period``
-and at least every ``--sync-period``, so a burst of endpoint updates costs one sync.
+"""``tinykube proxy``: kube-proxy. Watches Services and EndpointSlices and keeps the node's netfilter in step,
+syncing no more often than ``--min-sync-period`` and at least every ``--sync-period``, so a burst of
+endpoint updates costs one sync.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from typing import Any
 from aiohttp import web
 from pyroute2 import IPRoute
 
+from client.changes import ChangeTrigger, sync_on_changes
 from client.flags import add_client_flags, parse_duration, rest_client_from_args
 from client.informer import SharedInformerFactory
 from client.mapping import lookup
@@ -96,10 +96,7 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     services = factory.informer(lookup("services"))
     slices = factory.informer(lookup("endpointslices.discovery.k8s.io"))
     proxier = Proxier(args.proxy_mode, args.cluster_cidr, args.hostname_override)
-    dirty = asyncio.Event()
-    for informer in (services, slices):
-        informer.add_event_handler(on_add=lambda _o: dirty.set(), on_update=lambda _o, _n: dirty.set(),
-                                   on_delete=lambda _o: dirty.set())
+    trigger = ChangeTrigger([services, slices])
 
     routes = web.RouteTableDef()
 
@@ -119,22 +116,11 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     factory.start()
     try:
         await factory.wait_for_cache_sync()
-        dirty.set()
-        while not stop.is_set():
-            waiter = asyncio.create_task(dirty.wait())
-            stopper = asyncio.create_task(stop.wait())
-            await asyncio.wait([waiter, stopper], timeout=args.sync_period, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            stopper.cancel()
-            if stop.is_set():
-                break
-            dirty.clear()
-            try:
-                await asyncio.to_thread(proxier.sync, services.list(), slices.list())
-            except Exception as exc:  # keep serving; the next change or period retries
-                log.error("sync failed", err=str(exc))
-                dirty.set()
-            await asyncio.sleep(args.min_sync_period)
+
+        async def sync() -> None:
+            await asyncio.to_thread(proxier.sync, services.list(), slices.list())
+
+        await sync_on_changes(trigger, stop, sync, min_period=args.min_sync_period, period=args.sync_period)
     finally:
         await factory.shutdown()
         for runner in runners:

@@ -8,17 +8,15 @@ import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from client.changes import ChangeTrigger, sync_on_changes
 from client.flags import add_client_flags, rest_client_from_args
 from client.informer import SharedInformerFactory
 from client.mapping import lookup
 from process import log as process_log
 from process.flags import ComponentParser
-from process.log import get_logger
 from process.shutdown import serve
 from proxy.iptables_sync import IptablesSyncer
 from proxy.netpol_rules import HOOKS, Pod, build
-
-log = get_logger("netpol")
 
 SYNC_DELAY = 0.2  # coalesce bursts of pod updates into one sync
 
@@ -51,30 +49,17 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     pods = factory.informer(lookup("pods"))
     namespaces = factory.informer(lookup("namespaces"))
     syncer = IptablesSyncer(hooks=HOOKS, owned_prefix="TK-N")
-    changed = asyncio.Event()
-    for informer in (policies, pods, namespaces):
-        informer.add_event_handler(on_add=lambda _o: changed.set(), on_update=lambda _o, _n: changed.set(),
-                                   on_delete=lambda _o: changed.set())
+    trigger = ChangeTrigger([policies, pods, namespaces])
+
+    async def sync() -> None:
+        ns_labels = {n["metadata"]["name"]: n["metadata"].get("labels") or {} for n in namespaces.list()}
+        tables = build(policies.list(), pods_from(pods.list()), ns_labels, args.hostname_override)
+        await asyncio.to_thread(syncer.sync, tables)
+
     factory.start()
     try:
         await factory.wait_for_cache_sync()
-        changed.set()
-        while not stop.is_set():
-            waiter, stopper = asyncio.create_task(changed.wait()), asyncio.create_task(stop.wait())
-            await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            stopper.cancel()
-            if stop.is_set():
-                break
-            await asyncio.sleep(SYNC_DELAY)
-            changed.clear()
-            ns_labels = {n["metadata"]["name"]: n["metadata"].get("labels") or {} for n in namespaces.list()}
-            tables = build(policies.list(), pods_from(pods.list()), ns_labels, args.hostname_override)
-            try:
-                await asyncio.to_thread(syncer.sync, tables)
-            except Exception as exc:  # keep enforcing the last good rules; the next change retries
-                log.error("sync failed", err=str(exc))
-                changed.set()
+        await sync_on_changes(trigger, stop, sync, delay=SYNC_DELAY)
     finally:
         await factory.shutdown()
         await client.close()

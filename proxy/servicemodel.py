@@ -8,13 +8,12 @@ protocol; ready endpoints are used, and when none is ready, serving-but-terminat
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from client.changes import slices_by_service
 from proxy.model import Endpoint, ServicePort
 
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 DEFAULT_AFFINITY_SECONDS = 10800
 
 Obj = Mapping[str, Any]
@@ -43,12 +42,7 @@ def _endpoints_for(port_name: str, protocol: str, slices: Iterable[Obj]) -> tupl
 
 def service_ports(services: Iterable[Obj], slices: Iterable[Obj]) -> list[ServicePort]:
     """Every programmable service port, with its endpoints."""
-    by_service: dict[tuple[str, str], list[Obj]] = defaultdict(list)
-    for eps in slices:
-        meta = eps.get("metadata", {})
-        name = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
-        if name:
-            by_service[(meta.get("namespace", ""), name)].append(eps)
+    by_service = slices_by_service(slices)
     out: list[ServicePort] = []
     for svc in services:
         meta, spec = svc.get("metadata", {}), svc.get("spec", {})
@@ -68,7 +62,7 @@ def service_ports(services: Iterable[Obj], slices: Iterable[Obj]) -> list[Servic
                 node_port=int(port.get("nodePort") or 0) if spec.get("type") in ("NodePort", "LoadBalancer") else 0,
                 session_affinity_seconds=affinity, external_ips=tuple(spec.get("externalIPs") or ()),
                 local_only=spec.get("externalTrafficPolicy") == "Local",
-                endpoints=_endpoints_for(port.get("name") or "", protocol, by_service[(ns, name)]),
+                endpoints=_endpoints_for(port.get("name") or "", protocol, by_service.get((ns, name), [])),
             ))
     return out
 
