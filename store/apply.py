@@ -21,10 +21,10 @@ import grpc
 import msgpack  # type: ignore[import-untyped]
 from google.protobuf.message import DecodeError
 
+from process.metrics import Histogram
 from protos.etcd import rpc_pb2
 from store import convert, errors
 from store.errors import EtcdError
-from store.metrics import Histogram
 from store.mvcc.errors import LeaseNotFoundError, MVCCError, NotPrimaryError
 from store.mvcc.kvstore import KVStore
 

@@ -11,10 +11,10 @@ import json
 
 from aiohttp import web
 
+from process.metrics import Histogram, Sample, render
 from protos.etcd import rpc_pb2
 from store.apply import Applier
 from store.errors import EtcdError
-from store.metrics import Histogram, Sample, render
 from store.mvcc.kvstore import KVStore
 from store.server import Core, Node
 
@@ -49,6 +49,10 @@ class Health:
                    lambda: kv.watch_hub.watcher_count),
             applier.apply_seconds,
         ]
+
+    def add(self, metric: Histogram | Sample) -> None:
+        """A metric that exists only once the member has started (the WAL's fsync histogram)."""
+        self._metrics.append(metric)
 
     def on_leader_change(self, old: int, new: int) -> None:
         self.leader_changes += 1

@@ -210,6 +210,8 @@ class StoreMember:
 
     async def start(self) -> None:
         await self.node.start()
+        if self.node.wal_fsync_seconds is not None:
+            self.health.add(self.node.wal_fsync_seconds)
         self.watch.start()
         if self.compactor is not None:
             self._tasks.append(asyncio.create_task(self.compactor.run()))
@@ -243,9 +245,19 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     await server.start()
     metrics = await serve_metrics(split_urls(args.listen_metrics_urls), member.health.app())
     log.info("serving clients", name=args.name, member=f"{member.node.member_id:x}", urls=args.listen_client_urls)
-    await stop.wait()
+    # A member removed from the cluster, or whose Raft loop failed, must not keep serving stale state.
+    stopped = asyncio.create_task(member.node.wait_stopped())
+    signalled = asyncio.create_task(stop.wait())
+    await asyncio.wait([stopped, signalled], return_when=asyncio.FIRST_COMPLETED)
+    signalled.cancel()
     await server.stop(grace=1.0)
     await metrics.cleanup()
+    if stopped.done():
+        failure = member.node.failure
+        log.error("the member stopped: exiting", reason=str(failure) if failure else "removed from the cluster")
+        await member.stop()
+        return 1
+    stopped.cancel()
     await member.stop()
     return 0
 

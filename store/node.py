@@ -41,11 +41,11 @@ import grpc
 import msgpack  # type: ignore[import-untyped]
 
 from process.log import get_logger
+from process.metrics import Histogram
 from store import errors
 from store.apply import decode_entry, encode_entry, lease_revoke_proposal
 from store.errors import EtcdError
 from store.members import Member, Membership, cluster_id, member_id
-from store.metrics import Histogram
 from store.raft import (
     ConfChange,
     ConfChangeError,

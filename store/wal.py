@@ -36,7 +36,7 @@ from typing import Any
 import msgpack  # type: ignore[import-untyped]
 
 from process.log import get_logger
-from store.metrics import Histogram
+from process.metrics import Histogram
 from store.raft.messages import ConfState, Entry, EntryType, HardState, Snapshot, SnapshotMeta
 
 log = get_logger("store.wal")
