@@ -242,13 +242,14 @@ class ContainerManager:
         if not rec.started:
             return ContainerState(rec, CREATED)
         status = read_status(rec.bundle)
-        base = ContainerState(rec, EXITED, pid=int(status.get("pid", 0)), started_at=int(status.get("started_at", 0)),
-                              finished_at=int(status.get("finished_at", 0)), exit_code=int(status.get("exit_code", 0)),
-                              reason=str(status.get("reason", "")), message=str(status.get("message", "")))
+        if not status.get("finished_at"):
+            if shimclient.shim_alive(status):
+                return self._from_status(rec, status, RUNNING)
+            # The shim writes the exit before it exits: read again, or a container that ended between the
+            # two looks as though its shim died without recording anything.
+            status = read_status(rec.bundle)
+        base = self._from_status(rec, status, EXITED)
         if base.finished_at:
-            return base
-        if shimclient.shim_alive(status):
-            base.state = RUNNING
             return base
         # The shim is gone without recording an end: the container may still run (orphaned), or be gone too.
         if base.pid and base.pid in self._cgroup_procs(rec):
@@ -259,6 +260,12 @@ class ContainerManager:
         base.exit_code, base.reason = 255, "Unknown"
         base.message = "the container's shim died before recording its exit"
         return base
+
+    @staticmethod
+    def _from_status(rec: ContainerRecord, status: dict[str, Any], state: str) -> ContainerState:
+        return ContainerState(rec, state, pid=int(status.get("pid", 0)), started_at=int(status.get("started_at", 0)),
+                              finished_at=int(status.get("finished_at", 0)), exit_code=int(status.get("exit_code", 0)),
+                              reason=str(status.get("reason", "")), message=str(status.get("message", "")))
 
     def _cgroup_procs(self, rec: ContainerRecord) -> list[int]:
         try:
