@@ -118,10 +118,10 @@ class Client:
                          for m in cluster.members}
         self.leader = cluster.members[0].name
 
-    def kv(self, name: str | None = None) -> rpc_pb2_grpc.KVStub:
+    def kv(self, name: str | None = None) -> rpc_pb2_grpc.KVAsyncStub:
         return rpc_pb2_grpc.KVStub(self.channels[name or self.leader])
 
-    def watch(self, name: str | None = None) -> rpc_pb2_grpc.WatchStub:
+    def watch(self, name: str | None = None) -> rpc_pb2_grpc.WatchAsyncStub:
         return rpc_pb2_grpc.WatchStub(self.channels[name or self.leader])
 
     async def find_leader(self, within: float = 30.0, exclude: str | None = None) -> str:
@@ -143,7 +143,7 @@ class Client:
 
     async def close(self) -> None:
         for ch in self.channels.values():
-            await ch.close()
+            await ch.close(None)
 
 
 def percentile(samples: list[float], p: float) -> float:
@@ -303,13 +303,16 @@ async def bench_restart(c: Client, keys: int) -> dict[str, float]:
                 raise RuntimeError("restarted member did not serve within 120 s")
             await asyncio.sleep(0.02)
     finally:
-        await ch.close()
+        await ch.close(None)
     return {"keys": keys, "restart_s": time.perf_counter() - t0}
 
 
 async def run_suite(cluster: Cluster, quick: bool) -> dict[str, Any]:
     scale = 0.2 if quick else 1.0
-    n = lambda x: max(10, int(x * scale))  # noqa: E731
+
+    def n(x: int) -> int:
+        return max(10, int(x * scale))
+
     cluster.start()
     c = Client(cluster)
     try:
@@ -331,6 +334,10 @@ async def run_suite(cluster: Cluster, quick: bool) -> dict[str, Any]:
         cluster.stop()
 
 
+def fmt(r: dict[str, float] | None) -> str:
+    return f"{r['ops_per_s']:8.0f}/s p50 {r['p50_ms']:6.2f} p99 {r['p99_ms']:6.2f} ms" if r else "-"
+
+
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "n/a"
 
@@ -341,7 +348,6 @@ def report(results: dict[str, dict[str, Any]]) -> None:
     for name in ("write_1k_c1", "write_1k_c16", "write_1k_c64", "write_200k_c1", "write_200k_c4", "reads"):
         a = tk[name] if tk else None
         b = et[name] if et else None
-        fmt = lambda r: f"{r['ops_per_s']:8.0f}/s p50 {r['p50_ms']:6.2f} p99 {r['p99_ms']:6.2f} ms" if r else "-"  # noqa: E731
         rows.append((name, fmt(a), fmt(b), ratio(a["ops_per_s"], b["ops_per_s"]) if a and b else ""))
     for i in range(len((tk or et or {}).get("growth", []))):
         a = tk["growth"][i] if tk else None

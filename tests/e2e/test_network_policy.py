@@ -89,7 +89,7 @@ def expect(allowed) -> dict[tuple[str, str, int], bool]:
     return {(a, b, p): allowed(a, b, p) for a, b in itertools.permutations(names, 2) for p in PORTS}
 
 
-def policy(ns: str, name: str, spec: dict) -> dict:
+def policy(ns: str, name: str, spec: dict[str, object]) -> dict[str, object]:
     return {"metadata": {"namespace": ns, "name": name}, "spec": spec}
 
 
