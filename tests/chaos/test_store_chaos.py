@@ -2,6 +2,8 @@
 again and again and then partitioned away; the recorded history must be linearizable, and every
 acknowledged write must be in every member's history afterwards."""
 
+from __future__ import annotations
+
 import asyncio
 import json
 import random
