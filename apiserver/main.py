@@ -1,0 +1,205 @@
+"""`tinykube apiserver`: the Kubernetes REST API over the store, with kube-apiserver's flag names.
+
+Serves HTTPS only (kubectl sends credentials over TLS alone); client certificates are requested but
+optional, so tokens work too. Start-up writes the bootstrap objects once the store answers; until then
+/readyz reports the store as failing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+import ssl
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from apiserver.admission import DEFAULT_PLUGINS, Admission
+from apiserver.allocators import Allocators
+from apiserver.auth import Authenticator, User, load_token_file
+from apiserver.bootstrap import bootstrap
+from apiserver.discovery import Discovery
+from apiserver.endpoints import EndpointReconciler
+from apiserver.errors import APIError
+from apiserver.handlers import Handlers
+from apiserver.kinds import Kinds
+from apiserver.kubelet_proxy import KubeletProxy
+from apiserver.openapi import OpenAPI
+from apiserver.registry import Registry
+from apiserver.reviews import Reviews
+from apiserver.server import App
+from apiserver.tokens import TokenIssuer
+from apiserver.watch_cache import WatchCaches
+from process import log as plog
+from process.flags import ComponentParser
+from process.shutdown import serve
+from store.client import StoreClient, TLSConfig
+from store.errors import EtcdError
+
+log = plog.get_logger("apiserver")
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def parser() -> ComponentParser:
+    """The flags, named as kube-apiserver names them."""
+    p = ComponentParser("apiserver", description="Serve the Kubernetes API over the store.")
+    p.add_argument("--etcd-servers", type=_csv, required=True, help="store endpoints, comma-separated URLs")
+    p.add_argument("--etcd-cafile", type=Path, help="CA of the store members' certificates")
+    p.add_argument("--etcd-certfile", type=Path, help="client certificate for the store")
+    p.add_argument("--etcd-keyfile", type=Path, help="client key for the store")
+    p.add_argument("--bind-address", default="0.0.0.0", help="address to listen on")
+    p.add_argument("--secure-port", type=int, default=6443, help="HTTPS port")
+    p.add_argument(
+        "--advertise-address",
+        help="address published in the kubernetes Endpoints (default: --bind-address, or 127.0.0.1 for 0.0.0.0)",
+    )
+    p.add_argument("--tls-cert-file", type=Path, required=True, help="serving certificate")
+    p.add_argument("--tls-private-key-file", type=Path, required=True, help="serving key")
+    p.add_argument("--client-ca-file", type=Path, help="CA whose client certificates authenticate users")
+    p.add_argument(
+        "--service-account-key-file",
+        type=Path,
+        action="append",
+        default=[],
+        help="public (or private) key verifying ServiceAccount tokens; repeatable",
+    )
+    p.add_argument("--service-account-signing-key-file", type=Path, help="private key signing ServiceAccount tokens")
+    p.add_argument(
+        "--service-account-issuer",
+        default="https://kubernetes.default.svc.cluster.local",
+        help="the iss claim of issued tokens",
+    )
+    p.add_argument("--service-cluster-ip-range", default="10.96.0.0/12", help="CIDR of Service ClusterIPs")
+    p.add_argument("--service-node-port-range", default="30000-32767", help="range of Service NodePorts")
+    p.add_argument("--token-auth-file", type=Path, help='static tokens: token,user,uid,"groups" per line')
+    p.add_argument("--authorization-mode", default="AlwaysAllow", help="only AlwaysAllow is implemented")
+    p.add_argument(
+        "--enable-admission-plugins",
+        type=_csv,
+        default=[],
+        help=f"plugins on top of the defaults ({','.join(DEFAULT_PLUGINS)})",
+    )
+    p.add_argument("--kubelet-client-certificate", type=Path, help="client certificate presented to kubelets")
+    p.add_argument("--kubelet-client-key", type=Path, help="key of --kubelet-client-certificate")
+    p.add_argument(
+        "--kubelet-certificate-authority", type=Path, help="CA of kubelet serving certificates (unverified if unset)"
+    )
+    p.add_argument("--request-timeout", type=float, default=60.0, help="seconds before a non-watch request fails")
+    p.add_argument("--store-timeout", type=float, default=5.0, help="seconds one store call may take")
+    return p
+
+
+def tls_context(args: argparse.Namespace) -> ssl.SSLContext:
+    """HTTPS with optional client certificates from --client-ca-file."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(args.tls_cert_file, args.tls_private_key_file)
+    if args.client_ca_file:
+        ctx.load_verify_locations(cafile=str(args.client_ca_file))
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+    return ctx
+
+
+async def _bootstrap_then_reconcile(
+    handlers: Handlers, reconciler: EndpointReconciler, ip: str, port: int, stop: asyncio.Event
+) -> None:
+    """Retry bootstrap until the store answers (an apiserver may start before its store has a leader),
+    then keep the `kubernetes` endpoints current until `stop`."""
+    while not stop.is_set():
+        try:
+            await bootstrap(handlers, ip, port)
+            break
+        except (APIError, EtcdError, TimeoutError) as err:
+            log.warning("bootstrap failed; retrying", error=str(err))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+    await reconciler.run(stop)
+
+
+async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
+    """Serve until `stop` is set."""
+    if args.authorization_mode != "AlwaysAllow":
+        log.error("unsupported --authorization-mode (only AlwaysAllow)", mode=args.authorization_mode)
+        return 2
+    store_tls = TLSConfig(args.etcd_cafile, args.etcd_certfile, args.etcd_keyfile) if args.etcd_cafile else None
+    client = StoreClient(args.etcd_servers, timeout=args.store_timeout, tls=store_tls)
+    registry = Registry(client)
+    caches = WatchCaches(client)
+    kinds = Kinds(registry)
+    plugins = tuple(dict.fromkeys([*DEFAULT_PLUGINS, *args.enable_admission_plugins]))
+    admission = Admission(registry, caches, plugins)
+    allocators = Allocators(client, args.service_cluster_ip_range, args.service_node_port_range)
+    keys = list(args.service_account_key_file)
+    issuer = (
+        TokenIssuer(args.service_account_issuer, args.service_account_signing_key_file, keys)
+        if keys or args.service_account_signing_key_file
+        else None
+    )
+    tokens: dict[str, User] = load_token_file(args.token_auth_file) if args.token_auth_file else {}
+    authenticator = Authenticator(tokens, issuer)
+    reviews = Reviews(authenticator, issuer)
+    kubelet = KubeletProxy(
+        registry,
+        kinds.builtin[("", "v1", "nodes")].storage_prefix,
+        args.kubelet_client_certificate,
+        args.kubelet_client_key,
+        args.kubelet_certificate_authority,
+    )
+    handlers = Handlers(
+        registry=registry,
+        caches=caches,
+        kinds=kinds,
+        admission=admission,
+        allocators=allocators,
+        reviews=reviews,
+        kubelet=kubelet,
+        request_timeout=args.request_timeout,
+    )
+    advertise = args.advertise_address or (
+        args.bind_address if not ipaddress.ip_address(args.bind_address).is_unspecified else "127.0.0.1"
+    )
+    app = App(
+        handlers=handlers,
+        authenticator=authenticator,
+        discovery=Discovery(kinds, f"{advertise}:{args.secure_port}"),
+        openapi=OpenAPI(kinds),
+        registry=registry,
+        request_timeout=args.request_timeout,
+    )
+    # Caches start before serving: every list this apiserver answers is then a valid watch start.
+    for prefix in sorted({k.storage_prefix for k in kinds.builtin.values()}):
+        caches.get(prefix + "/")
+    runner = web.AppRunner(app.build(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(
+        runner, args.bind_address, args.secure_port, ssl_context=tls_context(args), reuse_address=True, backlog=1024
+    )
+    await site.start()
+    log.info("serving", address=f"https://{args.bind_address}:{args.secure_port}", store=",".join(args.etcd_servers))
+    reconciler = EndpointReconciler(handlers, client, advertise, args.secure_port)
+    boot = asyncio.create_task(_bootstrap_then_reconcile(handlers, reconciler, advertise, args.secure_port, stop))
+    try:
+        await stop.wait()
+    finally:
+        stop.set()
+        try:
+            await asyncio.wait_for(boot, 5.0)
+        except (TimeoutError, asyncio.CancelledError):
+            log.warning("the endpoint lease was not released in time; it expires by itself")
+        await caches.stop()
+        await kubelet.close()
+        await runner.cleanup()
+        await client.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `tinykube apiserver`."""
+    args = parser().parse_args(argv)
+    plog.configure("apiserver", args.verbosity)
+    return serve(lambda stop: run(args, stop))

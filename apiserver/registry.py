@@ -1,0 +1,256 @@
+"""Objects over the store: Kubernetes' key layout, optimistic concurrency and resourceVersion = mod_revision.
+
+Values are JSON without `metadata.resourceVersion`; the revision the store wrote them at is put back
+on every read, so the version can never disagree with the store. Creates are transactions on
+`create_revision == 0`, updates on `mod_revision == rv`; a failed compare becomes AlreadyExists or
+Conflict. Extra compares and operations ride in the same transaction (ClusterIP and NodePort
+reservations), so a rejected write leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from api import status
+from api.schema import JSON, Resource
+from apiserver.errors import APIError, bad_request, from_store
+from protos.etcd import kv_pb2, rpc_pb2
+from store import client as store
+from store.errors import EtcdError
+
+T = TypeVar("T")
+
+COMPACTED_MESSAGE = (
+    "The provided continue parameter is too old to display a consistent list result. You can start a new "
+    "list without the continue parameter, or use the continue token in this response to retrieve the "
+    "remainder of the results. Continuing with the provided token results in an inconsistent list - "
+    "objects that were created, modified, or deleted between the time the first chunk was returned and "
+    "now may show up in the list."
+)
+
+
+def encode(obj: JSON) -> bytes:
+    """The stored form: compact JSON without the resourceVersion the store tracks itself."""
+    meta = obj.get("metadata") or {}
+    if "resourceVersion" in meta:
+        obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
+    return json.dumps(obj, separators=(",", ":"), sort_keys=False).encode()
+
+
+def decode(kv: kv_pb2.KeyValue, revision: int | None = None) -> dict[str, JSON]:
+    """A stored object with its resourceVersion (the key's mod_revision unless `revision` says otherwise)."""
+    obj: dict[str, JSON] = json.loads(kv.value)
+    obj.setdefault("metadata", {})["resourceVersion"] = str(revision if revision is not None else kv.mod_revision)
+    return obj
+
+
+READ_CHUNK = 500
+"""Keys per store read: a whole 10k-object list in one range would exceed the gRPC message limit."""
+
+
+async def read_range(
+    client: store.StoreClient, start: bytes, end: bytes, limit: int, revision: int
+) -> rpc_pb2.RangeResponse:
+    """One range of at most `limit` keys, fewer when their values are too large for one gRPC message."""
+    while True:
+        try:
+            return await client.range(start, end, limit=limit, revision=revision)
+        except EtcdError as err:
+            if "larger than max" not in err.message or limit <= 1:
+                raise
+            limit //= 2
+
+
+async def scan(client: store.StoreClient, prefix: bytes, revision: int = 0) -> tuple[list[kv_pb2.KeyValue], int]:
+    """Every key under `prefix` at one revision (the current one when 0), read in chunks."""
+    end = store.prefix_end(prefix)
+    start = prefix
+    out: list[kv_pb2.KeyValue] = []
+    while True:
+        resp = await read_range(client, start, end, READ_CHUNK, revision)
+        revision = revision or int(resp.header.revision)
+        out.extend(resp.kvs)
+        if not resp.more or not resp.kvs:
+            return out, revision
+        start = resp.kvs[-1].key + b"\0"
+
+
+@dataclass
+class Page:
+    """One list result: items, the revision they were read at, and where the next page starts."""
+
+    items: list[dict[str, JSON]]
+    revision: int
+    continue_token: str = ""
+    remaining: int | None = None
+
+
+def continue_token(revision: int, start: bytes) -> str:
+    """kube-apiserver's token shape: base64 JSON with the snapshot revision and the next key."""
+    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": base64.b64encode(start).decode()})
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def parse_continue(token: str, prefix: bytes) -> tuple[int, bytes]:
+    """The snapshot revision and next key of a continue token; 400 if it is not one of ours."""
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
+        revision, start = int(raw["rv"]), base64.b64decode(raw["start"])
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise bad_request("continue key is not valid: unable to decode the continue token") from None
+    if not start.startswith(prefix) or revision <= 0:
+        raise bad_request("continue key is not valid: the token does not belong to this list")
+    return revision, start
+
+
+class Registry:
+    """Typed reads and conditional writes of objects, as kube-apiserver's generic registry does them."""
+
+    def __init__(self, client: store.StoreClient) -> None:
+        self.client = client
+
+    async def _call(self, coro: Awaitable[T]) -> T:
+        try:
+            return await coro
+        except (EtcdError, TimeoutError) as err:
+            raise from_store(err) from err
+
+    async def revision(self) -> int:
+        """The store's current revision (a consistent read)."""
+        resp: rpc_pb2.RangeResponse = await self._call(self.client.range(b"/registry/", count_only=True, prefix=True))
+        return int(resp.header.revision)
+
+    async def get(self, key: str) -> dict[str, JSON] | None:
+        """The object at `key`, or None."""
+        kv: kv_pb2.KeyValue | None = await self._call(self.client.get(key))
+        return decode(kv) if kv is not None else None
+
+    async def require(self, res: Resource, key: str, name: str) -> dict[str, JSON]:
+        """The object at `key`, or 404 NotFound."""
+        obj = await self.get(key)
+        if obj is None:
+            raise APIError(status.not_found(res.plural, res.group, name))
+        return obj
+
+    async def list(
+        self,
+        prefix: str,
+        *,
+        limit: int = 0,
+        token: str = "",
+        revision: int = 0,
+        keep: Callable[[dict[str, JSON]], bool] | None = None,
+    ) -> Page:
+        """A page of objects under `prefix` (ending in `/`) read at one snapshot; `keep` filters them."""
+        pfx = prefix.encode()
+        end = store.prefix_end(pfx)
+        start = pfx
+        if token:
+            revision, start = parse_continue(token, pfx)
+        items: list[dict[str, JSON]] = []
+        while True:
+            batch = min(READ_CHUNK, limit - len(items)) if limit else READ_CHUNK
+            try:
+                resp = await read_range(self.client, start, end, batch, revision)
+            except EtcdError as err:
+                if err.message.endswith("compacted"):
+                    raise APIError(status.expired(COMPACTED_MESSAGE)) from err
+                if "future revision" in err.message:
+                    raise APIError(status.failure("Timeout", f"Too large resource version: {revision}")) from err
+                raise from_store(err) from err
+            except TimeoutError as err:
+                raise from_store(err) from err
+            revision = revision or int(resp.header.revision)
+            for kv in resp.kvs:
+                obj = decode(kv)
+                if keep is None or keep(obj):
+                    items.append(obj)
+            if not resp.more or not resp.kvs:
+                return Page(items, revision)
+            start = resp.kvs[-1].key + b"\0"
+            if limit and len(items) >= limit:
+                return Page(items, revision, continue_token(revision, start))
+
+    async def create(
+        self,
+        res: Resource,
+        key: str,
+        obj: dict[str, JSON],
+        *,
+        compares: Sequence[rpc_pb2.Compare] = (),
+        ops: Sequence[rpc_pb2.RequestOp] = (),
+        conflict: str = "",
+    ) -> dict[str, JSON]:
+        """Write a new object; 409 AlreadyExists if the key exists, Conflict (`conflict`) if an extra compare fails."""
+        name = str((obj.get("metadata") or {}).get("name", ""))
+        resp: rpc_pb2.TxnResponse = await self._call(
+            self.client.txn(
+                [store.compare_create(key, "==", 0), *compares],
+                [store.op_put(key, encode(obj)), *ops],
+                [store.op_get(key)],
+            )
+        )
+        if not resp.succeeded:
+            if resp.responses[0].response_range.kvs:
+                raise APIError(status.already_exists(res.plural, res.group, name))
+            raise APIError(status.conflict(res.plural, res.group, name, conflict))
+        obj.setdefault("metadata", {})["resourceVersion"] = str(resp.header.revision)
+        return obj
+
+    async def update(
+        self,
+        res: Resource,
+        key: str,
+        obj: dict[str, JSON],
+        expected: int,
+        *,
+        compares: Sequence[rpc_pb2.Compare] = (),
+        ops: Sequence[rpc_pb2.RequestOp] = (),
+    ) -> dict[str, JSON]:
+        """Replace the object last written at revision `expected`; 409 Conflict if it (or an extra compare) changed."""
+        name = str((obj.get("metadata") or {}).get("name", ""))
+        resp: rpc_pb2.TxnResponse = await self._call(
+            self.client.txn(
+                [store.compare_mod(key, "==", expected), *compares],
+                [store.op_put(key, encode(obj)), *ops],
+                [store.op_get(key)],
+            )
+        )
+        if not resp.succeeded:
+            if not resp.responses[0].response_range.kvs:
+                raise APIError(status.not_found(res.plural, res.group, name))
+            raise APIError(
+                status.conflict(
+                    res.plural,
+                    res.group,
+                    name,
+                    "the object has been modified; please apply your changes to the latest version and try again",
+                )
+            )
+        obj.setdefault("metadata", {})["resourceVersion"] = str(resp.header.revision)
+        return obj
+
+    async def delete(
+        self, res: Resource, key: str, name: str, expected: int, *, ops: Sequence[rpc_pb2.RequestOp] = ()
+    ) -> int:
+        """Remove the object last written at `expected`; returns the deletion's revision."""
+        resp: rpc_pb2.TxnResponse = await self._call(
+            self.client.txn([store.compare_mod(key, "==", expected)], [store.op_delete(key), *ops], [store.op_get(key)])
+        )
+        if not resp.succeeded:
+            if not resp.responses[0].response_range.kvs:
+                raise APIError(status.not_found(res.plural, res.group, name))
+            raise APIError(
+                status.conflict(
+                    res.plural,
+                    res.group,
+                    name,
+                    "the object has been modified; please apply your changes to the latest version and try again",
+                )
+            )
+        return int(resp.header.revision)

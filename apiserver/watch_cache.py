@@ -1,0 +1,233 @@
+"""A watch cache per resource prefix: one store watch feeding current state plus a ring of recent events.
+
+Every `watch` and every `list?resourceVersion=0` of that resource is served from here, so thousands
+of watchers cost one store watch. Watches starting from a revision replay the ring; below its
+oldest entry they get kube-apiserver's 410 Expired. Built-in resources' caches start with the
+apiserver (so any list it serves later is a valid watch start); custom resources' on first use, at the
+revision that first watch asks for. A cache restarts from scratch if the store compacts past it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from api import status
+from api.schema import JSON
+from apiserver.errors import APIError
+from apiserver.registry import decode, scan
+from process.log import get_logger
+from protos.etcd import kv_pb2
+from store import client as store
+from store.client import WatchCompactedError
+from store.errors import EtcdError
+
+log = get_logger("apiserver.watch_cache")
+
+CAPACITY = 10_000
+"""Events kept per resource: enough for informers to resume after a short disconnect."""
+WATCHER_BACKLOG = 10_000
+"""Events a watcher may fall behind by before its stream is closed (it then re-watches)."""
+
+Predicate = Callable[[dict[str, JSON]], bool]
+
+
+@dataclass(slots=True)
+class Event:
+    """One change: the object after it (for DELETED: its last state at the deletion's revision)."""
+
+    type: str
+    obj: dict[str, JSON]
+    revision: int
+    prev: dict[str, JSON] | None = None
+    encoded: bytes | None = field(default=None, compare=False, repr=False)
+    """The event's JSON line, serialized once and shared by every plain-JSON watcher (1,000 watchers must
+    not mean 1,000 serializations)."""
+
+
+@dataclass(eq=False)
+class Watcher:
+    """A subscriber: events matching its predicate land in its queue; None ends the stream."""
+
+    predicate: Predicate
+    queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)
+
+    def offer(self, event: Event) -> bool:
+        """Queue the event as this watcher sees it; False when the watcher fell too far behind."""
+        now = self.predicate(event.obj)
+        before = event.prev is not None and self.predicate(event.prev)
+        if event.type == "DELETED":
+            seen: Event | None = event if now else None
+        elif now:
+            seen = event if event.type == "ADDED" or before else Event("ADDED", event.obj, event.revision)
+        elif before:
+            # An object leaving the selection is deleted from this watcher's point of view.
+            seen = Event("DELETED", event.obj, event.revision)
+        else:
+            seen = None
+        if seen is None:
+            return True
+        if self.queue.qsize() >= WATCHER_BACKLOG:
+            return False
+        self.queue.put_nowait(seen)
+        return True
+
+
+class ResourceCache:
+    """State and recent history of every object under one key prefix."""
+
+    def __init__(self, client: store.StoreClient, prefix: str, start_revision: int = 0) -> None:
+        self.client = client
+        self.prefix = prefix.encode()
+        self._start_revision = start_revision
+        self.state: dict[bytes, dict[str, JSON]] = {}
+        self.events: deque[Event] = deque(maxlen=CAPACITY)
+        self.revision = 0
+        self.oldest = 0
+        """Watches may start at any revision >= oldest - 1's successor: the ring covers (oldest, revision]."""
+        self.watchers: set[Watcher] = set()
+        self.ready = asyncio.Event()
+        self._advanced = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Begin listing and watching in the background."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"watch-cache {self.prefix.decode()}")
+
+    async def stop(self) -> None:
+        """Stop the store watch and end every stream."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._close_all()
+
+    def _close_all(self) -> None:
+        for w in self.watchers:
+            w.queue.put_nowait(None)
+        self.watchers.clear()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._list()
+                async for update in self.client.watch(
+                    self.prefix, prefix=True, start_revision=self.revision + 1, prev_kv=True, progress_notify=True
+                ):
+                    for ev in update.events:
+                        self._apply(ev)
+                    self.revision = max(
+                        self.revision, update.revision if not update.events else update.events[-1].kv.mod_revision
+                    )
+                    async with self._advanced:
+                        self._advanced.notify_all()
+            except WatchCompactedError:
+                log.info("watch cache fell behind compaction; relisting", prefix=self.prefix.decode())
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                log.warning("watch cache failed; retrying", prefix=self.prefix.decode(), error=str(err))
+                await asyncio.sleep(0.5)
+            self.ready.clear()
+            self._close_all()
+
+    async def _list(self) -> None:
+        # A cache started for a watch from revision N lists at N (if still retained), so that watch can be
+        # served; any later (re)start lists the present.
+        start, self._start_revision = self._start_revision, 0
+        try:
+            kvs, revision = await scan(self.client, self.prefix, start)
+        except EtcdError:
+            if not start:
+                raise
+            kvs, revision = await scan(self.client, self.prefix)
+        self.state = {kv.key: decode(kv) for kv in kvs}
+        self.revision = revision
+        self.oldest = self.revision
+        self.events.clear()
+        self.ready.set()
+
+    def _apply(self, ev: kv_pb2.Event) -> None:
+        key = ev.kv.key
+        prev = self.state.get(key)
+        if ev.type == kv_pb2.Event.DELETE:
+            if prev is None and ev.HasField("prev_kv"):
+                prev = decode(ev.prev_kv)
+            if prev is None:
+                return
+            self.state.pop(key, None)
+            last = {**prev, "metadata": {**(prev.get("metadata") or {}), "resourceVersion": str(ev.kv.mod_revision)}}
+            event = Event("DELETED", last, ev.kv.mod_revision, prev)
+        else:
+            obj = decode(ev.kv)
+            self.state[key] = obj
+            event = Event("ADDED" if prev is None else "MODIFIED", obj, ev.kv.mod_revision, prev)
+        if len(self.events) == self.events.maxlen:
+            self.oldest = self.events[0].revision
+        self.events.append(event)
+        lagging = [w for w in self.watchers if not w.offer(event)]
+        for w in lagging:
+            self.watchers.discard(w)
+            w.queue.put_nowait(None)
+
+    async def wait_ready(self, seconds: float) -> None:
+        """Wait for the initial list; 504 if the store does not answer in time."""
+        try:
+            await asyncio.wait_for(self.ready.wait(), seconds)
+        except TimeoutError:
+            raise APIError(status.timeout("the watch cache is not ready: the store did not answer in time")) from None
+
+    async def wait_for(self, revision: int, seconds: float) -> None:
+        """Wait until the cache has seen `revision` (a list read right before must be visible)."""
+        async with self._advanced:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._advanced.wait_for(lambda: self.revision >= revision), seconds)
+
+    def snapshot(self, predicate: Predicate) -> tuple[list[dict[str, JSON]], int]:
+        """Current objects (sorted by key, as the store lists them) and the revision they reflect."""
+        return [obj for key, obj in sorted(self.state.items()) if predicate(obj)], self.revision
+
+    def subscribe(self, predicate: Predicate, since: int | None) -> Watcher:
+        """A watcher from `since` (replaying newer events), or with synthetic ADDED events for all objects."""
+        w = Watcher(predicate)
+        if since is None:
+            for _, obj in sorted(self.state.items()):
+                if predicate(obj):
+                    w.queue.put_nowait(Event("ADDED", obj, self.revision))
+        else:
+            if since < self.oldest:
+                raise APIError(status.too_old_resource_version(since, self.oldest + 1))
+            for event in self.events:
+                if event.revision > since:
+                    w.offer(event)
+        self.watchers.add(w)
+        return w
+
+    def unsubscribe(self, w: Watcher) -> None:
+        """Stop delivering to `w`."""
+        self.watchers.discard(w)
+
+
+class WatchCaches:
+    """The caches of one apiserver, one per storage prefix, created when first needed."""
+
+    def __init__(self, client: store.StoreClient) -> None:
+        self.client = client
+        self.caches: dict[str, ResourceCache] = {}
+
+    def get(self, prefix: str, since: int | None = None) -> ResourceCache:
+        """The running cache for `prefix` (ending in `/`); a new one starts at `since` when given."""
+        cache = self.caches.get(prefix)
+        if cache is None:
+            cache = self.caches[prefix] = ResourceCache(self.client, prefix, since or 0)
+            cache.start()
+        return cache
+
+    async def stop(self) -> None:
+        """Stop every cache."""
+        for cache in self.caches.values():
+            await cache.stop()

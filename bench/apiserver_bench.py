@@ -1,0 +1,332 @@
+"""The apiserver under load: 3 store members and 2 apiservers on loopback, driven over HTTPS as kubectl would.
+
+Measures create/get/update/list latency (p50/p99) and throughput with 1, 16 and 64 concurrent clients
+spread over both apiservers, mutating latency at a steady 100 writes/s, a list of 10k pods, and watch
+delivery (write sent → event received) to 100 and 1,000 watchers.
+
+    .venv/bin/python -m bench.apiserver_bench [--quick] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import ssl
+import subprocess
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import uvloop
+
+from tests.support.ports import free_port
+
+REPO = Path(__file__).resolve().parent.parent
+TINYKUBE = REPO / ".venv" / "bin" / "tinykube"
+
+
+class Cluster:
+    """Store members and apiservers as child processes (each in its own session, killed at the end)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.urls: list[str] = []
+
+    def _start(self, name: str, argv: list[str]) -> None:
+        log = (self.workdir / f"{name}.log").open("ab")
+        self.procs.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        log.close()
+
+    def start(self) -> None:
+        pki = self.workdir / "pki"
+        subprocess.run([str(TINYKUBE), "certs", "--dir", str(pki)], check=True, capture_output=True)
+        ports = [(free_port(), free_port()) for _ in range(3)]
+        initial = ",".join(f"m{i}=http://127.0.0.1:{peer}" for i, (_, peer) in enumerate(ports))
+        for i, (client, peer) in enumerate(ports):
+            self._start(
+                f"m{i}",
+                [
+                    str(TINYKUBE),
+                    "store",
+                    "--name",
+                    f"m{i}",
+                    "--data-dir",
+                    str(self.workdir / f"m{i}"),
+                    "--listen-client-urls",
+                    f"http://127.0.0.1:{client}",
+                    "--advertise-client-urls",
+                    f"http://127.0.0.1:{client}",
+                    "--listen-peer-urls",
+                    f"http://127.0.0.1:{peer}",
+                    "--initial-advertise-peer-urls",
+                    f"http://127.0.0.1:{peer}",
+                    "--initial-cluster",
+                    initial,
+                    "--initial-cluster-token",
+                    "bench",
+                    "--listen-metrics-urls",
+                    f"http://127.0.0.1:{free_port()}",
+                ],
+            )
+        etcd = ",".join(f"http://127.0.0.1:{client}" for client, _ in ports)
+        for i in range(2):
+            port = free_port()
+            self._start(
+                f"apiserver{i}",
+                [
+                    str(TINYKUBE),
+                    "apiserver",
+                    "--etcd-servers",
+                    etcd,
+                    "--bind-address",
+                    "127.0.0.1",
+                    "--secure-port",
+                    str(port),
+                    "--tls-cert-file",
+                    str(pki / "apiserver.crt"),
+                    "--tls-private-key-file",
+                    str(pki / "apiserver.key"),
+                    "--client-ca-file",
+                    str(pki / "ca.crt"),
+                ],
+            )
+            self.urls.append(f"https://127.0.0.1:{port}")
+
+    def ssl_context(self) -> ssl.SSLContext:
+        pki = self.workdir / "pki"
+        ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        ctx.load_cert_chain(pki / "admin.crt", pki / "admin.key")
+        return ctx
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def percentile(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] if ordered else 0.0
+
+
+def summary(samples: list[float], elapsed: float) -> dict[str, float]:
+    return {
+        "ops": len(samples),
+        "per_s": round(len(samples) / elapsed, 1),
+        "p50_ms": round(percentile(samples, 0.5) * 1000, 2),
+        "p99_ms": round(percentile(samples, 0.99) * 1000, 2),
+    }
+
+
+class Bench:
+    def __init__(self, cluster: Cluster, session: aiohttp.ClientSession) -> None:
+        self.cluster = cluster
+        self.session = session
+
+    async def call(self, i: int, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
+        url = self.cluster.urls[i % len(self.cluster.urls)] + path
+        async with self.session.request(method, url, json=body) as resp:
+            data = await resp.read()
+            if resp.status != expect:
+                raise RuntimeError(f"{method} {path}: {resp.status} {data[:300]!r}")
+            return json.loads(data)
+
+    async def wait_ready(self) -> None:
+        deadline = time.monotonic() + 60
+        for i in range(len(self.cluster.urls)):
+            while True:
+                try:
+                    await self.call(i, "GET", "/api/v1/namespaces/default/services/kubernetes")
+                    break
+                except (aiohttp.ClientError, RuntimeError):
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.3)
+
+    async def drive(self, concurrency: int, total: int, op: Callable[[int], Awaitable[Any]]) -> dict[str, float]:
+        latencies: list[float] = []
+        counter = iter(range(total))
+
+        async def worker() -> None:
+            for i in counter:
+                started = time.perf_counter()
+                await op(i)
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return summary(latencies, time.perf_counter() - started)
+
+    async def crud(self, concurrency: int, total: int) -> dict[str, dict[str, float]]:
+        base = "/api/v1/namespaces/default/configmaps"
+        tag = f"c{concurrency}"
+
+        async def create(i: int) -> None:
+            await self.call(i, "POST", base, {"metadata": {"name": f"{tag}-{i}"}, "data": {"v": "0"}}, 201)
+
+        async def get(i: int) -> None:
+            await self.call(i, "GET", f"{base}/{tag}-{i}")
+
+        async def update(i: int) -> None:
+            await self._merge(i, f"{base}/{tag}-{i}")
+
+        out = {
+            "create": await self.drive(concurrency, total, create),
+            "get": await self.drive(concurrency, total, get),
+            "update": await self.drive(concurrency, total, update),
+            "list": await self.drive(concurrency, max(total // 20, 5), lambda i: self.call(i, "GET", base)),
+        }
+        await self.drive(16, total, lambda i: self.call(i, "DELETE", f"{base}/{tag}-{i}"))
+        return out
+
+    async def _merge(self, i: int, path: str) -> None:
+        url = self.cluster.urls[i % len(self.cluster.urls)] + path
+        headers = {"Content-Type": "application/merge-patch+json"}
+        async with self.session.patch(url, data=json.dumps({"data": {"v": str(i + 1)}}), headers=headers) as resp:
+            if resp.status != 200:
+                raise RuntimeError(f"PATCH {path}: {resp.status} {await resp.text()}")
+            await resp.read()
+
+    async def steady_writes(self, rate: float, seconds: float) -> dict[str, float]:
+        latencies: list[float] = []
+        base = "/api/v1/namespaces/default/configmaps"
+
+        async def one(i: int) -> None:
+            started = time.perf_counter()
+            await self.call(i, "POST", base, {"metadata": {"name": f"steady-{i}"}}, 201)
+            latencies.append(time.perf_counter() - started)
+
+        tasks = []
+        started = time.perf_counter()
+        for i in range(int(rate * seconds)):
+            tasks.append(asyncio.create_task(one(i)))
+            await asyncio.sleep(max(0.0, started + (i + 1) / rate - time.perf_counter()))
+        await asyncio.gather(*tasks)
+        result = summary(latencies, time.perf_counter() - started)
+        await self.drive(16, len(tasks), lambda i: self.call(i, "DELETE", f"{base}/steady-{i}"))
+        return result
+
+    async def big_list(self, pods: int) -> dict[str, float]:
+        base = "/api/v1/namespaces/default/pods"
+
+        async def create(i: int) -> None:
+            await self.call(
+                i,
+                "POST",
+                base,
+                {
+                    "metadata": {"name": f"p-{i}", "labels": {"app": "bench"}},
+                    "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+                },
+                201,
+            )
+
+        filled = await self.drive(64, pods, create)
+        timings = []
+        for i in range(3):
+            started = time.perf_counter()
+            listed = await self.call(i, "GET", base)
+            timings.append(time.perf_counter() - started)
+            assert len(listed["items"]) >= pods
+        started = time.perf_counter()
+        cached = await self.call(0, "GET", base + "?resourceVersion=0")
+        cached_s = time.perf_counter() - started
+        assert len(cached["items"]) >= pods
+        await self.drive(64, pods, lambda i: self.call(i, "DELETE", f"{base}/p-{i}?gracePeriodSeconds=0"))
+        return {
+            "pods": pods,
+            "create_per_s": filled["per_s"],
+            "list_s": round(min(timings), 3),
+            "list_rv0_s": round(cached_s, 3),
+        }
+
+    async def watch_fanout(self, watchers: int, events: int) -> dict[str, float]:
+        base = "/api/v1/namespaces/default/configmaps"
+        rv = (await self.call(0, "GET", base))["metadata"]["resourceVersion"]
+        sent: dict[str, float] = {}
+        delays: list[float] = []
+        ready = asyncio.Semaphore(0)
+
+        async def watch(i: int) -> None:
+            url = f"{self.cluster.urls[i % 2]}{base}?watch=true&resourceVersion={rv}&timeoutSeconds=120"
+            async with self.session.get(url) as resp:
+                ready.release()
+                seen = 0
+                async for line in resp.content:
+                    event = json.loads(line)
+                    name = event["object"]["metadata"]["name"]
+                    if event["type"] == "ADDED" and name.startswith("fan-"):
+                        delays.append(time.perf_counter() - sent[name])
+                        seen += 1
+                        if seen == events:
+                            return
+
+        tasks = [asyncio.create_task(watch(i)) for i in range(watchers)]
+        for _ in range(watchers):
+            await ready.acquire()
+        await asyncio.sleep(0.5)
+        for j in range(events):
+            name = f"fan-{watchers}-{j}"
+            sent[name] = time.perf_counter()
+            await self.call(j, "POST", base, {"metadata": {"name": name}}, 201)
+            await asyncio.sleep(0.05)
+        await asyncio.wait_for(asyncio.gather(*tasks), 120)
+        for j in range(events):
+            await self.call(j, "DELETE", f"{base}/fan-{watchers}-{j}")
+        return {
+            "watchers": watchers,
+            "events": events * watchers,
+            "p50_ms": round(percentile(delays, 0.5) * 1000, 1),
+            "p99_ms": round(percentile(delays, 0.99) * 1000, 1),
+        }
+
+
+async def run(quick: bool) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="apiserver-bench-"))
+    cluster = Cluster(workdir)
+    cluster.start()
+    try:
+        connector = aiohttp.TCPConnector(ssl=cluster.ssl_context(), limit=2000)
+        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=300)) as session:
+            bench = Bench(cluster, session)
+            await bench.wait_ready()
+            scale = 5 if quick else 1
+            results: dict[str, Any] = {}
+            for concurrency, total in ((1, 300), (16, 2000), (64, 4000)):
+                results[f"crud_c{concurrency}"] = await bench.crud(concurrency, total // scale)
+                print(f"crud c={concurrency}: {results[f'crud_c{concurrency}']}", flush=True)
+            results["steady_100_per_s"] = await bench.steady_writes(100, 10 / (2 if quick else 1))
+            print(f"steady 100/s: {results['steady_100_per_s']}", flush=True)
+            results["list_pods"] = await bench.big_list(10_000 // scale)
+            print(f"list: {results['list_pods']}", flush=True)
+            for watchers in (100, 1000):
+                results[f"watch_{watchers}"] = await bench.watch_fanout(
+                    watchers // (scale if watchers > 100 else 1), 10
+                )
+                print(f"watch {watchers}: {results[f'watch_{watchers}']}", flush=True)
+            return results
+    finally:
+        cluster.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="a fifth of the operations, for a smoke run")
+    parser.add_argument("--json", help="also write the raw results to this file")
+    args = parser.parse_args()
+    results = uvloop.run(run(args.quick))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

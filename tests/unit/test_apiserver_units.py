@@ -1,0 +1,211 @@
+"""The apiserver's pure parts: negotiation, continue tokens, watch cache semantics, token signing, allocation
+choices and the gnostic OpenAPI v2 encoding."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncGenerator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from api import openapi
+from api.catalog import REGISTRY
+from api.protobuf import fields_of
+from apiserver import openapi_proto, tables
+from apiserver.allocators import Allocators, RangeFull
+from apiserver.auth import User, load_token_file
+from apiserver.errors import APIError
+from apiserver.registry import continue_token, parse_continue, scan
+from apiserver.tokens import ServiceAccountIdentity, TokenIssuer
+from apiserver.watch_cache import Event, ResourceCache, Watcher
+from protos.etcd import kv_pb2, rpc_pb2
+from store.client import WatchUpdate
+from store.errors import EtcdError
+
+KUBECTL_GET = (
+    "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
+)
+
+
+def test_table_is_served_only_when_asked_for_first() -> None:
+    assert tables.wants_table(KUBECTL_GET)
+    assert not tables.wants_table("application/json")
+    assert not tables.wants_table("application/json, application/json;as=Table;v=v1;g=meta.k8s.io")
+    assert not tables.wants_table("application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io")
+
+
+def test_continue_tokens_round_trip_and_reject_foreign_ones() -> None:
+    token = continue_token(42, b"/registry/pods/default/b\0")
+    assert parse_continue(token, b"/registry/pods/") == (42, b"/registry/pods/default/b\0")
+    for bad in ("garbage", continue_token(42, b"/registry/secrets/x")):
+        with pytest.raises(APIError) as err:
+            parse_continue(bad, b"/registry/pods/")
+        assert err.value.code == 400
+
+
+def _obj(name: str, rv: int, **labels: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "resourceVersion": str(rv), "labels": labels}}
+
+
+def test_a_watcher_sees_objects_enter_and_leave_its_selection() -> None:
+    w = Watcher(lambda o: o["metadata"]["labels"].get("app") == "x")
+    w.offer(Event("MODIFIED", _obj("a", 2, app="x"), 2, prev=_obj("a", 1, app="y")))
+    w.offer(Event("MODIFIED", _obj("a", 3, app="z"), 3, prev=_obj("a", 2, app="x")))
+    w.offer(Event("MODIFIED", _obj("b", 4, app="z"), 4, prev=_obj("b", 1, app="y")))
+    seen = [w.queue.get_nowait() for _ in range(w.queue.qsize())]
+    assert [(e.type, e.obj["metadata"]["name"]) for e in seen if e] == [("ADDED", "a"), ("DELETED", "a")]
+
+
+def _kv(key: str, rev: int, created: int, value: dict[str, Any]) -> kv_pb2.KeyValue:
+    return kv_pb2.KeyValue(
+        key=key.encode(), mod_revision=rev, create_revision=created, value=json.dumps(value).encode()
+    )
+
+
+class FakeStore:
+    """Range answers with two objects at revision 10; the watch then delivers what the test pushes."""
+
+    def __init__(self) -> None:
+        self.updates: asyncio.Queue[WatchUpdate] = asyncio.Queue()
+        self.watched_from = 0
+
+    async def range(self, key: bytes, range_end: bytes, *, limit: int, revision: int) -> rpc_pb2.RangeResponse:
+        resp = rpc_pb2.RangeResponse(
+            kvs=[
+                _kv("/registry/cm/ns/a", 5, 5, {"metadata": {"name": "a"}}),
+                _kv("/registry/cm/ns/b", 10, 10, {"metadata": {"name": "b"}}),
+            ]
+        )
+        resp.header.revision = 10
+        return resp
+
+    async def watch(self, key: bytes, **kwargs: Any) -> AsyncGenerator[WatchUpdate, None]:
+        self.watched_from = kwargs["start_revision"]
+        while True:
+            yield await self.updates.get()
+
+
+async def test_watch_cache_lists_then_replays_from_a_revision_and_refuses_older_ones() -> None:
+    fake = FakeStore()
+    cache = ResourceCache(fake, "/registry/cm/")  # type: ignore[arg-type]
+    cache.start()
+    try:
+        await cache.wait_ready(5)
+        assert fake.watched_from == 11
+        items, revision = cache.snapshot(lambda o: True)
+        assert [i["metadata"]["name"] for i in items] == ["a", "b"] and revision == 10
+        put = kv_pb2.Event(type=kv_pb2.Event.PUT, kv=_kv("/registry/cm/ns/a", 11, 5, {"metadata": {"name": "a"}}))
+        gone = kv_pb2.Event(type=kv_pb2.Event.DELETE, kv=kv_pb2.KeyValue(key=b"/registry/cm/ns/b", mod_revision=12))
+        await fake.updates.put(WatchUpdate(12, [put, gone]))
+        await cache.wait_for(12, 5)
+        replay = cache.subscribe(lambda o: True, 11)
+        event = replay.queue.get_nowait()
+        assert event is not None and (event.type, event.obj["metadata"]["resourceVersion"]) == ("DELETED", "12")
+        fresh = cache.subscribe(lambda o: True, None)
+        added = [fresh.queue.get_nowait() for _ in range(fresh.queue.qsize())]
+        assert [(e.type, e.obj["metadata"]["name"]) for e in added if e is not None] == [("ADDED", "a")]
+        with pytest.raises(APIError) as err:
+            cache.subscribe(lambda o: True, 3)
+        assert err.value.code == 410 and "too old resource version: 3" in str(err.value.body["message"])
+    finally:
+        await cache.stop()
+
+
+def _key_files(tmp_path: Path) -> tuple[Path, Path]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = tmp_path / "sa.key"
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    public = tmp_path / "sa.pub"
+    public.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    return private, public
+
+
+def test_service_account_tokens_verify_only_when_ours_and_unexpired(tmp_path: Path) -> None:
+    private, public = _key_files(tmp_path)
+    issuer = TokenIssuer("https://issuer", private, [public])
+    sa = ServiceAccountIdentity("ns", "robot", "uid-1")
+    token, expires = issuer.issue(sa, [], 600)
+    assert expires > time.time() and issuer.verify(token) == sa
+    verifier_only = TokenIssuer("https://issuer", None, [public])
+    assert verifier_only.verify(token) == sa and not verifier_only.can_sign
+    assert TokenIssuer("https://other", None, [public]).verify(token) is None
+    header, claims, signature = token.split(".")
+    assert issuer.verify(f"{header}.{claims}x.{signature}") is None
+    expired, _ = issuer.issue(sa, [], -1)
+    assert issuer.verify(expired) is None
+
+
+def test_token_file_is_read_like_kube_apiserver_reads_it(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.csv"
+    path.write_text('secret1,alice,u1,"dev,ops"\nsecret2,bob,u2\n')
+    assert load_token_file(path) == {"secret1": User("alice", "u1", ("dev", "ops")), "secret2": User("bob", "u2")}
+
+
+async def test_allocator_skips_reserved_addresses_and_reports_full_ranges() -> None:
+    alloc = Allocators(None, "10.0.0.0/29", "30000-30001")  # type: ignore[arg-type]
+    assert alloc.first_ip == "10.0.0.1"
+    picks = {alloc._pick_ip(set()) for _ in range(50)}
+    assert picks <= {"10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"} and picks
+    with pytest.raises(RangeFull):
+        alloc._pick_ip({"10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"})
+    assert alloc._pick_port({"30000"}) == 30001
+    svc: dict[str, Any] = {
+        "metadata": {"name": "s", "namespace": "d"},
+        "spec": {"clusterIP": "10.9.9.9", "ports": [{"port": 80}]},
+    }
+    _, causes = await alloc.plan(svc)
+    assert [c.field for c in causes] == ["spec.clusterIPs[0]"]
+
+
+def test_openapi_v2_protobuf_carries_every_definition_with_its_kinds() -> None:
+    doc = openapi.v2(REGISTRY).body
+    encoded = openapi_proto.document(doc)
+    top = {n: v for n, _, v in fields_of(encoded)}
+    assert top[1] == b"2.0"
+    definitions = [fields_of(v) for n, _, v in fields_of(top[9]) if n == 1]  # type: ignore[arg-type]
+    names = {bytes(d[0][2]).decode() for d in definitions}
+    assert names == set(doc["definitions"])
+    quota = next(d for d in definitions if d[0][2] == b"io.k8s.api.core.v1.ResourceQuota")
+    schema = fields_of(quota[1][2])  # type: ignore[arg-type]
+    extensions = [fields_of(v) for n, _, v in schema if n == 31]  # type: ignore[arg-type]
+    gvk = next(e for e in extensions if e[0][2] == b"x-kubernetes-group-version-kind")
+    assert yaml.safe_load(fields_of(gvk[1][2])[0][2]) == [{"group": "", "kind": "ResourceQuota", "version": "v1"}]  # type: ignore[arg-type]
+
+
+class BigValues:
+    """A store whose answers exceed the message limit above 100 keys, as 10k pods in one range would."""
+
+    def __init__(self) -> None:
+        self.keys = [f"/registry/pods/ns/p{i:04d}".encode() for i in range(1000)]
+        self.limits: list[int] = []
+
+    async def range(self, key: bytes, range_end: bytes, *, limit: int, revision: int) -> rpc_pb2.RangeResponse:
+        self.limits.append(limit)
+        if limit > 100:
+            raise EtcdError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED, "Received message larger than max (9417812 vs. 2097152)"
+            )
+        chosen = [k for k in self.keys if key <= k < range_end][:limit]
+        resp = rpc_pb2.RangeResponse(kvs=[_kv(k.decode(), 7, 7, {}) for k in chosen])
+        resp.more = len([k for k in self.keys if key <= k < range_end]) > limit
+        resp.header.revision = 7
+        return resp
+
+
+async def test_scans_shrink_their_reads_to_fit_the_message_limit() -> None:
+    fake = BigValues()
+    kvs, revision = await scan(fake, b"/registry/pods/")  # type: ignore[arg-type]
+    assert [kv.key for kv in kvs] == fake.keys and revision == 7
+    assert fake.limits[:4] == [500, 250, 125, 62]
