@@ -3,4 +3,4 @@
 __version__ = "0.1.0"
 
 # The Kubernetes API version whose semantics tinykube follows (reported by /version).
-KUBERNETES_GIT_VERSION = "v1.30.0"
+KUBERNETES_GIT_VERSION = "v1.32.0"

@@ -52,6 +52,22 @@ def store(cluster: Cluster, node: Node, state: str = "new") -> Component:
     return Component(node.name, "store", argv, netns=node.netns)
 
 
+def apiserver(cluster: Cluster, node: Node) -> Component:
+    """An apiserver on a control-plane node, talking to its own store member first."""
+    pki = cluster.pki_dir
+    members = [node, *(n for n in cluster.topology.control_plane if n is not node)]
+    argv = (
+        tinykube_bin(), "apiserver",
+        f"--etcd-servers={','.join(store_client_url(n) for n in members)}",
+        f"--bind-address={node.ip}", f"--advertise-address={node.ip}", f"--secure-port={APISERVER_PORT}",
+        f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
+        f"--client-ca-file={pki / 'ca.crt'}",
+        f"--service-account-key-file={pki / 'sa.pub'}", f"--service-account-signing-key-file={pki / 'sa.key'}",
+        "--service-cluster-ip-range=10.96.0.0/12", "--service-node-port-range=30000-32767",
+    )
+    return Component(node.name, "apiserver", argv, netns=node.netns)
+
+
 def registry_config(cluster: Cluster) -> Path:
     path = cluster.infra_dir() / "registry.yml"
     path.parent.mkdir(parents=True, exist_ok=True)

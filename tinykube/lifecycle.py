@@ -10,8 +10,10 @@ import asyncio
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,8 +124,30 @@ async def start_store(ctx: UpContext) -> None:
     await _wait(lambda: store_leader(cluster) is not None, 60, "store quorum", ctx.log_hint(first))
 
 
+def apiserver_ready(cluster: Cluster, address: str) -> bool:
+    """``/readyz`` at ``address`` answers 200 over TLS verified against the cluster CA."""
+    context = ssl.create_default_context(cafile=str(cluster.pki_dir / "ca.crt"))
+    try:
+        with urllib.request.urlopen(f"https://{address}/readyz", context=context, timeout=2) as response:
+            return bool(response.status == 200)
+    except (OSError, ValueError):
+        return False
+
+
+async def start_apiservers(ctx: UpContext) -> None:
+    cluster = ctx.cluster
+    for node in cluster.topology.control_plane:
+        ctx.supervisor.start(components.apiserver(cluster, node))
+    for node in cluster.topology.control_plane:
+        await _wait(lambda n=node: apiserver_ready(cluster, f"{n.ip}:{components.APISERVER_PORT}"), 60,  # type: ignore[misc]
+                    f"apiserver on {node.name}", ctx.log_hint(components.apiserver(cluster, node)))
+
+
 async def start_haproxy(ctx: UpContext) -> None:
-    ctx.supervisor.start(components.haproxy(ctx.cluster))
+    spec = components.haproxy(ctx.cluster)
+    ctx.supervisor.start(spec)
+    await _wait(lambda: apiserver_ready(ctx.cluster, f"{ctx.cluster.topology.gateway_ip}:{components.APISERVER_PORT}"),
+                30, "apiserver load balancer", ctx.log_hint(spec))
 
 
 def steps() -> list[Step[UpContext]]:
@@ -134,6 +158,7 @@ def steps() -> list[Step[UpContext]]:
         Step("network", make_underlay, remove_underlay),
         Step("image registry", start_registry),
         Step("store", start_store),
+        Step("apiservers", start_apiservers),
         Step("apiserver load balancer", start_haproxy),
     ]
 

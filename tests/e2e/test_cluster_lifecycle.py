@@ -29,8 +29,18 @@ def test_up_status_store_and_down_leave_nothing(cluster):
     status = json.loads(tk("status", "--name", name, "--state-dir", str(state), "-o", "json").stdout)
     assert [n["ready"] for n in status["nodes"]] == [True, True, True]
     running = {(c["node"], c["name"]) for c in status["components"] if c["state"] == "running"}
-    assert {("node1", "store"), ("node2", "store"), ("node3", "store"), ("infra", "registry")} <= running
+    assert {(f"node{i}", c) for i in (1, 2, 3) for c in ("store", "apiserver")} <= running
+    assert {("infra", "registry"), ("infra", "haproxy")} <= running
     assert status["leaders"]["store"] in {"node1", "node2", "node3"}
+
+    kubectl = ["kubectl", "--kubeconfig", str(state / "admin.kubeconfig"), "--cache-dir", str(state / "kube-cache")]
+    namespaces = subprocess.run([*kubectl, "get", "namespaces", "-o", "name"], capture_output=True, text=True)
+    assert "namespace/kube-system" in namespaces.stdout, namespaces.stderr
+    killed = tk("chaos", "--name", name, "--state-dir", str(state), "kill", "apiserver", "--node", "node1")
+    assert "killed apiserver on node1" in killed.stdout
+    created = subprocess.run([*kubectl, "create", "configmap", "after-kill", "--from-literal=a=b"],
+                             capture_output=True, text=True)
+    assert created.returncode == 0, created.stderr  # haproxy sends the request to a live apiserver
 
     endpoints = ",".join(f"http://{n['ip']}:2379" for n in status["nodes"])
     env = {"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"}

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from process.version import __version__
+from tinykube.cli import COMMANDS
 
 BIN = Path(sys.executable).parent
 
@@ -39,3 +40,11 @@ def test_tkctl_unknown_verb_exits_nonzero_without_traceback():
     result = run(str(BIN / "tkctl"), "frobnicate")
     assert result.returncode == 1
     assert result.stderr.strip() == 'error: unknown command "frobnicate" for "tkctl"'
+
+
+def test_every_subcommand_has_working_help():
+    """Each registered component starts far enough to print its flags (catches a missing module or import)."""
+    for name in COMMANDS:
+        result = run(str(BIN / "tinykube"), name, "--help")
+        assert result.returncode == 0, f"tinykube {name} --help: {result.stderr}"
+        assert "usage:" in result.stdout.lower(), name
