@@ -152,7 +152,7 @@ class WatchService(rpc_pb2_grpc.WatchServicer):
 
     def _create(self, stream: _Stream, create: rpc_pb2.WatchCreateRequest) -> None:
         watch_id = create.watch_id
-        if watch_id in stream.watchers or watch_id < 0:
+        if (watch_id and watch_id in stream.watchers) or watch_id < 0:  # 0 asks for the next free id
             stream.outbox.append(rpc_pb2.WatchResponse(
                 header=self.core.header(), watch_id=watch_id, created=True, canceled=True,
                 cancel_reason="mvcc: duplicate watch ID provided on the WatchStream"))

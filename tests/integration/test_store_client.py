@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import signal
+from collections.abc import AsyncIterator
 
 import grpc
 import pytest
@@ -400,3 +401,36 @@ async def test_progress_notifications_and_snapshot_stream(processes, port, tmp_p
         restored = Applier(KVStore())
         restored.restore(b"".join(c.blob for c in chunks))
         assert restored.range(rpc_pb2.RangeRequest(key=b"quiet")).kvs[0].value == b"1"
+
+
+async def test_many_watchers_on_one_stream_get_their_own_ids_and_every_event(cluster: StoreCluster):
+    """etcd: a create with watch_id 0 takes the next free id (a regression: every such create was refused as a
+    duplicate of watcher 0, so only one watcher per stream ever saw events)."""
+    requests: asyncio.Queue[rpc_pb2.WatchRequest | None] = asyncio.Queue()
+    for _ in range(5):
+        requests.put_nowait(rpc_pb2.WatchRequest(create_request=rpc_pb2.WatchCreateRequest(key=b"/many")))
+
+    async def stream() -> AsyncIterator[rpc_pb2.WatchRequest]:
+        while (request := await requests.get()) is not None:
+            yield request
+
+    async with grpc.aio.insecure_channel(cluster.endpoints[0].removeprefix("http://")) as channel:
+        call = rpc_pb2_grpc.WatchStub(channel).Watch(stream())
+        created: list[int] = []
+        events: dict[int, int] = {}
+        async with StoreClient(cluster.endpoints) as client:
+            async for response in call:
+                assert not response.canceled, response.cancel_reason
+                if response.created:
+                    created.append(response.watch_id)
+                    if len(created) == 5:
+                        await client.put("/many", "1")
+                        await client.put("/many", "2")
+                for _ in response.events:
+                    events[response.watch_id] = events.get(response.watch_id, 0) + 1
+                if sum(events.values()) == 10:
+                    break
+        requests.put_nowait(None)
+        call.cancel()
+    assert sorted(created) == [0, 1, 2, 3, 4]
+    assert events == {i: 2 for i in range(5)}
