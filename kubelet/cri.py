@@ -1,0 +1,189 @@
+"""The kubelet's CRI client: RuntimeService and ImageService over gRPC, answers converted to the runtime view.
+
+The only way the kubelet touches containers. Every call carries a deadline so a wedged runtime shows up
+as an error on the pod (and the node's Ready condition), not as a hung worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import grpc
+
+from kubelet.cri_config import CONTAINER_HASH, POD_UID
+from kubelet.nodestatus import ImageInfo
+from kubelet.runtime_view import (
+    CREATED,
+    EXITED,
+    RUNNING,
+    SANDBOX_NOTREADY,
+    SANDBOX_READY,
+    UNKNOWN,
+    ContainerView,
+    PodRuntime,
+    SandboxView,
+)
+from protos.cri import api_pb2 as cri
+from protos.cri import api_pb2_grpc
+
+CALL_TIMEOUT: Final = 30.0
+PULL_TIMEOUT: Final = 600.0
+_STATES: Final = {cri.CONTAINER_CREATED: CREATED, cri.CONTAINER_RUNNING: RUNNING, cri.CONTAINER_EXITED: EXITED,
+                  cri.CONTAINER_UNKNOWN: UNKNOWN}
+
+
+def _seconds(ns: int) -> float:
+    return ns / 1e9
+
+
+@dataclass(frozen=True)
+class ContainerUsage:
+    """One container's measured usage (what eviction ranks pods by)."""
+
+    pod_uid: str
+    name: str
+    memory_working_set: int
+    disk_bytes: int
+
+
+@dataclass(frozen=True)
+class RuntimeVersion:
+    """The runtime's name and version, as the Node's containerRuntimeVersion shows them."""
+    name: str
+    version: str
+
+
+class CriClient:
+    """An async CRI client on ``unix://PATH``."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self._channel = grpc.aio.insecure_channel(endpoint)
+        self.runtime = api_pb2_grpc.RuntimeServiceStub(self._channel)
+        self.images = api_pb2_grpc.ImageServiceStub(self._channel)
+
+    async def close(self) -> None:
+        """Close the gRPC channel."""
+        await self._channel.close(None)
+
+    async def version(self) -> RuntimeVersion:
+        """CRI Version; also the kubelet's liveness check of the runtime."""
+        reply = await self.runtime.Version(cri.VersionRequest(version="v1"), timeout=CALL_TIMEOUT)
+        return RuntimeVersion(reply.runtime_name, reply.runtime_version)
+
+    async def pod_runtime(self, uid: str) -> PodRuntime:
+        """Every sandbox and container of pod ``uid``, with the detail the cores need."""
+        return (await self._collect({POD_UID: uid})).get(uid, PodRuntime())
+
+    async def all_pods(self) -> dict[str, PodRuntime]:
+        """The runtime's view of every pod it holds, by uid (for restart recovery and orphan cleanup)."""
+        return await self._collect({})
+
+    async def _collect(self, selector: dict[str, str]) -> dict[str, PodRuntime]:
+        out: dict[str, PodRuntime] = {}
+        sandboxes = await self.runtime.ListPodSandbox(
+            cri.ListPodSandboxRequest(filter=cri.PodSandboxFilter(label_selector=selector)), timeout=CALL_TIMEOUT)
+        for item in sandboxes.items:
+            status = (await self.runtime.PodSandboxStatus(cri.PodSandboxStatusRequest(pod_sandbox_id=item.id),
+                                                          timeout=CALL_TIMEOUT)).status
+            uid = item.labels.get(POD_UID, item.metadata.uid)
+            out.setdefault(uid, PodRuntime()).sandboxes.append(SandboxView(
+                id=item.id, state=SANDBOX_READY if item.state == cri.SANDBOX_READY else SANDBOX_NOTREADY,
+                created_at=_seconds(item.created_at), attempt=item.metadata.attempt, ip=status.network.ip,
+                additional_ips=tuple(i.ip for i in status.network.additional_ips),
+                host_network=status.linux.namespaces.options.network == cri.NODE))
+        containers = await self.runtime.ListContainers(
+            cri.ListContainersRequest(filter=cri.ContainerFilter(label_selector=selector)), timeout=CALL_TIMEOUT)
+        for c in containers.containers:
+            try:
+                s = (await self.runtime.ContainerStatus(cri.ContainerStatusRequest(container_id=c.id),
+                                                        timeout=CALL_TIMEOUT)).status
+            except grpc.aio.AioRpcError as err:
+                if err.code() == grpc.StatusCode.NOT_FOUND:
+                    continue  # removed between the list and the status
+                raise
+            uid = c.labels.get(POD_UID, "")
+            out.setdefault(uid, PodRuntime()).containers.append(ContainerView(
+                id=c.id, name=c.metadata.name, state=_STATES.get(s.state, UNKNOWN),
+                created_at=_seconds(s.created_at), attempt=c.metadata.attempt, started_at=_seconds(s.started_at),
+                finished_at=_seconds(s.finished_at), exit_code=s.exit_code, reason=s.reason, message=s.message,
+                image=s.image.user_specified_image or s.image.image, image_ref=s.image_ref,
+                spec_hash=s.annotations.get(CONTAINER_HASH, c.annotations.get(CONTAINER_HASH, ""))))
+        return out
+
+    async def run_sandbox(self, config: cri.PodSandboxConfig) -> str:
+        """RunPodSandbox; the long deadline covers CNI setup and the pause image."""
+        reply = await self.runtime.RunPodSandbox(cri.RunPodSandboxRequest(config=config), timeout=PULL_TIMEOUT)
+        return reply.pod_sandbox_id
+
+    async def stop_sandbox(self, sandbox_id: str) -> None:
+        """StopPodSandbox: stops its containers and tears down its network."""
+        await self.runtime.StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=sandbox_id),
+                                          timeout=CALL_TIMEOUT)
+
+    async def remove_sandbox(self, sandbox_id: str) -> None:
+        """RemovePodSandbox, with whatever containers it still holds."""
+        await self.runtime.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sandbox_id),
+                                            timeout=CALL_TIMEOUT)
+
+    async def create_container(self, sandbox_id: str, config: cri.ContainerConfig,
+                               sandbox_config: cri.PodSandboxConfig) -> str:
+        """CreateContainer in ``sandbox_id``; returns the container id."""
+        reply = await self.runtime.CreateContainer(
+            cri.CreateContainerRequest(pod_sandbox_id=sandbox_id, config=config, sandbox_config=sandbox_config),
+            timeout=CALL_TIMEOUT)
+        return reply.container_id
+
+    async def start_container(self, container_id: str) -> None:
+        """StartContainer."""
+        await self.runtime.StartContainer(cri.StartContainerRequest(container_id=container_id),
+                                          timeout=CALL_TIMEOUT)
+
+    async def stop_container(self, container_id: str, grace_seconds: int) -> None:
+        """StopContainer: SIGTERM, then SIGKILL after ``grace_seconds``."""
+        await self.runtime.StopContainer(cri.StopContainerRequest(container_id=container_id, timeout=grace_seconds),
+                                         timeout=grace_seconds + CALL_TIMEOUT)
+
+    async def remove_container(self, container_id: str) -> None:
+        """RemoveContainer."""
+        await self.runtime.RemoveContainer(cri.RemoveContainerRequest(container_id=container_id),
+                                           timeout=CALL_TIMEOUT)
+
+    async def exec_sync(self, container_id: str, argv: list[str], limit: int) -> tuple[int, bytes]:
+        """Run ``argv`` in the container; TimeoutError when it outlives ``limit`` seconds (probe semantics)."""
+        try:
+            reply = await self.runtime.ExecSync(cri.ExecSyncRequest(container_id=container_id, cmd=argv,
+                                                                    timeout=limit),
+                                                timeout=limit + CALL_TIMEOUT)
+        except grpc.aio.AioRpcError as err:
+            if err.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise TimeoutError(f"exec in {container_id[:12]} timed out after {limit}s") from err
+            raise
+        return reply.exit_code, reply.stdout + reply.stderr
+
+    async def container_usage(self) -> list[ContainerUsage]:
+        """Every container's memory working set and writable-layer size (for eviction ranking)."""
+        reply = await self.runtime.ListContainerStats(cri.ListContainerStatsRequest(), timeout=CALL_TIMEOUT)
+        return [ContainerUsage(pod_uid=s.attributes.labels.get(POD_UID, ""), name=s.attributes.metadata.name,
+                               memory_working_set=s.memory.working_set_bytes.value,
+                               disk_bytes=s.writable_layer.used_bytes.value)
+                for s in reply.stats]
+
+    async def image_ref(self, image: str) -> str:
+        """The image's id if the runtime holds it, else ""."""
+        reply = await self.images.ImageStatus(cri.ImageStatusRequest(image=cri.ImageSpec(image=image)),
+                                              timeout=CALL_TIMEOUT)
+        return reply.image.id if reply.HasField("image") else ""
+
+    async def pull_image(self, image: str, sandbox_config: cri.PodSandboxConfig | None = None) -> str:
+        """PullImage; returns the image's id."""
+        request = cri.PullImageRequest(image=cri.ImageSpec(image=image))
+        if sandbox_config is not None:
+            request.sandbox_config.CopyFrom(sandbox_config)
+        return (await self.images.PullImage(request, timeout=PULL_TIMEOUT)).image_ref
+
+    async def list_images(self) -> list[ImageInfo]:
+        """The runtime's images, for the Node's ``status.images``."""
+        reply = await self.images.ListImages(cri.ListImagesRequest(), timeout=CALL_TIMEOUT)
+        return [ImageInfo(tuple([*i.repo_digests, *i.repo_tags]), int(i.size)) for i in reply.images]
