@@ -1,0 +1,206 @@
+"""``tinykube scheduler``: kube-scheduler. Leader-elected on Lease ``kube-system/kube-scheduler``; only the
+leader watches and schedules, and a leader that loses its Lease exits non-zero (as kube-scheduler does) so
+a supervisor restarts it as a clean standby. SIGTERM finishes in-flight writes and releases the Lease.
+
+``/healthz`` and ``/metrics`` are served on ``--bind-address:--secure-port`` over HTTPS when
+``--tls-cert-file``/``--tls-private-key-file`` are given, else over plain HTTP (meant for loopback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from client.events import EventRecorder
+from client.flags import add_client_flags, add_leader_election_flags, leader_election_from_args, rest_client_from_args
+from client.informer import SharedInformerFactory
+from client.leaderelection import LeaderElector
+from client.rest import RestClient
+from process import log as process_log
+from process.flags import ComponentParser
+from process.log import get_logger
+from process.shutdown import serve
+from scheduler.driver import Scheduler
+from scheduler.metrics import SchedulerMetrics
+from scheduler.profile import Profile, ProfileError, profiles_from_configuration
+
+log = get_logger("scheduler")
+
+# How long informers may take to list everything before the leader gives up (and exits non-zero).
+CACHE_SYNC_TIMEOUT = 120.0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = ComponentParser("scheduler", description="Place pending pods on nodes (kube-scheduler).")
+    add_client_flags(p)
+    add_leader_election_flags(p, resource_name="kube-scheduler")
+    p.add_argument("--config", type=Path, default=None,
+                   help="KubeSchedulerConfiguration YAML (profiles, plugins, percentageOfNodesToScore)")
+    p.add_argument("--secure-port", type=int, default=10259,
+                   help="port for /healthz and /metrics (0 disables serving)")
+    p.add_argument("--bind-address", default="127.0.0.1", help="address for /healthz and /metrics")
+    p.add_argument("--tls-cert-file", type=Path, default=None, help="serve HTTPS with this certificate")
+    p.add_argument("--tls-private-key-file", type=Path, default=None, help="the certificate's key")
+    return p
+
+
+def load_profiles(path: Path | None) -> list[Profile]:
+    """The profiles of ``--config`` (the default profile without one); errors name the file."""
+    if path is None:
+        return profiles_from_configuration(None)
+    try:
+        raw: Any = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ProfileError(f"--config {path}: {exc}") from exc
+    if raw is not None and not isinstance(raw, dict):
+        raise ProfileError(f"--config {path}: expected a KubeSchedulerConfiguration mapping")
+    kind = (raw or {}).get("kind", "KubeSchedulerConfiguration")
+    if kind != "KubeSchedulerConfiguration":
+        raise ProfileError(f"--config {path}: kind is {kind!r}, expected KubeSchedulerConfiguration")
+    try:
+        return profiles_from_configuration(raw)
+    except ProfileError as exc:
+        raise ProfileError(f"--config {path}: {exc}") from exc
+
+
+class Process:
+    """The scheduler process: the HTTP endpoints outlive leadership; the Scheduler exists only while leading."""
+
+    def __init__(self, args: argparse.Namespace, client: RestClient, profiles: list[Profile]) -> None:
+        self.args = args
+        self.client = client
+        self.profiles = profiles
+        self.metrics = SchedulerMetrics()
+        self.scheduler: Scheduler | None = None
+        self.elector: LeaderElector | None = None
+        self.drained = asyncio.Event()
+        self.failed = asyncio.Event()
+
+    def is_leader(self) -> bool:
+        return self.elector.is_leader() if self.elector is not None else self.scheduler is not None
+
+    async def lead(self, stop: asyncio.Event) -> None:
+        """Watch, sync, schedule until ``stop``; then let the writes in flight finish."""
+        factory = SharedInformerFactory(self.client)
+        recorder = EventRecorder(self.client, self.profiles[0].scheduler_name)
+        sched = Scheduler(self.client, self.profiles, recorder=recorder, metrics=self.metrics)
+        sched.watch(factory)
+        self.scheduler = sched
+        factory.start()
+        try:
+            await self._schedule(factory, sched, stop)
+        except Exception:
+            self.failed.set()  # leading without scheduling would only keep a healthy standby out
+            raise
+        finally:
+            await factory.shutdown()
+            self.drained.set()
+
+    async def _schedule(self, factory: SharedInformerFactory, sched: Scheduler, stop: asyncio.Event) -> None:
+        if not await factory.wait_for_cache_sync(CACHE_SYNC_TIMEOUT):
+            raise RuntimeError(f"informer caches did not sync within {CACHE_SYNC_TIMEOUT:g}s")
+        log.info("caches synced; scheduling", profiles=",".join(sched.profiles))
+        loop = asyncio.get_running_loop().create_task(sched.run(), name="scheduling loop")
+        stopping = asyncio.get_running_loop().create_task(stop.wait())
+        try:
+            await asyncio.wait({loop, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (loop, stopping):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await sched.drain()
+
+    def routes(self) -> web.RouteTableDef:
+        routes = web.RouteTableDef()
+
+        @routes.get("/healthz")
+        async def healthz(_request: web.Request) -> web.Response:
+            return web.Response(text="ok")
+
+        @routes.get("/metrics")
+        async def metrics(_request: web.Request) -> web.Response:
+            lengths = self.scheduler.queue_lengths if self.scheduler is not None else dict
+            return web.Response(text=self.metrics.render(lengths, self.is_leader), content_type="text/plain")
+
+        return routes
+
+    async def serve_http(self) -> web.AppRunner | None:
+        if self.args.secure_port == 0:
+            return None
+        ctx: ssl.SSLContext | None = None
+        if self.args.tls_cert_file is not None:
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(self.args.tls_cert_file, self.args.tls_private_key_file)
+        app = web.Application()
+        app.add_routes(self.routes())
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, self.args.bind_address, self.args.secure_port, ssl_context=ctx).start()
+        return runner
+
+    async def run(self, stop: asyncio.Event) -> int:
+        """0 after a graceful stop; 1 when leadership was lost or leading failed."""
+        election = leader_election_from_args(self.args)
+        lead_stop = asyncio.Event()
+        if election is None:
+            work = asyncio.get_running_loop().create_task(self.lead(lead_stop))
+        else:
+            self.elector = LeaderElector(self.client, election, on_started_leading=lambda: self.lead(lead_stop),
+                                         on_new_leader=lambda who: log.info("new leader", identity=who))
+            work = asyncio.get_running_loop().create_task(self.elector.run())
+        stopping = asyncio.get_running_loop().create_task(stop.wait())
+        failing = asyncio.get_running_loop().create_task(self.failed.wait())
+        await asyncio.wait({work, stopping, failing}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        failing.cancel()
+        if self.failed.is_set():
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+            return 1
+        if work.done():
+            exc = None if work.cancelled() else work.exception()
+            log.error("stopped leading" if election is not None else "scheduling stopped",
+                      error=str(exc) if exc else "lease lost")
+            return 1
+        lead_stop.set()
+        if self.scheduler is not None:  # leading: finish writes before giving the Lease away
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(10):
+                    await self.drained.wait()
+        work.cancel()  # the elector releases the Lease on cancel
+        with contextlib.suppress(asyncio.CancelledError):
+            await work
+        return 0
+
+
+async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
+    try:
+        profiles = load_profiles(args.config)
+    except ProfileError as exc:
+        log.error("invalid configuration", error=str(exc))
+        return 2
+    client = rest_client_from_args(args, "tinykube-scheduler")
+    proc = Process(args, client, profiles)
+    runner = await proc.serve_http()
+    try:
+        return await proc.run(stop)
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await client.close()
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parser().parse_args(argv)
+    process_log.configure("scheduler", args.verbosity)
+    return serve(lambda stop: run(args, stop))
