@@ -593,7 +593,10 @@ def _reconcile_old(s: _Sync) -> bool:
         count = min(max_scaled_down - total, unhealthy)
         _scale(s, rs, _replicas(rs) - count)
         total += count
-    available = sum(_status_int(rs, "availableReplicas") for rs in s.all_rss)
+    # A ReplicaSet's status can still count pods its controller is deleting after the last scale-down
+    # (status is computed before the deletes): cap it at spec.replicas, or two quick syncs scale down twice
+    # for one set of pods and availability drops below replicas - maxUnavailable.
+    available = sum(min(_status_int(rs, "availableReplicas"), _replicas(rs)) for rs in s.all_rss)
     if available <= min_available:
         return total > 0
     to_scale = available - min_available

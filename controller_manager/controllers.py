@@ -1,0 +1,679 @@
+"""Wiring each reconcile core to the process: which informer events enqueue which keys, the work queue,
+and the sync that reads the View, runs the core and hands its actions to the ``Executor``.
+
+Every controller is built by one function here from a shared ``Context`` and registered in
+``CONTROLLERS`` under its kube-controller-manager name, so ``--controllers`` selects them the
+upstream way. State the cores take explicitly (expectations, the IPAM allocations in flight,
+ReplicaSet write errors, the node-lifecycle zone limiter) lives in the closures built here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from api import labels
+from api.labels import Selector
+from client.cache import DeletedFinalStateUnknown, split_key
+from client.events import EventRecorder
+from client.informer import SharedInformer
+from client.rest import ResourceRef, RestClient
+from client.workqueue import WorkQueue, default_controller_rate_limiter
+from controller_manager import (
+    cronjob,
+    daemonset,
+    deployment,
+    disruption,
+    endpoints,
+    garbagecollector,
+    job,
+    namespace,
+    nodeipam,
+    nodelifecycle,
+    provisioner,
+    pvbinder,
+    replicaset,
+    resourcequota,
+    serviceaccount,
+    statefulset,
+)
+from controller_manager.actions import Action, Patch
+from controller_manager.executor import ActionFailed, Executor
+from controller_manager.expectations import Expectations
+from controller_manager.ownership import controller_of
+from controller_manager.triggers import label_selector, map_selector, owner_keys, service_keys
+from controller_manager.view import (
+    CONFIG_MAPS,
+    CONTROLLER_REVISIONS,
+    CRON_JOBS,
+    DAEMON_SETS,
+    DEPLOYMENTS,
+    ENDPOINT_SLICES,
+    ENDPOINTS,
+    JOBS,
+    LEASES,
+    NAMESPACES,
+    NODES,
+    PERSISTENT_VOLUME_CLAIMS,
+    PERSISTENT_VOLUMES,
+    POD_DISRUPTION_BUDGETS,
+    PODS,
+    REPLICA_SETS,
+    REPLICATION_CONTROLLERS,
+    RESOURCE_QUOTAS,
+    SECRETS,
+    SERVICE_ACCOUNTS,
+    SERVICES,
+    STATEFUL_SETS,
+    STORAGE_CLASSES,
+    InformerView,
+    Obj,
+    key_of,
+    meta,
+)
+
+OWNER_UID_INDEX = "ownerUID"
+NODES_KEY = "nodes"
+"""The single work-queue key of controllers that reconcile all Nodes in one pass."""
+
+
+def owner_uids(obj: Obj) -> list[str]:
+    """Index function: the uids an object's ownerReferences point at."""
+    return [str(r["uid"]) for r in meta(obj).get("ownerReferences") or [] if r.get("uid")]
+
+
+@dataclass
+class Context:
+    """What every controller shares: the client, the informers (and a View over them), the recorder."""
+
+    rest: RestClient
+    informers: Mapping[ResourceRef, SharedInformer]
+    recorder: EventRecorder
+    args: argparse.Namespace
+    namespaced_resources: list[ResourceRef]
+    """Namespaced, listable, deletable resources found by discovery (namespace deletion, GC)."""
+    root_ca: str | None = None
+    view: InformerView = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.view = InformerView(self.informers)
+
+    def now(self) -> datetime:
+        """Wall time for reconcile cores."""
+        return self.rest.clock.wall().astimezone(UTC)
+
+    def informer(self, ref: ResourceRef) -> SharedInformer:
+        """The informer for ``ref`` (main created one for every resource a selected controller reads)."""
+        return self.informers[ref]
+
+
+@dataclass
+class Controller:
+    """One controller: its queue and the sync that processes one key."""
+
+    name: str
+    queue: WorkQueue[Any]
+    sync: Callable[[Any], Awaitable[None]]
+    workers: int = 1
+
+
+Handler = Callable[[Obj], Iterable[Hashable]]
+
+
+def _obj(o: Obj | DeletedFinalStateUnknown) -> Obj:
+    if isinstance(o, DeletedFinalStateUnknown):
+        last: Obj = o.obj
+        return last
+    return o
+
+
+def watch(informer: SharedInformer, queue: WorkQueue[Any], keys: Handler, *,
+          on_update: Callable[[Obj, Obj], Iterable[Hashable]] | None = None) -> None:
+    """Enqueue ``keys(obj)`` on every add, update (old and new) and delete of ``informer``'s objects."""
+
+    def add(o: Obj) -> None:
+        for k in keys(o):
+            queue.add(k)
+
+    def update(old: Obj, new: Obj) -> None:
+        found = list(on_update(old, new)) if on_update is not None else [*keys(old), *keys(new)]
+        for k in dict.fromkeys(found):
+            queue.add(k)
+
+    def delete(o: Obj | DeletedFinalStateUnknown) -> None:
+        add(_obj(o))
+
+    informer.add_event_handler(on_add=add, on_update=update, on_delete=delete)
+
+
+def _namespace_of(obj: Obj) -> str:
+    return str(meta(obj).get("namespace") or "")
+
+
+def own_key(o: Obj) -> list[str]:
+    """The object's own key."""
+    return [key_of(o)]
+
+
+def _executor(ctx: Context, queue: WorkQueue[Any], expectations: Expectations | None = None) -> Executor:
+    return Executor(ctx.rest, ctx.recorder, queue.add_after, expectations=expectations, now=ctx.now)
+
+
+def _queue(name: str) -> WorkQueue[Any]:
+    return WorkQueue(name, rate_limiter=default_controller_rate_limiter())
+
+
+def observe_pods(ctx: Context, owner: ResourceRef, expectations: Expectations) -> None:
+    """Lower ``owner``'s expectations when the pod informer shows a pod created or deleted."""
+
+    def owner_key(pod: Obj) -> str | None:
+        ref = controller_of(pod)
+        if ref is None or ref.get("kind") != owner.kind:
+            return None
+        return f"{meta(pod).get('namespace')}/{ref['name']}"
+
+    def add(pod: Obj) -> None:
+        k = owner_key(pod)
+        if k is not None:
+            if meta(pod).get("deletionTimestamp"):
+                expectations.deletion_observed(k, key_of(pod))
+            else:
+                expectations.creation_observed(k)
+
+    def update(old: Obj, new: Obj) -> None:
+        k = owner_key(new)
+        if k is not None and meta(new).get("deletionTimestamp") and not meta(old).get("deletionTimestamp"):
+            expectations.deletion_observed(k, key_of(new))
+
+    def delete(o: Obj | DeletedFinalStateUnknown) -> None:
+        pod = _obj(o)
+        k = owner_key(pod)
+        if k is not None:
+            expectations.deletion_observed(k, key_of(pod))
+
+    ctx.informer(PODS).add_event_handler(on_add=add, on_update=update, on_delete=delete)
+
+
+def _pod_owner_controller(ctx: Context, name: str, owner: ResourceRef, workers: int,
+                          core: Callable[[str, Expectations, dict[str, str]], list[Action]], *,
+                          selector_of: Callable[[Obj], Selector] = label_selector) -> Controller:
+    """The shape ReplicaSet, Job, DaemonSet and StatefulSet share: owner events, pod events by owner, expectations."""
+    queue = _queue(name)
+    expectations = Expectations()
+    write_errors: dict[str, str] = {}
+    observe_pods(ctx, owner, expectations)
+    watch(ctx.informer(owner), queue, own_key)
+    watch(ctx.informer(PODS), queue, lambda pod: owner_keys(ctx.view, pod, owner, selector_of))
+    executor = _executor(ctx, queue, expectations)
+
+    async def sync(key: str) -> None:
+        ns, obj_name = split_key(key)
+        if ctx.view.get(owner, ns, obj_name) is None:
+            expectations.forget(key)
+            write_errors.pop(key, None)
+            return
+        try:
+            await executor.execute(core(key, expectations, write_errors))
+        except ActionFailed as exc:
+            write_errors[key] = str(exc.cause)
+            raise
+        write_errors.pop(key, None)
+
+    return Controller(name, queue, sync, workers)
+
+
+def replicaset_controller(ctx: Context) -> Controller:
+    """ReplicaSets keep spec.replicas pods."""
+    def core(key: str, expectations: Expectations, errors: dict[str, str]) -> list[Action]:
+        return replicaset.reconcile(ctx.view, replicaset.REPLICA_SET, key, ctx.now(), expectations,
+                                    write_error=errors.get(key))
+    return _pod_owner_controller(ctx, "replicaset", REPLICA_SETS, ctx.args.concurrent_replicaset_syncs, core)
+
+
+def replicationcontroller_controller(ctx: Context) -> Controller:
+    """ReplicationControllers keep spec.replicas pods (the ReplicaSet core, map selectors)."""
+    def core(key: str, expectations: Expectations, errors: dict[str, str]) -> list[Action]:
+        return replicaset.reconcile(ctx.view, replicaset.REPLICATION_CONTROLLER, key, ctx.now(), expectations,
+                                    write_error=errors.get(key))
+    return _pod_owner_controller(ctx, "replicationcontroller", REPLICATION_CONTROLLERS,
+                                 ctx.args.concurrent_rc_syncs, core, selector_of=map_selector)
+
+
+def job_controller(ctx: Context) -> Controller:
+    """Jobs run pods to completion."""
+    def core(key: str, expectations: Expectations, _errors: dict[str, str]) -> list[Action]:
+        return job.reconcile(ctx.view, key, ctx.now(), expectations)
+    return _pod_owner_controller(ctx, "job", JOBS, ctx.args.concurrent_job_syncs, core)
+
+
+def daemonset_controller(ctx: Context) -> Controller:
+    """DaemonSets run one pod per eligible Node."""
+    def core(key: str, expectations: Expectations, _errors: dict[str, str]) -> list[Action]:
+        return daemonset.reconcile(ctx.view, key, ctx.now(), expectations)
+    c = _pod_owner_controller(ctx, "daemonset", DAEMON_SETS, ctx.args.concurrent_daemonset_syncs, core)
+    watch(ctx.informer(NODES), c.queue, lambda _node: [key_of(ds) for ds in ctx.view.list(DAEMON_SETS)])
+    return c
+
+
+def statefulset_controller(ctx: Context) -> Controller:
+    """StatefulSets run ordered, stably named pods."""
+    def core(key: str, expectations: Expectations, _errors: dict[str, str]) -> list[Action]:
+        return statefulset.reconcile(ctx.view, key, ctx.now(), expectations)
+    return _pod_owner_controller(ctx, "statefulset", STATEFUL_SETS, ctx.args.concurrent_statefulset_syncs, core)
+
+
+def deployment_controller(ctx: Context) -> Controller:
+    """Deployments roll ReplicaSets."""
+    queue = _queue("deployment")
+    watch(ctx.informer(DEPLOYMENTS), queue, own_key)
+    watch(ctx.informer(REPLICA_SETS), queue, lambda rs: owner_keys(ctx.view, rs, DEPLOYMENTS))
+
+    def pod_deleted(o: Obj | DeletedFinalStateUnknown) -> None:
+        # Recreate waits for old pods to be gone: their deletion concerns the Deployment owning their ReplicaSet
+        pod = _obj(o)
+        ref = controller_of(pod)
+        if ref is None or ref.get("kind") != REPLICA_SETS.kind:
+            return
+        rs = ctx.view.get(REPLICA_SETS, meta(pod).get("namespace"), ref["name"])
+        if rs is not None:
+            for k in owner_keys(ctx.view, rs, DEPLOYMENTS):
+                queue.add(k)
+
+    ctx.informer(PODS).add_event_handler(on_delete=pod_deleted)
+    executor = _executor(ctx, queue)
+
+    async def sync(key: str) -> None:
+        await executor.execute(deployment.reconcile(ctx.view, key, ctx.now()))
+
+    return Controller("deployment", queue, sync, ctx.args.concurrent_deployment_syncs)
+
+
+def _service_of(obj: Obj) -> list[str]:
+    ns = meta(obj).get("namespace")
+    svc = (meta(obj).get("labels") or {}).get(endpoints.SERVICE_NAME)
+    return [f"{ns}/{svc}"] if svc else []
+
+
+def _service_controller(ctx: Context, name: str, owned: ResourceRef, owned_keys: Handler,
+                        core: Callable[[str], list[Action]], *, workers: int) -> Controller:
+    queue = _queue(name)
+    watch(ctx.informer(SERVICES), queue, own_key)
+    watch(ctx.informer(owned), queue, owned_keys)
+    watch(ctx.informer(PODS), queue, lambda pod: service_keys(ctx.view, [pod]),
+          on_update=lambda old, new: service_keys(ctx.view, [old, new]))
+    executor = _executor(ctx, queue)
+
+    async def sync(key: str) -> None:
+        await executor.execute(core(key))
+
+    return Controller(name, queue, sync, workers)
+
+
+def endpoints_controller(ctx: Context) -> Controller:
+    """Endpoints objects follow the ready pods of each Service."""
+    return _service_controller(ctx, "endpoint", ENDPOINTS, own_key,
+                               lambda key: endpoints.reconcile_endpoints(ctx.view, key),
+                               workers=ctx.args.concurrent_endpoint_syncs)
+
+
+def endpointslice_controller(ctx: Context) -> Controller:
+    """EndpointSlices follow the pods of each Service."""
+    return _service_controller(ctx, "endpointslice", ENDPOINT_SLICES, _service_of,
+                               lambda key: endpoints.reconcile_slices(ctx.view, key),
+                               workers=ctx.args.concurrent_service_endpoint_syncs)
+
+
+def namespace_controller(ctx: Context) -> Controller:
+    """Terminating namespaces are emptied, then finalized."""
+    queue = _queue("namespace")
+    watch(ctx.informer(NAMESPACES), queue, own_key)
+
+    def content_gone(o: Obj | DeletedFinalStateUnknown) -> None:
+        ns = meta(_obj(o)).get("namespace")
+        if ns:
+            queue.add(ns)
+
+    for ref in ctx.namespaced_resources:
+        ctx.informer(ref).add_event_handler(on_delete=content_gone)
+    executor = _executor(ctx, queue)
+
+    async def sync(name: str) -> None:
+        await executor.execute(namespace.reconcile(ctx.view, name, ctx.namespaced_resources, ctx.now()))
+
+    return Controller("namespace", queue, sync, ctx.args.concurrent_namespace_syncs)
+
+
+def serviceaccount_controller(ctx: Context) -> Controller:
+    """Every active namespace has a ``default`` ServiceAccount."""
+    queue = _queue("serviceaccount")
+    watch(ctx.informer(NAMESPACES), queue, own_key)
+    watch(ctx.informer(SERVICE_ACCOUNTS), queue, lambda sa: [_namespace_of(sa)])
+    executor = _executor(ctx, queue)
+
+    async def sync(ns: str) -> None:
+        await executor.execute(serviceaccount.reconcile_service_accounts(ctx.view, ns))
+
+    return Controller("serviceaccount", queue, sync, ctx.args.concurrent_serviceaccount_syncs)
+
+
+def root_ca_controller(ctx: Context) -> Controller:
+    """Every active namespace has the ``kube-root-ca.crt`` ConfigMap with the cluster CA."""
+    ca = ctx.root_ca
+    if ca is None:
+        raise ValueError("root-ca-cert-publisher needs a CA: pass --root-ca-file or a kubeconfig with the cluster CA")
+    queue = _queue("root-ca-cert-publisher")
+    watch(ctx.informer(NAMESPACES), queue, own_key)
+    watch(ctx.informer(CONFIG_MAPS), queue,
+          lambda cm: [_namespace_of(cm)] if meta(cm).get("name") == serviceaccount.ROOT_CA_CONFIG_MAP else [])
+    executor = _executor(ctx, queue)
+
+    async def sync(ns: str) -> None:
+        await executor.execute(serviceaccount.reconcile_root_ca(ctx.view, ns, ca))
+
+    return Controller("root-ca-cert-publisher", queue, sync)
+
+
+def nodeipam_controller(ctx: Context) -> Controller:
+    """Nodes get a pod CIDR from ``--cluster-cidr`` (with ``--allocate-node-cidrs``)."""
+    queue = _queue("nodeipam")
+    in_flight: dict[str, str] = {}
+
+    def node_changed(node: Obj) -> list[str]:
+        if (node.get("spec") or {}).get("podCIDR"):
+            in_flight.pop(meta(node)["name"], None)
+        return [NODES_KEY] if ctx.args.allocate_node_cidrs else []
+
+    def node_deleted(o: Obj | DeletedFinalStateUnknown) -> None:
+        in_flight.pop(meta(_obj(o))["name"], None)
+        queue.add(NODES_KEY)
+
+    watch(ctx.informer(NODES), queue, node_changed)
+    ctx.informer(NODES).add_event_handler(on_delete=node_deleted)
+    executor = _executor(ctx, queue)
+
+    async def sync(_key: str) -> None:
+        if not ctx.args.allocate_node_cidrs:
+            return
+        actions = nodeipam.reconcile(ctx.view, ctx.args.cluster_cidr, ctx.args.node_cidr_mask_size, in_flight)
+        sent = {a.name: a.patch["spec"]["podCIDR"] for a in actions if isinstance(a, Patch)}
+        in_flight.update(sent)
+        try:
+            await executor.execute(actions)
+        except ActionFailed as exc:
+            applied = {a.name for a in actions[:exc.index] if isinstance(a, Patch)}
+            for node_name in set(sent) - applied:
+                in_flight.pop(node_name, None)
+            raise
+
+    return Controller("nodeipam", queue, sync)
+
+
+def cronjob_controller(ctx: Context) -> Controller:
+    """CronJobs create Jobs on schedule."""
+    queue = _queue("cronjob")
+    watch(ctx.informer(CRON_JOBS), queue, own_key)
+    watch(ctx.informer(JOBS), queue, lambda j: owner_keys(ctx.view, j, CRON_JOBS))
+    executor = _executor(ctx, queue)
+
+    async def sync(key: str) -> None:
+        await executor.execute(cronjob.reconcile(ctx.view, key, ctx.now()))
+
+    return Controller("cronjob", queue, sync, ctx.args.concurrent_cron_job_syncs)
+
+
+def ttl_after_finished_controller(ctx: Context) -> Controller:
+    """Finished Jobs with ttlSecondsAfterFinished are deleted once it passed."""
+    queue = _queue("ttl-after-finished")
+    watch(ctx.informer(JOBS), queue, own_key)
+    executor = _executor(ctx, queue)
+
+    async def sync(key: str) -> None:
+        await executor.execute(job.reconcile_ttl(ctx.view, key, ctx.now()))
+
+    return Controller("ttl-after-finished", queue, sync)
+
+
+def nodelifecycle_controller(ctx: Context) -> Controller:
+    """Nodes whose kubelet stopped reporting are marked Unknown and tainted; their pods evicted."""
+    queue = _queue("nodelifecycle")
+    limiter = nodelifecycle.ZoneLimiter()
+    grace = float(ctx.args.node_monitor_grace_period)
+    settings = nodelifecycle.Settings(grace_period=timedelta(seconds=grace))
+    period = float(ctx.args.node_monitor_period)
+
+    def node_keys(node: Obj) -> list[str]:
+        return [NODES_KEY, f"node/{meta(node)['name']}"]
+
+    watch(ctx.informer(NODES), queue, node_keys)
+    executor = _executor(ctx, queue)
+
+    async def sync(key: str) -> None:
+        if key == NODES_KEY:
+            now = ctx.now()
+            actions = [*nodelifecycle.reconcile_nodes(ctx.view, now, limiter, settings),
+                       *nodelifecycle.reconcile_orphan_pods(ctx.view, now)]
+            queue.add_after(NODES_KEY, period)
+            await executor.execute(actions)
+        else:
+            await executor.execute(nodelifecycle.reconcile_pods_on_node(ctx.view, key.removeprefix("node/"),
+                                                                        ctx.now()))
+
+    return Controller("nodelifecycle", queue, sync)
+
+
+def disruption_controller(ctx: Context) -> Controller:
+    """PodDisruptionBudget status follows the pods it selects."""
+    queue = _queue("disruption")
+    watch(ctx.informer(POD_DISRUPTION_BUDGETS), queue, own_key)
+
+    def budgets(pod: Obj) -> list[str]:
+        pod_labels = meta(pod).get("labels")
+        return [key_of(pdb) for pdb in ctx.view.list(POD_DISRUPTION_BUDGETS, _namespace_of(pod))
+                if labels.from_label_selector((pdb.get("spec") or {}).get("selector")).matches(pod_labels)]
+
+    watch(ctx.informer(PODS), queue, budgets)
+    executor = _executor(ctx, queue)
+
+    async def sync(key: str) -> None:
+        await executor.execute(disruption.reconcile(ctx.view, key, ctx.now()))
+
+    return Controller("disruption", queue, sync)
+
+
+QUOTA_COUNTED: tuple[ResourceRef, ...] = (PODS, SERVICES, SECRETS, CONFIG_MAPS, PERSISTENT_VOLUME_CLAIMS,
+                                          REPLICATION_CONTROLLERS)
+
+
+def resourcequota_controller(ctx: Context) -> Controller:
+    """ResourceQuota status.used is recomputed when anything it counts changes."""
+    queue = _queue("resourcequota")
+    watch(ctx.informer(RESOURCE_QUOTAS), queue, own_key)
+    for ref in QUOTA_COUNTED:
+        watch(ctx.informer(ref), queue,
+              lambda obj: [key_of(q) for q in ctx.view.list(RESOURCE_QUOTAS, _namespace_of(obj))])
+    executor = _executor(ctx, queue)
+
+    async def sync(key: str) -> None:
+        await executor.execute(resourcequota.reconcile(ctx.view, key))
+
+    return Controller("resourcequota", queue, sync, ctx.args.concurrent_resource_quota_syncs)
+
+
+def serviceaccount_token_controller(ctx: Context) -> Controller:
+    """Legacy token Secrets of deleted ServiceAccounts are deleted."""
+    queue = _queue("serviceaccount-token")
+    watch(ctx.informer(SECRETS), queue,
+          lambda secret: [key_of(secret)] if secret.get("type") == serviceaccount.TOKEN_SECRET_TYPE else [])
+
+    def account_gone(o: Obj | DeletedFinalStateUnknown) -> None:
+        sa = _obj(o)
+        for secret in ctx.view.list(SECRETS, _namespace_of(sa)):
+            if (meta(secret).get("annotations") or {}).get(serviceaccount.SA_NAME_ANNOTATION) == meta(sa)["name"]:
+                queue.add(key_of(secret))
+
+    ctx.informer(SERVICE_ACCOUNTS).add_event_handler(on_delete=account_gone)
+    executor = _executor(ctx, queue)
+
+    async def sync(key: str) -> None:
+        ns, name = split_key(key)
+        await executor.execute(serviceaccount.reconcile_token_secret(ctx.view, ns or "", name))
+
+    return Controller("serviceaccount-token", queue, sync)
+
+
+def persistentvolume_binder_controller(ctx: Context) -> Controller:
+    """Claims are bound to volumes, and released volumes reclaimed (keys ``claim:ns/name``, ``volume:name``)."""
+    queue = _queue("persistentvolume-binder")
+
+    def claim_keys(pvc: Obj) -> list[str]:
+        volume = (pvc.get("spec") or {}).get("volumeName")
+        return [f"claim:{key_of(pvc)}", *([f"volume:{volume}"] if volume else [])]
+
+    def volume_keys(pv: Obj) -> list[str]:
+        ref = (pv.get("spec") or {}).get("claimRef") or {}
+        claim = [f"claim:{ref['namespace']}/{ref['name']}"] if ref.get("namespace") and ref.get("name") else []
+        unbound = [f"claim:{key_of(c)}" for c in ctx.view.list(PERSISTENT_VOLUME_CLAIMS)
+                   if not (c.get("spec") or {}).get("volumeName")]
+        return [f"volume:{meta(pv)['name']}", *claim, *unbound]
+
+    watch(ctx.informer(PERSISTENT_VOLUME_CLAIMS), queue, claim_keys)
+    watch(ctx.informer(PERSISTENT_VOLUMES), queue, volume_keys)
+    executor = _executor(ctx, queue)
+
+    async def sync(key: str) -> None:
+        kind, _, rest = key.partition(":")
+        actions = pvbinder.reconcile_claim(ctx.view, rest) if kind == "claim" else \
+            pvbinder.reconcile_volume(ctx.view, rest)
+        await executor.execute(actions)
+
+    return Controller("persistentvolume-binder", queue, sync)
+
+
+def provisioner_controller(ctx: Context) -> Controller:
+    """Claims handed to the local-path provisioner get a hostPath PersistentVolume."""
+    queue = _queue("local-path-provisioner")
+    watch(ctx.informer(PERSISTENT_VOLUME_CLAIMS), queue, own_key)
+    executor = _executor(ctx, queue)
+
+    async def sync(key: str) -> None:
+        await executor.execute(provisioner.reconcile(ctx.view, key))
+
+    return Controller("local-path-provisioner", queue, sync)
+
+
+GcKey = tuple[ResourceRef, str | None, str]
+
+
+def garbagecollector_controller(ctx: Context) -> Controller:
+    """Dependents whose owners are gone are deleted; orphan and foreground deletion are carried out."""
+    queue = _queue("garbagecollector")
+    monitored = {ref: inf for ref, inf in ctx.informers.items()}
+    kinds: dict[tuple[str, str], ResourceRef] = {(ref.api_version, ref.kind): ref for ref in monitored}
+
+    def gc_key(ref: ResourceRef, obj: Obj) -> GcKey:
+        return (ref, meta(obj).get("namespace") if ref.namespaced else None, str(meta(obj)["name"]))
+
+    def dependents_of(uid: str) -> list[GcKey]:
+        out: list[GcKey] = []
+        for ref, inf in monitored.items():
+            out += [gc_key(ref, d) for d in inf.indexer.by_index(OWNER_UID_INDEX, uid)]
+        return out
+
+    def owners_of(obj: Obj) -> list[GcKey]:
+        out: list[GcKey] = []
+        for r in meta(obj).get("ownerReferences") or []:
+            ref = kinds.get((r.get("apiVersion", ""), r.get("kind", "")))
+            if ref is not None:
+                out.append((ref, meta(obj).get("namespace") if ref.namespaced else None, str(r.get("name", ""))))
+        return out
+
+    def handlers(ref: ResourceRef, inf: SharedInformer) -> None:
+        inf.add_indexers({OWNER_UID_INDEX: owner_uids})
+
+        def changed(obj: Obj) -> None:
+            m = meta(obj)
+            if m.get("ownerReferences") or (m.get("deletionTimestamp") and m.get("finalizers")):
+                queue.add(gc_key(ref, obj))
+            if m.get("deletionTimestamp"):
+                for k in dependents_of(str(m.get("uid", ""))):
+                    queue.add(k)
+
+        def updated(_old: Obj, new: Obj) -> None:
+            changed(new)
+
+        def deleted(o: Obj | DeletedFinalStateUnknown) -> None:
+            obj = _obj(o)
+            for k in [*dependents_of(str(meta(obj).get("uid", ""))), *owners_of(obj)]:
+                queue.add(k)
+
+        inf.add_event_handler(on_add=changed, on_update=updated, on_delete=deleted)
+
+    for ref, inf in monitored.items():
+        handlers(ref, inf)
+    executor = _executor(ctx, queue)
+
+    async def sync(key: GcKey) -> None:
+        ref, ns, name = key
+        await executor.execute(garbagecollector.reconcile(ctx.view, kinds, ref, ns, name))
+
+    return Controller("garbagecollector", queue, sync, ctx.args.concurrent_gc_syncs)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A controller's build function and the resources it reads (informers main must create)."""
+
+    build: Callable[[Context], Controller]
+    reads: tuple[ResourceRef, ...]
+    all_namespaced: bool = False
+    """Whether it also reads every namespaced resource discovery reports."""
+
+
+CONTROLLERS: dict[str, Spec] = {
+    "replicaset": Spec(replicaset_controller, (REPLICA_SETS, PODS)),
+    "deployment": Spec(deployment_controller, (DEPLOYMENTS, REPLICA_SETS, PODS)),
+    "endpoint": Spec(endpoints_controller, (SERVICES, ENDPOINTS, PODS, NODES)),
+    "endpointslice": Spec(endpointslice_controller, (SERVICES, ENDPOINT_SLICES, PODS, NODES)),
+    "namespace": Spec(namespace_controller, (NAMESPACES,), all_namespaced=True),
+    "garbagecollector": Spec(garbagecollector_controller, (NAMESPACES, NODES), all_namespaced=True),
+    "serviceaccount": Spec(serviceaccount_controller, (NAMESPACES, SERVICE_ACCOUNTS)),
+    "root-ca-cert-publisher": Spec(root_ca_controller, (NAMESPACES, CONFIG_MAPS)),
+    "nodeipam": Spec(nodeipam_controller, (NODES,)),
+    "replicationcontroller": Spec(replicationcontroller_controller, (REPLICATION_CONTROLLERS, PODS)),
+    "job": Spec(job_controller, (JOBS, PODS)),
+    "cronjob": Spec(cronjob_controller, (CRON_JOBS, JOBS, PODS)),
+    "ttl-after-finished": Spec(ttl_after_finished_controller, (JOBS, PODS)),
+    "daemonset": Spec(daemonset_controller, (DAEMON_SETS, PODS, NODES, CONTROLLER_REVISIONS)),
+    "statefulset": Spec(statefulset_controller, (STATEFUL_SETS, PODS, CONTROLLER_REVISIONS,
+                                                 PERSISTENT_VOLUME_CLAIMS)),
+    "nodelifecycle": Spec(nodelifecycle_controller, (NODES, PODS, LEASES)),
+    "disruption": Spec(disruption_controller, (POD_DISRUPTION_BUDGETS, PODS, REPLICA_SETS, DEPLOYMENTS,
+                                               REPLICATION_CONTROLLERS, STATEFUL_SETS)),
+    "resourcequota": Spec(resourcequota_controller, (RESOURCE_QUOTAS, *QUOTA_COUNTED)),
+    "serviceaccount-token": Spec(serviceaccount_token_controller, (SECRETS, SERVICE_ACCOUNTS)),
+    "persistentvolume-binder": Spec(persistentvolume_binder_controller,
+                                    (PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES, STORAGE_CLASSES)),
+    "local-path-provisioner": Spec(provisioner_controller,
+                                   (PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES, STORAGE_CLASSES)),
+}
+
+
+def selected(flag: Iterable[str]) -> list[str]:
+    """Controller names enabled by ``--controllers`` (``*``, ``name``, ``-name``, as kube-controller-manager)."""
+    items = [s.strip() for s in flag if s.strip()]
+    unknown = [s for s in items if s.lstrip("-") not in CONTROLLERS and s != "*"]
+    if unknown:
+        raise ValueError(f"unknown controllers {', '.join(unknown)}; known: {', '.join(sorted(CONTROLLERS))}")
+    star = "*" in items
+    out = []
+    for name in CONTROLLERS:
+        if name in items:
+            out.append(name)
+        elif f"-{name}" in items:
+            continue
+        elif star:
+            out.append(name)
+    return out
