@@ -155,12 +155,23 @@ def prepare_for_update(resource: Resource, new: dict[str, JSON], old: JSON) -> d
 
 
 def prepare_for_status_update(resource: Resource, new: JSON, old: JSON) -> dict[str, JSON]:
-    """A `/status` update changes only status: the result is the stored object with the new status."""
+    """A `/status` update changes only status: the result is the stored object with the new status.
+
+    Deployments are the exception Kubernetes makes: their status strategy also takes the annotations, because
+    the Deployment controller records `deployment.kubernetes.io/revision` through `/status`.
+    """
     out = copy.deepcopy(old)
     if "status" in new:
         out["status"] = copy.deepcopy(new["status"])
     else:
         out.pop("status", None)
+    if resource.kind == "Deployment":
+        annotations = (new.get("metadata") or {}).get("annotations")
+        meta = out.setdefault("metadata", {})
+        if annotations:
+            meta["annotations"] = copy.deepcopy(annotations)
+        else:
+            meta.pop("annotations", None)
     return dict(out)
 
 

@@ -71,6 +71,17 @@ def test_status_update_changes_only_status():
     assert out == {"metadata": {"name": "d", "labels": {"a": "b"}}, "spec": {"replicas": 1}, "status": {"replicas": 3}}
 
 
+def test_deployment_status_update_also_takes_annotations():
+    """The Deployment controller records its revision annotation through /status, as upstream's does."""
+    old = {"metadata": {"name": "d", "labels": {"a": "b"}}, "spec": {"replicas": 1}}
+    new = {"metadata": {"name": "d", "labels": {"x": "y"}, "annotations": {"deployment.kubernetes.io/revision": "2"}},
+           "spec": {"replicas": 5}, "status": {"replicas": 1}}
+    out = strategy.prepare_for_status_update(DEPLOYMENTS, new, old)
+    revision = {"deployment.kubernetes.io/revision": "2"}
+    assert out["metadata"] == {"name": "d", "labels": {"a": "b"}, "annotations": revision}
+    assert out["spec"] == {"replicas": 1}
+
+
 def test_scale_view_and_write():
     dep = {
         "metadata": {"name": "web", "namespace": "default", "uid": "u", "resourceVersion": "5", "labels": {"x": "y"}},
