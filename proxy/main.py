@@ -88,9 +88,14 @@ async def _serve_http(address: str, routes: web.RouteTableDef) -> web.AppRunner:
     return runner
 
 
-async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
+def ensure_service_route(cidr: str, device: str) -> None:
     with IPRoute() as ipr:
-        service_route.ensure(ipr, args.service_cidr, args.route_device)
+        service_route.ensure(ipr, cidr, device)
+
+
+async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
+    # In a thread: pyroute2's synchronous API runs an event loop of its own, which cannot nest in ours.
+    await asyncio.to_thread(ensure_service_route, args.service_cidr, args.route_device)
     client = rest_client_from_args(args, "tinykube-proxy")
     factory = SharedInformerFactory(client)
     services = factory.informer(lookup("services"))

@@ -9,14 +9,12 @@ re-run never invalidates credentials in use; ``--force`` makes everything anew.
 from __future__ import annotations
 
 import argparse
-import base64
 import ipaddress
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
+from client.kubeconfig import build_kubeconfig, write_kubeconfig
 from tinykube.pki import CertAndKey, issue, new_ca, new_signing_key, private_pem, public_pem, write_private
 
 # The names through which pods reach the apiserver (the `kubernetes` Service).
@@ -39,21 +37,17 @@ def _ip_list(value: str) -> list[str]:
     return ips
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def admin_kubeconfig(ca_pem: bytes, admin: CertAndKey, server: str, cluster: str) -> dict[str, object]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": cluster, "cluster": {"server": server, "certificate-authority-data": _b64(ca_pem)}}],
-        "users": [{"name": f"{cluster}-admin", "user": {"client-certificate-data": _b64(admin.cert_pem()),
-                                                       "client-key-data": _b64(admin.key_pem())}}],
-        "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": f"{cluster}-admin"}}],
-        "current-context": cluster,
-        "preferences": {},
-    }
+def component_kubeconfig(directory: Path, stem: str, *, user: str, organizations: Sequence[str] = (),
+                         server: str, cluster: str) -> Path:
+    """A client identity for a component (``CN=user, O=groups``) and its kubeconfig, made once and kept."""
+    path = directory / f"{stem}.kubeconfig"
+    if path.exists():
+        return path
+    ca = CertAndKey.read(directory, "ca")
+    ident = issue(ca, user, organizations=organizations, client=True)
+    write_kubeconfig(path, build_kubeconfig(cluster=cluster, server=server, user=user, ca_data=ca.cert_pem(),
+                                            cert_data=ident.cert_pem(), key_data=ident.key_pem(), context=cluster))
+    return path
 
 
 def generate(directory: Path, *, ips: Sequence[str], names: Sequence[str], server: str, cluster: str,
@@ -84,8 +78,10 @@ def generate(directory: Path, *, ips: Sequence[str], names: Sequence[str], serve
         (directory / "sa.pub").write_bytes(public_pem(key))
         written += ["sa.key", "sa.pub"]
     if written or missing("admin.kubeconfig"):
-        config = admin_kubeconfig(ca.cert_pem(), CertAndKey.read(directory, "admin"), server, cluster)
-        write_private(directory / "admin.kubeconfig", yaml.safe_dump(config, sort_keys=False).encode())
+        admin = CertAndKey.read(directory, "admin")
+        write_kubeconfig(directory / "admin.kubeconfig", build_kubeconfig(
+            cluster=cluster, server=server, user=f"{cluster}-admin", ca_data=ca.cert_pem(),
+            cert_data=admin.cert_pem(), key_data=admin.key_pem(), context=cluster))
         written.append("admin.kubeconfig")
     return written
 

@@ -117,3 +117,87 @@ backend apiservers
 def haproxy(cluster: Cluster) -> Component:
     return Component("infra", "haproxy", ("haproxy", "-db", "-f", str(haproxy_config(cluster))),
                      netns=cluster.topology.infra_netns)
+
+
+# --- node agents -----------------------------------------------------------------------------------------
+
+SERVICE_CIDR = "10.96.0.0/12"
+CLUSTER_CIDR = "10.244.0.0/16"
+
+
+def runtime_socket(cluster: Cluster, node: Node) -> Path:
+    return cluster.node_dir(node) / "runtime.sock"
+
+
+def cni_dirs(cluster: Cluster, node: Node) -> tuple[Path, Path]:
+    """(bin dir, conf dir) of a node: the overlay daemon installs our plugin and conflist there."""
+    return cluster.node_dir(node) / "cni" / "bin", cluster.node_dir(node) / "cni" / "net.d"
+
+
+def runtime(cluster: Cluster, node: Node) -> Component:
+    bin_dir, conf_dir = cni_dirs(cluster, node)
+    registry = cluster.topology.registry
+    argv = (
+        tinykube_bin(), "runtime",
+        f"--listen=unix://{runtime_socket(cluster, node)}",
+        f"--root={cluster.node_dir(node) / 'runtime'}", f"--state={cluster.node_dir(node) / 'runtime-state'}",
+        f"--cni-bin-dir={bin_dir}:/usr/lib/cni", f"--cni-conf-dir={conf_dir}",
+        f"--registry-mirror=docker.io=http://{registry}", f"--insecure-registry={registry}",
+        f"--cgroup-root={cluster.name}-{node.name}", f"--streaming-address={node.ip}:0",
+    )
+    return Component(node.name, "runtime", argv, netns=node.netns)
+
+
+def kubelet(cluster: Cluster, node: Node, kubeconfig: Path) -> Component:
+    pki = cluster.pki_dir
+    argv = (
+        tinykube_bin(), "kubelet",
+        f"--kubeconfig={kubeconfig}", f"--container-runtime-endpoint=unix://{runtime_socket(cluster, node)}",
+        f"--node-ip={node.ip}", f"--hostname-override={node.name}",
+        f"--root-dir={cluster.node_dir(node) / 'kubelet'}", f"--cgroup-root={cluster.name}-{node.name}",
+        f"--cluster-dns={dns_address(node)}", "--cluster-domain=cluster.local",
+        f"--address={node.ip}", f"--client-ca-file={pki / 'ca.crt'}",
+        f"--pod-manifest-path={cluster.node_dir(node) / 'manifests'}",
+        *(("--node-labels=node-role.kubernetes.io/control-plane=",) if node.control_plane else ()),
+    )
+    return Component(node.name, "kubelet", argv, netns=node.netns)
+
+
+def dns_address(node: Node) -> str:
+    """Cluster DNS answers on the node's pod-bridge gateway (ARCHITECTURE.md §2)."""
+    return node.pod_cidr.rsplit(".", 1)[0] + ".1"
+
+
+def flanneld(cluster: Cluster, node: Node, kubeconfig: Path) -> Component:
+    bin_dir, conf_dir = cni_dirs(cluster, node)
+    argv = (tinykube_bin(), "flanneld", f"--kubeconfig={kubeconfig}", "--kube-subnet-mgr", "--iface=eth0",
+            f"--public-ip={node.ip}", f"--backend={cluster.options.backend}", f"--node-name={node.name}",
+            f"--cni-conf-dir={conf_dir}", f"--cni-bin-dir={bin_dir}",
+            f"--ipam-dir={cluster.node_dir(node) / 'cni' / 'ipam'}")
+    return Component(node.name, "flanneld", argv, netns=node.netns)
+
+
+def proxy(cluster: Cluster, node: Node, kubeconfig: Path) -> Component:
+    argv = (tinykube_bin(), "proxy", f"--kubeconfig={kubeconfig}", f"--proxy-mode={cluster.options.proxy_mode}",
+            f"--cluster-cidr={CLUSTER_CIDR}", f"--service-cidr={SERVICE_CIDR}", f"--hostname-override={node.name}",
+            f"--healthz-bind-address={node.ip}:10256", "--metrics-bind-address=127.0.0.1:10249")
+    return Component(node.name, "proxy", argv, netns=node.netns)
+
+
+def clusterdns(cluster: Cluster, node: Node, kubeconfig: Path) -> Component:
+    argv = (tinykube_bin(), "clusterdns", f"--kubeconfig={kubeconfig}", f"--bind-address={dns_address(node)}",
+            f"--service-cidr={SERVICE_CIDR}", f"--cluster-cidr={CLUSTER_CIDR}")
+    return Component(node.name, "clusterdns", argv, netns=node.netns)
+
+
+def scheduler(cluster: Cluster, node: Node, kubeconfig: Path) -> Component:
+    argv = (tinykube_bin(), "scheduler", f"--kubeconfig={kubeconfig}", "--leader-elect=true",
+            "--bind-address=127.0.0.1")  # plain-HTTP healthz/metrics stay inside the node
+    return Component(node.name, "scheduler", argv, netns=node.netns)
+
+
+def controller_manager(cluster: Cluster, node: Node, kubeconfig: Path) -> Component:
+    argv = (tinykube_bin(), "controller-manager", f"--kubeconfig={kubeconfig}", "--leader-elect=true",
+            "--allocate-node-cidrs", f"--cluster-cidr={CLUSTER_CIDR}", "--node-cidr-mask-size=24",
+            "--bind-address=127.0.0.1")  # plain-HTTP healthz/metrics stay inside the node
+    return Component(node.name, "controller-manager", argv, netns=node.netns)

@@ -7,6 +7,7 @@ signal) makes it stop them, and then removes every namespace, link and process t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -17,12 +18,18 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 
+from client.errors import AlreadyExists
+from client.kubeconfig import load_client_config
+from client.mapping import lookup
+from client.rest import RestClient
 from process.log import get_logger
 from protos.etcd import rpc_pb2, rpc_pb2_grpc
-from tinykube import components
+from tinykube import components, leftovers
+from tinykube.certs_cmd import component_kubeconfig
 from tinykube.certs_cmd import generate as generate_certs
 from tinykube.cluster import Cluster
 from tinykube.steps import Step, StepError, undo_steps
@@ -150,6 +157,106 @@ async def start_haproxy(ctx: UpContext) -> None:
                 30, "apiserver load balancer", ctx.log_hint(spec))
 
 
+# Each component's client identity: kubeconfig stem -> (user, groups), with Kubernetes' names.
+IDENTITIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "kube-proxy": ("system:kube-proxy", ()),
+    "flanneld": ("system:serviceaccount:kube-system:flannel", ()),
+    "clusterdns": ("system:serviceaccount:kube-system:coredns", ()),
+    "scheduler": ("system:kube-scheduler", ()),
+    "controller-manager": ("system:kube-controller-manager", ()),
+}
+
+
+def kubeconfig_of(cluster: Cluster, stem: str) -> Path:
+    return cluster.pki_dir / f"{stem}.kubeconfig"
+
+
+async def make_identities(ctx: UpContext) -> None:
+    """A client certificate and kubeconfig per component, with Kubernetes' user and group names."""
+    cluster = ctx.cluster
+    wanted = dict(IDENTITIES)
+    for node in cluster.topology.nodes:
+        wanted[f"kubelet-{node.name}"] = (f"system:node:{node.name}", ("system:nodes",))
+    for stem, (user, groups) in wanted.items():
+        await asyncio.to_thread(component_kubeconfig, cluster.pki_dir, stem, user=user, organizations=groups,
+                                server=cluster.topology.apiserver_url, cluster=cluster.name)
+
+
+async def push_default_images(ctx: UpContext) -> None:
+    """busybox and pause, built by `make setup`, into the cluster registry (where every runtime pulls from)."""
+    images = Path(sys.executable).parent.parent / "images"
+    if not images.exists():
+        raise StepError(f"default images not found in {images}", "run `make setup` (it builds them)")
+    store = ctx.cluster.infra_dir() / "images"
+    registry = ctx.cluster.topology.registry
+
+    async def image(*argv: str) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            components.tinykube_bin(), "image", "--root", str(store), "--insecure-registry", registry, *argv,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await proc.communicate()
+        if proc.returncode != 0:
+            raise StepError(f"tinykube image {' '.join(argv)}: {out.decode(errors='replace').strip()}")
+
+    await image("import", str(images))
+    for name in ("busybox:latest", "pause:latest"):
+        await image("tag", name, f"{registry}/{name}")
+        await image("push", f"{registry}/{name}")
+
+
+def admin_client(cluster: Cluster) -> RestClient:
+    return RestClient(load_client_config(cluster.admin_kubeconfig), user_agent="tinykube-up")
+
+
+async def register_nodes(ctx: UpContext) -> None:
+    """Nodes exist before their kubelets, with the pod subnets the topology assigned (their DNS addresses)."""
+    async with admin_client(ctx.cluster) as rest:
+        for node in ctx.cluster.topology.nodes:
+            body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node.name},
+                    "spec": {"podCIDR": node.pod_cidr, "podCIDRs": [node.pod_cidr]}}
+            with contextlib.suppress(AlreadyExists):  # a later `up` of a kept cluster
+                await rest.create(lookup("nodes"), body)
+
+
+async def start_node_agents(ctx: UpContext) -> None:
+    cluster = ctx.cluster
+    for node in cluster.topology.nodes:
+        (cluster.node_dir(node) / "manifests").mkdir(parents=True, exist_ok=True)
+        ctx.supervisor.start(components.runtime(cluster, node))
+        ctx.supervisor.start(components.flanneld(cluster, node, kubeconfig_of(cluster, "flanneld")))
+        ctx.supervisor.start(components.kubelet(cluster, node, kubeconfig_of(cluster, f"kubelet-{node.name}")))
+        ctx.supervisor.start(components.proxy(cluster, node, kubeconfig_of(cluster, "kube-proxy")))
+        ctx.supervisor.start(components.clusterdns(cluster, node, kubeconfig_of(cluster, "clusterdns")))
+
+
+async def start_controllers(ctx: UpContext) -> None:
+    cluster = ctx.cluster
+    for node in cluster.topology.control_plane:
+        ctx.supervisor.start(components.scheduler(cluster, node, kubeconfig_of(cluster, "scheduler")))
+        ctx.supervisor.start(components.controller_manager(cluster, node, kubeconfig_of(cluster, "controller-manager")))
+
+
+def _ready(node: dict[str, Any]) -> bool:
+    conditions = (node.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+async def wait_nodes_ready(ctx: UpContext) -> None:
+    want = {n.name for n in ctx.cluster.topology.nodes}
+    deadline = asyncio.get_running_loop().time() + 120
+    async with admin_client(ctx.cluster) as rest:
+        while True:
+            nodes = (await rest.list(lookup("nodes")))["items"]
+            ready = {n["metadata"]["name"] for n in nodes if _ready(n)}
+            if want <= ready:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                missing = ", ".join(sorted(want - ready))
+                raise StepError(f"nodes not Ready after 120s: {missing}",
+                                f"see {ctx.cluster.log_dir}/<node>/kubelet.log")
+            await asyncio.sleep(0.5)
+
+
 def steps() -> list[Step[UpContext]]:
     """The bring-up, in dependency order. Components from later issues join this list."""
     return [
@@ -160,6 +267,12 @@ def steps() -> list[Step[UpContext]]:
         Step("store", start_store),
         Step("apiservers", start_apiservers),
         Step("apiserver load balancer", start_haproxy),
+        Step("component identities", make_identities),
+        Step("default images", push_default_images),
+        Step("nodes", register_nodes),
+        Step("node agents", start_node_agents),
+        Step("scheduler and controller-manager", start_controllers),
+        Step("nodes ready", wait_nodes_ready),
     ]
 
 
@@ -185,6 +298,8 @@ async def teardown(ctx: UpContext, keep_state: bool) -> list[str]:
     """Stop every component, remove what the cluster made, and (unless ``keep_state``) its state."""
     await ctx.supervisor.shutdown(grace=10)
     kill_stragglers(ctx.cluster)
+    for node in ctx.cluster.topology.nodes:  # containers outlive their runtime on purpose: not past `down`
+        await asyncio.to_thread(leftovers.remove, f"{ctx.cluster.name}-{node.name}", ctx.cluster.node_dir(node))
     failures = await undo_steps(steps(), ctx)
     ctx.cluster.pid_file.unlink(missing_ok=True)
     ready_marker(ctx.cluster).unlink(missing_ok=True)

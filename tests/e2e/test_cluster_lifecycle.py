@@ -42,6 +42,22 @@ def test_up_status_store_and_down_leave_nothing(cluster):
                              capture_output=True, text=True)
     assert created.returncode == 0, created.stderr  # haproxy sends the request to a live apiserver
 
+    def kc(*argv: str) -> str:
+        out = subprocess.run([*kubectl, *argv], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, f"kubectl {' '.join(argv)}: {out.stderr}"
+        return out.stdout
+
+    # A workload across the nodes, reached by Service name from a pod: scheduler, controllers, kubelets,
+    # runtime, overlay, proxy and DNS all had to work for this pod to succeed.
+    kc("create", "deployment", "web", "--image=busybox", "--replicas=3", "--", "httpd", "-f", "-p", "8080")
+    kc("expose", "deployment", "web", "--port=80", "--target-port=8080")
+    kc("wait", "--for=condition=available", "deployment/web", "--timeout=90s")
+    nodes = set(kc("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].spec.nodeName}").split())
+    assert len(nodes) >= 2, nodes
+    kc("run", "probe", "--image=busybox", "--restart=Never", "--",
+       "sh", "-c", "timeout 5 wget -S -O /dev/null http://web.default.svc.cluster.local/ 2>&1 | grep -q 'HTTP/1.1'")
+    kc("wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/probe", "--timeout=60s")
+
     endpoints = ",".join(f"http://{n['ip']}:2379" for n in status["nodes"])
     env = {"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"}
     put = subprocess.run(["etcdctl", f"--endpoints={endpoints}", "put", "/tk/hello", "world"], env=env,
@@ -62,6 +78,8 @@ def test_up_status_store_and_down_leave_nothing(cluster):
     assert f"{name}-h" not in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     leftover = subprocess.run(["pgrep", "-af", str(state)], capture_output=True, text=True).stdout
     assert leftover == ""
+    assert not list(Path("/sys/fs/cgroup").glob(f"*/{name}-node*")), "cgroups left behind"
+    assert f"{name}-node1-" not in netns, "pod network namespaces left behind"
 
 
 def test_up_needs_a_valid_name(tmp_path):
