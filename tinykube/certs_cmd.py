@@ -69,6 +69,11 @@ def generate(directory: Path, *, ips: Sequence[str], names: Sequence[str], serve
         issue(ca, "kube-apiserver", server=True, ips=all_ips,
               dns_names=list(dict.fromkeys([*names, *IN_CLUSTER_NAMES]))).write(directory, "apiserver")
         written += ["apiserver.crt", "apiserver.key"]
+    if missing("apiserver-kubelet-client.crt", "apiserver-kubelet-client.key"):
+        # What the apiservers present to kubelets when they proxy logs, exec and port-forward (kubeadm's name).
+        issue(ca, "kube-apiserver-kubelet-client", organizations=["system:masters"], client=True).write(
+            directory, "apiserver-kubelet-client")
+        written += ["apiserver-kubelet-client.crt", "apiserver-kubelet-client.key"]
     if missing("admin.crt", "admin.key"):
         issue(ca, "kubernetes-admin", organizations=["system:masters"], client=True).write(directory, "admin")
         written += ["admin.crt", "admin.key"]

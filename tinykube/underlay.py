@@ -12,10 +12,11 @@ import contextlib
 import fcntl
 import ipaddress
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from pyroute2 import IPRoute, NetNS, netns
+from pyroute2 import IPRoute, NetlinkError, NetNS, netns
 
 from process.log import get_logger
 from tinykube.topology import UNDERLAY_PREFIX, Node, Topology, free_subnet
@@ -151,7 +152,13 @@ def destroy(topo: Topology) -> None:
     with IPRoute() as ipr:
         host = _index(ipr, topo.host_link)
         if host is not None:  # normally gone with its peer's namespace
-            ipr.link("del", index=host)
+            with contextlib.suppress(NetlinkError):  # ENODEV: the kernel removed it meanwhile
+                ipr.link("del", index=host)
+        # The kernel tears veths down asynchronously; a new cluster must not find this one's link (or its
+        # subnet address) still there.
+        deadline = time.monotonic() + 10
+        while _index(ipr, topo.host_link) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
     log.info("underlay removed", cluster=topo.name)
 
 

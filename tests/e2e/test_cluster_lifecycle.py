@@ -57,6 +57,12 @@ def test_up_status_store_and_down_leave_nothing(cluster):
     kc("run", "probe", "--image=busybox", "--restart=Never", "--",
        "sh", "-c", "timeout 5 wget -S -O /dev/null http://web.default.svc.cluster.local/ 2>&1 | grep -q 'HTTP/1.1'")
     kc("wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/probe", "--timeout=60s")
+    # logs and exec go apiserver → kubelet (with the apiserver's kubelet-client certificate) → runtime.
+    web = kc("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[0].metadata.name}")
+    assert kc("exec", web, "--", "sh", "-c", "echo exec-ok").strip() == "exec-ok"
+    failed = subprocess.run([*kubectl, "exec", web, "--", "sh", "-c", "exit 3"], capture_output=True, text=True)
+    assert failed.returncode == 3, failed.stderr
+    kc("logs", "probe")
 
     endpoints = ",".join(f"http://{n['ip']}:2379" for n in status["nodes"])
     env = {"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"}

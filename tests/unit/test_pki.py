@@ -21,6 +21,7 @@ def make(tmp_path: Path, **kw) -> list[str]:
 def test_generates_kubeadm_set_with_sans_and_groups(tmp_path):
     written = make(tmp_path)
     assert set(written) == {"ca.crt", "ca.key", "apiserver.crt", "apiserver.key", "admin.crt", "admin.key",
+                            "apiserver-kubelet-client.crt", "apiserver-kubelet-client.key",
                             "sa.key", "sa.pub", "admin.kubeconfig"}
     serving = x509.load_pem_x509_certificate((tmp_path / "apiserver.crt").read_bytes())
     san = serving.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
