@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -20,14 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import grpc
-
 from client.errors import AlreadyExists
 from client.kubeconfig import load_client_config
 from client.mapping import lookup
 from client.rest import RestClient
 from process.log import get_logger
-from protos.etcd import rpc_pb2, rpc_pb2_grpc
 from tinykube import components, leftovers
 from tinykube.certs_cmd import component_kubeconfig
 from tinykube.certs_cmd import generate as generate_certs
@@ -38,7 +36,7 @@ from tinykube.topology import REGISTRY_PORT
 
 log = get_logger("lifecycle")
 
-REQUIRED_COMMANDS = ("ip", "nsenter", "iptables", "haproxy", "docker-registry")
+REQUIRED_COMMANDS = ("ip", "nsenter", "iptables", "haproxy", "docker-registry", "etcdctl")
 
 
 @dataclass
@@ -108,17 +106,24 @@ async def start_registry(ctx: UpContext) -> None:
 
 
 def store_leader(cluster: Cluster, timeout: float = 1.0) -> str | None:
-    """The node whose store member leads, as the members themselves report it; None without a leader."""
+    """The node whose store member leads, as the members themselves report it; None without a leader.
+
+    Asked through etcdctl in a child process: gRPC's threads in the long-lived supervisor, which forks
+    component processes all the time, crashed it (SIGSEGV) now and then.
+    """
     ids: dict[int, str] = {}
     leader = 0
     for node in cluster.topology.control_plane:
         try:
-            with grpc.insecure_channel(f"{node.ip}:{components.STORE_CLIENT_PORT}") as channel:
-                status = rpc_pb2_grpc.MaintenanceStub(channel).Status(rpc_pb2.StatusRequest(), timeout=timeout)
-        except grpc.RpcError:
+            out = subprocess.run(["etcdctl", f"--endpoints={components.store_client_url(node)}",
+                                  f"--command-timeout={timeout}s", "endpoint", "status", "-w", "json"],
+                                 capture_output=True, text=True, timeout=timeout + 2,
+                                 env={**os.environ, "ETCDCTL_API": "3"})
+            [status] = json.loads(out.stdout)
+        except (subprocess.TimeoutExpired, ValueError, KeyError):
             continue
-        ids[status.header.member_id] = node.name
-        leader = status.leader or leader
+        ids[int(status["Status"]["header"]["member_id"])] = node.name
+        leader = int(status["Status"].get("leader", 0)) or leader
     return ids.get(leader)
 
 
