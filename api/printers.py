@@ -447,11 +447,9 @@ NETWORK_POLICY: Final = (
 
 
 def _node_status(o: JSON, now: datetime) -> str:
+    """As kubectl prints it: a Ready condition that is not True (False or Unknown) reads NotReady."""
     conds = {c.get("type"): c.get("status") for c in _get(o, "status", "conditions") or []}
-    ready = conds.get("Ready")
-    parts = ["Ready" if ready == "True" else "NotReady" if ready in ("False", None) else "Unknown"]
-    if "Ready" not in conds:
-        parts = ["Unknown"]
+    parts = ["Unknown" if "Ready" not in conds else "Ready" if conds["Ready"] == "True" else "NotReady"]
     if _get(o, "spec", "unschedulable"):
         parts.append("SchedulingDisabled")
     return ",".join(parts)

@@ -8,6 +8,7 @@ namespace, in a chain of ours, so `heal` removes exactly them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import signal
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from tinykube import lifecycle
 from tinykube.cluster import DEFAULT_NAME, Cluster, default_state_dir
+from tinykube.leaders import lease_leaders
 from tinykube.supervisor import read_state
 from tinykube.topology import Node
 
@@ -47,12 +49,21 @@ def kill(cluster: Cluster, node: str, name: str) -> None:
 
 
 def leader_of(cluster: Cluster, component: str) -> str:
-    if component == "store":
-        leader = lifecycle.store_leader(cluster)
-        if leader is None:
-            raise ChaosError("the store has no leader right now")
-        return leader
-    raise ChaosError(f"leaders of {component} are found through their Lease, which needs the apiserver")
+    leader = lifecycle.store_leader(cluster) if component == "store" else lease_leaders(cluster)[component]
+    if leader is None:
+        raise ChaosError(f"the {component} has no leader right now")
+    return leader
+
+
+def restart_all(cluster: Cluster) -> None:
+    """SIGKILL every component on every node at once (a power cut); the supervisor brings them all back."""
+    killed = []
+    for status in read_state(cluster.supervisor_state):
+        if status.pid and status.state == "running" and status.node != "infra":
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(status.pid, signal.SIGKILL)
+                killed.append(f"{status.node}/{status.name}")
+    say(f"killed {len(killed)} components with SIGKILL: {', '.join(killed)}")
 
 
 def _iptables(node: Node, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -106,6 +117,7 @@ def main(argv: Sequence[str]) -> int:
     pt = sub.add_parser("partition", help="cut a node off from the other nodes")
     pt.add_argument("node")
     sub.add_parser("heal", help="remove every partition")
+    sub.add_parser("restart-all", help="SIGKILL every component on every node at once; they come back")
     args = p.parse_args(argv)
     state_dir = args.state_dir or default_state_dir(args.name)
     try:
@@ -118,6 +130,8 @@ def main(argv: Sequence[str]) -> int:
             kill(cluster, args.node, args.component)
         elif args.action == "partition":
             partition(cluster, args.node)
+        elif args.action == "restart-all":
+            restart_all(cluster)
         else:
             heal(cluster)
     except FileNotFoundError:

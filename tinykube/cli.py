@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("tinykube.up_cmd", "bring up a local cluster (nodes are network namespaces)"),
     "down": ("tinykube.down_cmd", "stop a local cluster and remove everything it made"),
     "status": ("tinykube.status_cmd", "show a local cluster's nodes, components and leaders"),
+    "node": ("tinykube.node_cmd", "hard-stop or start a node of a local cluster"),
+    "logs": ("tinykube.logs_cmd", "print (or follow) a component's log on a node of a local cluster"),
     "chaos": ("tinykube.chaos_cmd", "break a running cluster on purpose: kill leaders, partition nodes"),
     "underlay": ("tinykube.underlay_cmd", "create or destroy a cluster's network namespaces and links"),
 }

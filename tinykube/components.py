@@ -91,17 +91,22 @@ def registry(cluster: Cluster) -> Component:
 
 
 def haproxy_config(cluster: Cluster) -> Path:
-    """TCP load balancing over the apiservers, with TLS health checks of /readyz, as kubeadm's HA guide does."""
+    """TCP load balancing over the apiservers, with TLS health checks of /readyz, as kubeadm's HA guide does.
+
+    A dead node answers nothing (its link is down): connects give up after 1 s and go to another apiserver
+    (``redispatch``) rather than holding a client until its TLS handshake times out."""
     path = cluster.infra_dir() / "haproxy.cfg"
     path.parent.mkdir(parents=True, exist_ok=True)
     servers = "\n".join(
-        f"  server {n.name} {n.ip}:{APISERVER_PORT} check check-ssl verify none inter 2s fall 2 rise 1"
+        f"  server {n.name} {n.ip}:{APISERVER_PORT} check check-ssl verify none inter 1s fall 2 rise 1"
         for n in cluster.topology.control_plane)
     path.write_text(f"""global
   maxconn 8192
 defaults
   mode tcp
-  timeout connect 5s
+  timeout connect 1s
+  retries 2
+  option redispatch 1
   timeout client 1h
   timeout server 1h
 frontend apiserver

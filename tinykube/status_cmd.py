@@ -14,6 +14,7 @@ from rich.table import Table
 
 from tinykube import lifecycle
 from tinykube.cluster import DEFAULT_NAME, Cluster, default_state_dir
+from tinykube.leaders import LEASES, lease_leaders
 from tinykube.supervisor import read_state
 from tinykube.underlay import netns_exists
 
@@ -29,10 +30,12 @@ def collect(cluster: Cluster) -> dict[str, Any]:
     if not supervised:
         for c in components:
             c.update(state="stopped", pid=None, uptime=None)
-    nodes = [{"name": n.name, "ip": n.ip, "ready": netns_exists(n.netns) and supervised,
+    running = {c["node"] for c in components if c["state"] == "running"}
+    down = {c["node"] for c in components if c["state"] != "running"}
+    nodes = [{"name": n.name, "ip": n.ip, "ready": netns_exists(n.netns) and n.name in running - down,
               "control_plane": n.control_plane} for n in cluster.topology.nodes]
     leaders: dict[str, str | None] = {"store": lifecycle.store_leader(cluster) if supervised else None,
-                                      "scheduler": None, "controller-manager": None}
+                                      **(lease_leaders(cluster) if supervised else dict.fromkeys(LEASES))}
     return {"name": cluster.name, "supervisor": supervised, "nodes": nodes, "components": components,
             "leaders": leaders}
 

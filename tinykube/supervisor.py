@@ -48,9 +48,12 @@ class Component:
         return f"{self.node}/{self.name}"
 
     def command(self) -> list[str]:
+        """In a node's namespace the process also gets a UTS namespace named after the node, as a VM has its
+        own hostname: leader-election identities (``<hostname>_<uuid>``) and event sources then say which node."""
         if self.netns is None:
             return list(self.argv)
-        return ["nsenter", f"--net=/run/netns/{self.netns}", "--", *self.argv]
+        return ["nsenter", f"--net=/run/netns/{self.netns}", "--", "unshare", "--uts", "--",
+                "sh", "-c", 'hostname "$0" && exec "$@"', self.node, *self.argv]
 
 
 @dataclass
@@ -97,6 +100,10 @@ class Supervisor:
     def pid(self, node: str, name: str) -> int | None:
         item = self._items.get(f"{node}/{name}")
         return item.status.pid if item else None
+
+    def specs(self, node: str, *, stopped: bool = False) -> list[Component]:
+        """The components started on ``node``, in start order: those supervised now, or those stopped."""
+        return [item.spec for item in self._items.values() if item.spec.node == node and item.stopping == stopped]
 
     def statuses(self) -> list[ComponentStatus]:
         return [item.status for item in self._items.values()]

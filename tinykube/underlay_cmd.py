@@ -1,4 +1,4 @@
-"""``tinykube underlay create|destroy|claim``: the cluster network, as its own process.
+"""``tinykube underlay create|destroy|link-down|link-up``: the cluster network, as its own process.
 
 pyroute2 forks helper processes to work inside other namespaces; in a process that runs an asyncio
 loop with signal handlers (the supervisor), a forked helper that is terminated writes SIGTERM to the
@@ -15,12 +15,14 @@ from pathlib import Path
 from process import log as process_log
 from tinykube import underlay
 from tinykube.cluster import Cluster
+from tinykube.topology import TopologyError
 
 
 def main(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="tinykube underlay", description=__doc__.splitlines()[0] if __doc__ else None)
-    p.add_argument("action", choices=["create", "destroy"])
+    p.add_argument("action", choices=["create", "destroy", "link-down", "link-up"])
     p.add_argument("--state-dir", type=Path, required=True, help="the cluster's state directory")
+    p.add_argument("--node", help="the node whose link goes down or up")
     args = p.parse_args(argv)
     process_log.configure("tinykube-underlay")
     try:
@@ -31,9 +33,12 @@ def main(argv: Sequence[str]) -> int:
     try:
         if args.action == "create":
             underlay.create(cluster.topology)
-        else:
+        elif args.action == "destroy":
             underlay.destroy(cluster.topology)
-    except underlay.UnderlayError as exc:
+        else:
+            node = cluster.topology.node(args.node or "")
+            underlay.set_node_link(cluster.topology, node, up=args.action == "link-up")
+    except (underlay.UnderlayError, TopologyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from rich.console import Console
 
 from process import log as process_log
 from process.shutdown import serve
-from tinykube import lifecycle, underlay
+from tinykube import control, lifecycle, node_ops, underlay
 from tinykube.cluster import DEFAULT_NAME, Cluster, Options, default_state_dir
 from tinykube.steps import StepError, run_steps
 from tinykube.supervisor import Supervisor
@@ -89,9 +90,13 @@ async def supervise(cluster: Cluster, stop: asyncio.Event, retain: bool) -> int:
             await lifecycle.teardown(ctx, keep_state=True)
         stopped.cancel()
         return 1
+    controls = await control.serve(control.socket_path(cluster.state_dir),
+                                   functools.partial(node_ops.handle, cluster, ctx.supervisor))
     lifecycle.ready_marker(cluster).write_text(str(time.time()))
     print(summary(cluster), flush=True)
     await stopped
+    controls.close()
+    control.socket_path(cluster.state_dir).unlink(missing_ok=True)
     console.print("stopping the cluster")
     failures = await lifecycle.teardown(ctx, keep_state=True)
     for failure in failures:

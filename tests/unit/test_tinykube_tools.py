@@ -1,0 +1,99 @@
+"""The small tools around a running cluster: the supervisor's control socket, `tinykube logs`, and
+naming the node of a Lease holder."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tinykube import control, logs_cmd
+from tinykube.cluster import Cluster
+from tinykube.leaders import node_of_holder
+from tinykube.supervisor import Component
+from tinykube.topology import Topology
+
+
+def test_node_of_holder() -> None:
+    assert node_of_holder("node2_6f1c2a3b-0d4e-4f5a-9b8c-7d6e5f4a3b2c") == "node2"
+    assert node_of_holder("my_host_6f1c2a3b") == "my_host"
+    assert node_of_holder("") is None
+
+
+def test_components_in_a_node_get_its_hostname() -> None:
+    spec = Component("node2", "kubelet", ("tinykube", "kubelet"), netns="c-node2")
+    argv = spec.command()
+    assert argv[:2] == ["nsenter", "--net=/run/netns/c-node2"]
+    assert argv[argv.index("unshare"):argv.index("unshare") + 2] == ["unshare", "--uts"]
+    assert argv[-3:] == ["node2", "tinykube", "kubelet"]
+    assert Component("infra", "x", ("x",)).command() == ["x"]
+
+
+def test_tail_lines() -> None:
+    data = b"".join(f"line {i}\n".encode() for i in range(10))
+    assert logs_cmd.tail_lines(io.BytesIO(data), 3) == [b"line 7\n", b"line 8\n", b"line 9\n"]
+    assert len(logs_cmd.tail_lines(io.BytesIO(data), -1)) == 10
+    f = io.BytesIO(data)
+    assert logs_cmd.tail_lines(f, 0) == []
+    assert f.read() == b""  # left at the end, ready to follow
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Cluster:
+    c = Cluster(Topology.build("logs", 9), tmp_path / "state")
+    c.save()
+    (c.log_dir / "node1").mkdir(parents=True)
+    (c.log_dir / "node1" / "kubelet.log").write_text("one\ntwo\nthree\n")
+    return c
+
+
+def test_logs_prints_a_component_log(cluster: Cluster, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    assert logs_cmd.main(["node1", "kubelet", "--state-dir", str(cluster.state_dir), "--tail", "2"]) == 0
+    assert capsysbinary.readouterr().out == b"two\nthree\n"
+
+
+def test_logs_of_an_unknown_component_lists_the_known(cluster: Cluster, capsys: pytest.CaptureFixture[str]) -> None:
+    assert logs_cmd.main(["node1", "kubelt", "--state-dir", str(cluster.state_dir)]) == 1
+    assert capsys.readouterr().err.strip() == "error: no log for kubelt on node1 (logs on node1: kubelet)"
+    assert logs_cmd.main(["node7", "kubelet", "--state-dir", str(cluster.state_dir)]) == 1
+    assert "no node 'node7' has logs" in capsys.readouterr().err
+
+
+def test_control_socket_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "control.sock"
+    seen: list[dict[str, Any]] = []
+
+    async def handler(request: dict[str, Any]) -> str:
+        seen.append(request)
+        if request.get("op") == "refuse":
+            raise control.ControlError("refused on purpose")
+        if request.get("op") == "crash":
+            raise KeyError("boom")
+        return f"did {request['op']}"
+
+    async def run() -> list[str]:
+        server = await control.serve(path, handler)
+        try:
+            answers = []
+            for op in ("node-stop", "refuse", "crash"):
+                try:
+                    answers.append(await asyncio.to_thread(control.request, path, {"op": op}))
+                except control.ControlError as exc:
+                    answers.append(f"error: {exc}")
+            return answers
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    answers = asyncio.run(run())
+    assert answers == ["did node-stop", "error: refused on purpose", "error: internal error: KeyError('boom')"]
+    assert [r["op"] for r in seen] == ["node-stop", "refuse", "crash"]
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_control_request_without_a_supervisor(tmp_path: Path) -> None:
+    with pytest.raises(control.ControlError, match="supervisor is not running"):
+        control.request(tmp_path / "missing.sock", {"op": "node-stop"})
