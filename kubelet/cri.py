@@ -6,6 +6,7 @@ as an error on the pod (and the node's Ready condition), not as a hung worker.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Final
 
@@ -71,6 +72,19 @@ class CriClient:
         """CRI Version; also the kubelet's liveness check of the runtime."""
         reply = await self.runtime.Version(cri.VersionRequest(version="v1"), timeout=CALL_TIMEOUT)
         return RuntimeVersion(reply.runtime_name, reply.runtime_version)
+
+    async def wait_version(self, patience: float = 120.0) -> RuntimeVersion:
+        """The runtime's version once it answers: a kubelet started with its runtime waits for the socket."""
+        delay, waited = 0.1, 0.0
+        while True:
+            try:
+                return await self.version()
+            except grpc.aio.AioRpcError as err:
+                if err.code() != grpc.StatusCode.UNAVAILABLE or waited >= patience:
+                    raise
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 2.0)
 
     async def pod_runtime(self, uid: str) -> PodRuntime:
         """Every sandbox and container of pod ``uid``, with the detail the cores need."""

@@ -208,7 +208,7 @@ class Kubelet:
             runtime_version = "hollow://0.1.0"
         else:
             self.cri = CriClient(args.container_runtime_endpoint)
-            version = await self.cri.version()
+            version = await self.cri.wait_version()
             runtime_version = f"{version.name}://{version.version}"
         self.machine = await asyncio.to_thread(measure, self.root, runtime_version, KUBERNETES_GIT_VERSION)
         node = new_node(self.node_name, self.node_ip, self.machine, self.reserved,

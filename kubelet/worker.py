@@ -24,6 +24,7 @@ from kubelet.cgroups_plan import container_resources, pod_cgroup_parent
 from kubelet.cri import CriClient
 from kubelet.cri_config import ContainerInputs, DNSSettings, container_config, etc_hosts, sandbox_config
 from kubelet.env import ConfigMapLookup, ContainerConfigError, SecretLookup, expand_command, make_environment
+from kubelet.firstalone import FirstAlone
 from kubelet.hooks import HookError, run_hook
 from kubelet.logs import LogOptions, parse_lines, render
 from kubelet.podsync import (
@@ -107,11 +108,7 @@ class Hub:
     state: SyncState = field(default_factory=SyncState)
     pull_lock: asyncio.Lock | None = None  # set when --serialize-image-pulls
     tokens: TokenCache | None = None  # service account tokens for projected volumes (needs the API)
-    # Cgroup parents (``kubepods/besteffort``) a sandbox has been created under. The first sandbox of each
-    # is created alone: runtimes create missing parent cgroups on demand, and concurrent first creations
-    # race (a cpuset parent seen before its cpus are copied leaves children unable to take tasks).
-    created_tiers: set[str] = field(default_factory=set)
-    tier_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    tiers: FirstAlone = field(default_factory=FirstAlone)  # the first sandbox of each QoS tier runs alone
 
 
 @dataclass(frozen=True)
@@ -344,14 +341,8 @@ class PodWorker:
                 return
 
     async def _run_sandbox(self, config: cri.PodSandboxConfig) -> str:
-        hub = self.hub
         tier = config.linux.cgroup_parent.rsplit("/", 1)[0]
-        if tier in hub.created_tiers:
-            return await hub.cri.run_sandbox(config)
-        async with hub.tier_lock:
-            sandbox_id = await hub.cri.run_sandbox(config)
-            hub.created_tiers.add(tier)
-            return sandbox_id
+        return await self.hub.tiers.run(tier, lambda: self.hub.cri.run_sandbox(config))
 
     async def _kill(self, pod: dict[str, Any], kill: KillContainer, spec: Mapping[str, Any] | None) -> None:
         grace = kill.grace_seconds if self.grace_override is None else min(kill.grace_seconds, self.grace_override)
