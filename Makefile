@@ -7,7 +7,7 @@ PROTOS := $(shell find protos -name '*.proto' 2>/dev/null)
 STAMPS := $(VENV)/.stamps
 PYTEST_ARGS ?=
 
-.PHONY: setup up down test lint types contracts unit bench clean
+.PHONY: setup up down test lint types contracts unit bench clean box vagrant-test
 
 setup: $(STAMPS)/host $(STAMPS)/python $(STAMPS)/protos $(STAMPS)/images
 
@@ -53,6 +53,15 @@ unit: setup
 
 bench: setup
 	@set -e; for b in bench/*_bench.py; do [ -e "$$b" ] || continue; m=$${b%.py}; echo "== $$b"; $(PY) -m $${m//\//.}; done
+
+# Opt-in, not part of `make test`: three real VMs under vagrant-libvirt (deploy/vagrant/README.md).
+box: setup
+	bash deploy/setup-host.sh vagrant
+	bash deploy/vagrant/build-box.sh
+
+vagrant-test: setup  # builds (or reuses) the box itself, timing it as its first stage
+	bash deploy/setup-host.sh vagrant
+	bash deploy/vagrant/vagrant-test.sh
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

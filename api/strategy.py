@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import copy
+from collections.abc import Sequence
 from typing import Final
 
 from api import labels
@@ -165,6 +166,8 @@ def prepare_for_status_update(resource: Resource, new: JSON, old: JSON) -> dict[
         out["status"] = copy.deepcopy(new["status"])
     else:
         out.pop("status", None)
+    if (resource.group, resource.kind) == ("certificates.k8s.io", "CertificateSigningRequest"):
+        csr_status_keeps_approval(out, old)
     if resource.kind == "Deployment":
         annotations = (new.get("metadata") or {}).get("annotations")
         meta = out.setdefault("metadata", {})
@@ -173,6 +176,51 @@ def prepare_for_status_update(resource: Resource, new: JSON, old: JSON) -> dict[
         else:
             meta.pop("annotations", None)
     return dict(out)
+
+
+CSR_APPROVAL_CONDITIONS: Final = frozenset({"Approved", "Denied"})
+
+
+def _csr_conditions(status: JSON, approval: bool) -> list[JSON]:
+    """The conditions of a CSR status that are (or are not) approval decisions."""
+    return [c for c in (status or {}).get("conditions") or []
+            if isinstance(c, dict) and (c.get("type") in CSR_APPROVAL_CONDITIONS) == approval]
+
+
+def prepare_for_approval_update(new: JSON, old: JSON) -> dict[str, JSON]:
+    """A CertificateSigningRequest's ``/approval`` update changes only its conditions (as Kubernetes' approval
+    strategy): spec, metadata and an issued certificate stay as stored."""
+    out = copy.deepcopy(old)
+    conditions = copy.deepcopy(((new.get("status") or {}).get("conditions")) or [])
+    status = out.setdefault("status", {})
+    if conditions:
+        status["conditions"] = conditions
+    else:
+        status.pop("conditions", None)
+    return dict(out)
+
+
+def csr_status_keeps_approval(new: dict[str, JSON], old: JSON) -> dict[str, JSON]:
+    """A CSR ``/status`` update (the signer's) may not approve or deny: approval conditions stay as stored."""
+    status = new.setdefault("status", {})
+    conditions = [*_csr_conditions(old.get("status"), True), *_csr_conditions(status, False)]
+    if conditions:
+        status["conditions"] = conditions
+    else:
+        status.pop("conditions", None)
+    return new
+
+
+def set_csr_requester(csr: dict[str, JSON], username: str, uid: str, groups: Sequence[str]) -> None:
+    """On create, a CSR records who asked (the signer and approver trust this, never the client's claim)."""
+    spec = csr.setdefault("spec", {})
+    spec["username"] = username
+    if uid:
+        spec["uid"] = uid
+    else:
+        spec.pop("uid", None)
+    spec["groups"] = list(groups)
+    spec.pop("extra", None)
 
 
 def scale_of(resource: Resource, obj: JSON) -> dict[str, JSON]:

@@ -1,82 +1,68 @@
-"""Authentication: client certificates (CN = user, O = groups), static tokens and ServiceAccount tokens.
+"""The identity an authenticated request carries (kube's user.Info), and the groups Kubernetes gives users.
 
-Anonymous requests are refused with 401 except for the health and version endpoints, which
-kube-apiserver also serves to everyone (the kubectl dispatcher asks /version before anything else).
+`apiserver.authn` decides who a request is; authorization, admission and the reviews read the `User`.
 """
 
 from __future__ import annotations
 
-import csv
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from aiohttp import web
+from api.schema import JSON
 
-from apiserver.tokens import TokenIssuer
-
-PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
+AUTHENTICATED = "system:authenticated"
+UNAUTHENTICATED = "system:unauthenticated"
+ANONYMOUS_NAME = "system:anonymous"
+SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
+SERVICE_ACCOUNTS_GROUP = "system:serviceaccounts"
 
 
 @dataclass(frozen=True)
 class User:
-    """An authenticated identity."""
+    """An authenticated identity: name, uid, groups and extra attributes."""
 
     name: str
     uid: str = ""
     groups: tuple[str, ...] = field(default=())
+    extra: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+
+    def authenticated(self) -> User:
+        """This user with `system:authenticated` added, as every authenticator's result gets it."""
+        if AUTHENTICATED in self.groups or self.name == ANONYMOUS_NAME:
+            return self
+        return User(self.name, self.uid, (*self.groups, AUTHENTICATED), self.extra)
+
+    def info(self) -> dict[str, JSON]:
+        """authentication.k8s.io/v1 UserInfo."""
+        out: dict[str, JSON] = {"username": self.name, "groups": list(self.groups)}
+        if self.uid:
+            out["uid"] = self.uid
+        if self.extra:
+            out["extra"] = {k: list(v) for k, v in self.extra.items()}
+        return out
 
 
-def load_token_file(path: Path) -> dict[str, User]:
-    """kube-apiserver's --token-auth-file: `token,user,uid,"group1,group2"` per line."""
-    users: dict[str, User] = {}
-    with path.open(newline="") as fh:
-        for row in csv.reader(fh):
-            if len(row) < 3 or row[0].startswith("#"):
-                continue
-            groups = tuple(g.strip() for g in row[3].split(",") if g.strip()) if len(row) > 3 else ()
-            users[row[0].strip()] = User(row[1].strip(), row[2].strip(), groups)
-    return users
+ANONYMOUS = User(ANONYMOUS_NAME, "", (UNAUTHENTICATED,))
+"""Who a request without credentials is, where such requests are let in at all."""
 
 
-class Authenticator:
-    """Turns a request into a User, or None when nothing identifies the caller."""
+def service_account_user(
+    namespace: str, name: str, uid: str = "", extra: Mapping[str, tuple[str, ...]] | None = None
+) -> User:
+    """The user a ServiceAccount authenticates as."""
+    return User(
+        f"{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}",
+        uid,
+        (SERVICE_ACCOUNTS_GROUP, f"{SERVICE_ACCOUNTS_GROUP}:{namespace}", AUTHENTICATED),
+        dict(extra or {}),
+    )
 
-    def __init__(self, tokens: dict[str, User], issuer: TokenIssuer | None) -> None:
-        self.tokens = tokens
-        self.issuer = issuer
 
-    def authenticate(self, request: web.Request) -> User | None:
-        """The caller, from its bearer token or its verified client certificate."""
-        header = request.headers.get("Authorization", "")
-        if header.lower().startswith("bearer "):
-            token = header[7:].strip()
-            if token in self.tokens:
-                return self._with_defaults(self.tokens[token])
-            if self.issuer is not None:
-                sa = self.issuer.verify(token)
-                if sa is not None:
-                    return User(
-                        f"system:serviceaccount:{sa.namespace}:{sa.name}",
-                        sa.uid,
-                        ("system:serviceaccounts", f"system:serviceaccounts:{sa.namespace}", "system:authenticated"),
-                    )
-            return None
-        transport = request.transport
-        cert = transport.get_extra_info("peercert") if transport is not None else None
-        if cert:
-            cn, orgs = "", []
-            for rdn in cert.get("subject", ()):
-                for key, value in rdn:
-                    if key == "commonName":
-                        cn = value
-                    elif key == "organizationName":
-                        orgs.append(value)
-            if cn:
-                return self._with_defaults(User(cn, "", tuple(orgs)))
+def split_service_account(username: str) -> tuple[str, str] | None:
+    """(namespace, name) of a `system:serviceaccount:<ns>:<name>` user name, else None."""
+    if not username.startswith(SERVICE_ACCOUNT_PREFIX):
         return None
-
-    @staticmethod
-    def _with_defaults(user: User) -> User:
-        if "system:authenticated" in user.groups:
-            return user
-        return User(user.name, user.uid, (*user.groups, "system:authenticated"))
+    namespace, sep, name = username[len(SERVICE_ACCOUNT_PREFIX) :].partition(":")
+    if not sep or not namespace or not name or ":" in name:
+        return None
+    return namespace, name

@@ -17,6 +17,9 @@ from api.schema import JSON
 from apiserver.errors import APIError, bad_request
 
 MAX_BODY_BYTES = 3 * 1024 * 1024 // 2
+RAW_BODY = "raw_body"
+REQUEST_OBJECT = "request_object"
+"""Where a request keeps its body once read (raw) and decoded (an object), for the audit log."""
 JSON_TYPES = frozenset({"application/json", "", "*/*", "text/plain"})
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml"})
 PROTOBUF_TYPE = "application/vnd.kubernetes.protobuf"
@@ -46,7 +49,8 @@ async def read(request: web.Request) -> bytes:
         if size > MAX_BODY_BYTES:
             raise APIError(_too_large())
         chunks.append(chunk)
-    return b"".join(chunks)
+    raw = request[RAW_BODY] = b"".join(chunks)
+    return raw
 
 
 def _too_large() -> dict[str, JSON]:
@@ -86,4 +90,5 @@ async def object_body(request: web.Request) -> dict[str, JSON]:
         raise APIError(status.unsupported_media_type(kind))
     if not isinstance(obj, dict):
         raise bad_request("the body of the request must be a JSON object")
+    request[REQUEST_OBJECT] = obj
     return obj

@@ -10,9 +10,9 @@ import json
 
 from aiohttp import web
 
-from api import discovery
+from api import discovery, metrics_v1beta1
 from api.catalog import REGISTRY
-from api.schema import JSON
+from api.schema import JSON, Resource
 from apiserver.errors import not_found_path
 from apiserver.handlers import respond
 from apiserver.kinds import Kinds
@@ -37,6 +37,10 @@ class Discovery:
         self.kinds = kinds
         self.server_address = server_address
 
+    def _extra(self) -> list[Resource]:
+        """Resources beyond the catalog's: live CRDs' and metrics.k8s.io (served, not stored)."""
+        return [*self.kinds.custom_resources(), *metrics_v1beta1.RESOURCES]
+
     async def api(self, request: web.Request) -> web.Response:
         """`GET /api`."""
         if wants_aggregated(request.headers.get("Accept", "")):
@@ -46,7 +50,7 @@ class Discovery:
     async def apis(self, request: web.Request) -> web.Response:
         """`GET /apis`; reloads CRDs first so a new custom resource shows up at once."""
         await self.kinds.refresh()
-        extra = self.kinds.custom_resources()
+        extra = self._extra()
         if wants_aggregated(request.headers.get("Accept", "")):
             return _aggregated(discovery.aggregated(REGISTRY, core=False, extra=extra))
         return respond(discovery.api_group_list(REGISTRY, extra))
@@ -54,7 +58,7 @@ class Discovery:
     async def group(self, request: web.Request, group: str) -> web.Response:
         """`GET /apis/<group>`."""
         await self.kinds.refresh()
-        body = discovery.api_group(REGISTRY, group, self.kinds.custom_resources())
+        body = discovery.api_group(REGISTRY, group, self._extra())
         if body is None:
             raise not_found_path(request.path)
         return respond(body)
@@ -63,7 +67,7 @@ class Discovery:
         """`GET /api/v1` or `GET /apis/<group>/<version>`."""
         if group:
             await self.kinds.refresh()
-        body = discovery.api_resource_list(REGISTRY, group, version, self.kinds.custom_resources())
+        body = discovery.api_resource_list(REGISTRY, group, version, self._extra())
         if body is None:
             raise not_found_path(request.path)
         return respond(body)

@@ -1,9 +1,10 @@
 """The REST verbs of every resource: get, list, watch, create, update, patch, delete, deletecollection,
 and the status, scale, finalize, binding and eviction subresources.
 
-Every write follows kube-apiserver's order: decode (fieldValidation), server-owned metadata,
-the kind's strategy, admission, defaulting, validation, then one conditional store transaction.
-A write that changes nothing is not written, so resourceVersion and watchers stay quiet.
+Every write follows kube-apiserver's order: decode (fieldValidation), server-owned metadata, mutating
+admission, the kind's strategy, defaulting, validation, validating admission, then one conditional store
+transaction (which also carries the quota usage admission charged). A write that changes nothing is not
+written, so resourceVersion and watchers stay quiet, unless it was stored under an old encryption key.
 """
 
 from __future__ import annotations
@@ -21,19 +22,22 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from api import fields, labels, status, structure, validation
+from api import fields, labels, metrics_v1beta1, status, strategy, structure, validation
 from api.catalog import REGISTRY
 from api.conversion import ConversionError
 from api.errors import Cause, required
 from api.errors import invalid as invalid_cause
 from api.schema import JSON
 from apiserver import bodies, patch, tables
-from apiserver.admission import IMMORTAL_NAMESPACES, Admission
+from apiserver.admission import CREATE, DELETE, UPDATE, Admission
+from apiserver.admission import Request as Review
 from apiserver.allocators import Allocators, RangeFull, service_keys
 from apiserver.auth import User
+from apiserver.authz.escalation import EscalationCheck
 from apiserver.errors import APIError, bad_request
 from apiserver.kinds import Kind, Kinds
 from apiserver.kubelet_proxy import KubeletProxy
+from apiserver.metrics_api import ResourceMetrics
 from apiserver.registry import Registry
 from apiserver.reviews import Reviews
 from apiserver.watch_cache import Event, WatchCaches
@@ -47,9 +51,11 @@ GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 POD_SUBRESOURCE_PROXIES = frozenset({"log", "exec", "attach", "portforward"})
 UPDATE_RETRIES = 8
 SCALE_TYPE = "io.k8s.api.autoscaling.v1.Scale"
-READ_WRITE_SUBRESOURCES = frozenset({None, "status", "scale"})
+READ_WRITE_SUBRESOURCES = frozenset({None, "status", "scale", "approval"})
 """The object itself and the views of it that GET, PUT and PATCH address; other subresources are actions."""
 CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
+CSR = ("certificates.k8s.io", "CertificateSigningRequest")
+QUOTA_RACE = "the resource quota usage changed while the object was admitted; please try again"
 
 
 def now_rfc3339() -> str:
@@ -131,6 +137,7 @@ class Handlers:
         reviews: Reviews,
         kubelet: KubeletProxy,
         request_timeout: float,
+        escalation: EscalationCheck | None = None,
     ) -> None:
         self.registry = registry
         self.caches = caches
@@ -139,7 +146,10 @@ class Handlers:
         self.allocators = allocators
         self.reviews = reviews
         self.kubelet = kubelet
+        self.metrics = ResourceMetrics(registry, kubelet, kinds.builtin[("", "v1", "pods")].storage_prefix)
         self.request_timeout = request_timeout
+        self.escalation = escalation
+        """RBAC's escalation prevention on writes of roles and bindings (None unless RBAC is on)."""
 
     # ---- routing ----
 
@@ -168,6 +178,8 @@ class Handlers:
         self, request: web.Request, user: User, group: str, version: str, segments: list[str]
     ) -> web.StreamResponse:
         """Dispatch one resource request by verb and subresource."""
+        if (group, version) == (metrics_v1beta1.GROUP, metrics_v1beta1.VERSION):
+            return await self.metrics.serve(request, segments)
         t = await self.target(group, version, segments)
         method = request.method
         res = t.kind.resource
@@ -443,11 +455,17 @@ class Handlers:
         """POST a new object."""
         body = await bodies.object_body(request)
         obj, warnings = self.decode(t, body, request.query)
-        stored = await self.create_object(t, obj, dry_run=dry_run_requested(request.query))
+        if (t.kind.resource.group, t.kind.resource.kind) == CSR:
+            user: User = request["user"]
+            strategy.set_csr_requester(obj, user.name, user.uid, user.groups)
+        stored = await self.create_object(t, obj, dry_run=dry_run_requested(request.query), user=request.get("user"))
         return self.output(request, t, stored, 201, warnings)
 
-    async def create_object(self, t: Target, obj: dict[str, JSON], *, dry_run: bool = False) -> dict[str, JSON]:
-        """The whole create pipeline for a decoded object; returns it as stored."""
+    async def create_object(
+        self, t: Target, obj: dict[str, JSON], *, dry_run: bool = False, user: User | None = None
+    ) -> dict[str, JSON]:
+        """The whole create pipeline for a decoded object; returns it as stored. `user` is who asked (None for
+        the apiserver's own writes)."""
         res = t.kind.resource
         m = meta(obj)
         if res.namespaced:
@@ -473,28 +491,41 @@ class Handlers:
             m.pop(owned, None)
         m["uid"] = str(uuid.uuid4())
         m["creationTimestamp"] = now_rfc3339()
+        name = str(m.get("name", ""))
+        if user is not None and self.escalation is not None:
+            self.escalation.check(user, res.group, res.kind, obj, str(m.get("namespace") or ""))
+        review = Review(CREATE, res, str(m.get("namespace") or ""), name, obj, user=user, dry_run=dry_run)
+        await self.admission.mutate(review)
         t.kind.prepare_for_create(obj)
-        await self.admission.admit_create(res, obj, str(m.get("namespace") or "") or None)
         t.kind.default(obj)
         if (res.group, res.kind) == CRD:
             _establish(obj)
         causes = t.kind.validate(obj)
         if causes:
             raise self.invalid(t, obj, causes)
-        name = str(m.get("name", ""))
         key = t.kind.key(str(m.get("namespace") or "") or None, name)
         if (res.group, res.kind) == ("", "Service"):
-            return await self._create_service(t, key, obj, dry_run)
-        if dry_run:
-            if await self.registry.get(key) is not None:
-                raise APIError(status.already_exists(res.plural, res.group, name))
-            return obj
-        stored = await self.registry.create(res, key, t.kind.to_storage(obj))
-        if (res.group, res.kind) == CRD:
-            await self.kinds.refresh()
-        return stored
+            return await self._create_service(t, key, obj, review)
+        for _ in range(UPDATE_RETRIES):
+            charges = await self.admission.validate(review)
+            if dry_run:
+                if await self.registry.get(key) is not None:
+                    raise APIError(status.already_exists(res.plural, res.group, name))
+                return obj
+            try:
+                stored = await self.registry.create(
+                    res, key, t.kind.to_storage(obj), compares=charges.compares, ops=charges.ops, conflict=QUOTA_RACE
+                )
+            except APIError as err:
+                if err.body.get("reason") != "Conflict" or not charges.compares:
+                    raise
+                continue  # a quota's usage changed since it was read: admit again against the new usage
+            if (res.group, res.kind) == CRD:
+                await self.kinds.refresh()
+            return stored
+        raise APIError(status.conflict(res.plural, res.group, name, QUOTA_RACE))
 
-    async def _create_service(self, t: Target, key: str, obj: dict[str, JSON], dry_run: bool) -> dict[str, JSON]:
+    async def _create_service(self, t: Target, key: str, obj: dict[str, JSON], review: Review) -> dict[str, JSON]:
         res = t.kind.resource
         for _ in range(UPDATE_RETRIES):
             attempt = copy.deepcopy(obj)
@@ -504,16 +535,22 @@ class Handlers:
                 raise APIError(status.failure("InternalError", f"failed to allocate: {err}")) from None
             if causes:
                 raise self.invalid(t, attempt, causes)
-            if dry_run:
+            charges = await self.admission.validate(review)
+            if review.dry_run:
                 return attempt
             try:
                 return await self.registry.create(
-                    res, key, attempt, compares=reservation.compares, ops=reservation.puts, conflict="allocation raced"
+                    res,
+                    key,
+                    attempt,
+                    compares=[*reservation.compares, *charges.compares],
+                    ops=[*reservation.puts, *charges.ops],
+                    conflict="allocation raced",
                 )
             except APIError as err:
                 if err.body.get("reason") != "Conflict":
                     raise
-                if reservation.user_chosen:
+                if reservation.user_chosen and not charges.compares:
                     raise self.invalid(
                         t,
                         attempt,
@@ -540,12 +577,12 @@ class Handlers:
             raise APIError(status.conflict(t.kind.resource.plural, t.kind.resource.group, t.name))
         if t.sub == "scale":
             new = t.kind.apply_scale(t.kind.from_storage(current), obj)
-            stored = await self.write_update(t, current, new, dry_run_requested(request.query))
+            stored = await self.write_update(t, current, new, dry_run_requested(request.query), request.get("user"))
             return respond(t.kind.scale_of(t.kind.from_storage(stored)))
         body_name = (obj.get("metadata") or {}).get("name")
         if body_name and body_name != t.name:
             raise bad_request(f"the name of the object ({body_name}) does not match the name on the URL ({t.name})")
-        stored = await self.write_update(t, current, obj, dry_run_requested(request.query))
+        stored = await self.write_update(t, current, obj, dry_run_requested(request.query), request.get("user"))
         return self.output(request, t, stored, 200, warnings)
 
     async def patch(self, request: web.Request, t: Target) -> web.Response:
@@ -562,7 +599,7 @@ class Handlers:
             if current is None:
                 if content_type == patch.APPLY and t.sub is None:
                     applied, warnings = self.decode(t, patch.apply(t.kind, content_type, {}, doc), request.query)
-                    stored = await self.create_object(t, applied, dry_run=is_dry)
+                    stored = await self.create_object(t, applied, dry_run=is_dry, user=request.get("user"))
                     return self.output(request, t, stored, 201, warnings)
                 raise APIError(status.not_found(t.kind.resource.plural, t.kind.resource.group, t.name))
             live = t.kind.from_storage(current)
@@ -583,10 +620,12 @@ class Handlers:
             try:
                 if t.sub == "scale":
                     scale = self._decode_scale(t, patched)
-                    stored = await self.write_update(t, current, t.kind.apply_scale(live, scale), is_dry)
+                    stored = await self.write_update(
+                        t, current, t.kind.apply_scale(live, scale), is_dry, request.get("user")
+                    )
                     return respond(t.kind.scale_of(t.kind.from_storage(stored)))
                 obj, warnings = self.decode(t, patched, request.query)
-                stored = await self.write_update(t, current, obj, is_dry)
+                stored = await self.write_update(t, current, obj, is_dry, request.get("user"))
                 return self.output(request, t, stored, 200, warnings)
             except APIError as err:
                 if err.body.get("reason") != "Conflict" or pinned:
@@ -594,14 +633,17 @@ class Handlers:
         raise APIError(status.conflict(t.kind.resource.plural, t.kind.resource.group, t.name))
 
     async def write_update(
-        self, t: Target, current: dict[str, JSON], new: dict[str, JSON], is_dry: bool
+        self, t: Target, current: dict[str, JSON], new: dict[str, JSON], is_dry: bool, user: User | None = None
     ) -> dict[str, JSON]:
-        """Validate and write `new` over `current` (conditional on its version); a no-op writes nothing."""
+        """Validate, admit and write `new` over `current` (conditional on its version); a no-op writes nothing.
+        `user` is who asked (None for the apiserver's own writes)."""
         res = t.kind.resource
         current_served = t.kind.from_storage(current)
         old_meta = current_served.get("metadata") or {}
         if t.sub == "status":
             new = t.kind.prepare_for_status_update(new, current_served)
+        elif t.sub == "approval":
+            new = strategy.prepare_for_approval_update(new, current_served)
         elif t.sub == "finalize":
             finalizers = (new.get("spec") or {}).get("finalizers") or []
             new = copy.deepcopy(current_served)
@@ -622,6 +664,10 @@ class Handlers:
                     m.pop(kept, None)
             m.pop("managedFields", None)
             new = t.kind.prepare_for_update(new, current_served)
+            if user is not None and self.escalation is not None:
+                self.escalation.check(user, res.group, res.kind, new, t.namespace or "")
+        review = Review(UPDATE, res, t.namespace or "", t.name or "", new, current_served, t.sub or "", user, is_dry)
+        await self.admission.mutate(review)
         t.kind.default(new)
         if (res.group, res.kind) == CRD and t.sub is None:
             new["status"] = copy.deepcopy(current_served.get("status") or {})
@@ -629,6 +675,8 @@ class Handlers:
         causes = t.kind.validate_update(new, current_served)
         if causes:
             raise self.invalid(t, new, causes)
+        # Quota charges only creates: an update's validating phase has nothing to commit with the object.
+        await self.admission.validate(review)
         ops: list[rpc_pb2.RequestOp] = []
         compares: list[rpc_pb2.Compare] = []
         if (res.group, res.kind) == ("", "Service") and t.sub is None:
@@ -639,7 +687,9 @@ class Handlers:
             released = set(service_keys(current_served)) - set(service_keys(new))
             ops += [store.op_delete(k) for k in sorted(released)]
         meta(new)["resourceVersion"] = str(_rv(current))
-        if _without_rv(new) == _without_rv(current_served):
+        if _without_rv(new) == _without_rv(current_served) and not await self.registry.stale(t.key):
+            # Unchanged and stored with the current encryption key: nothing to write. A stale value is
+            # written again, which is how replacing every Secret moves them to a new key.
             return current
         m = meta(new)
         if m.get("deletionTimestamp") and not m.get("finalizers") and not _namespace_pending(res.kind, new):
@@ -688,14 +738,6 @@ class Handlers:
     async def delete(self, request: web.Request, t: Target) -> web.Response:
         """DELETE one object: graceful for pods, deferred while finalizers remain."""
         assert t.name is not None
-        if (t.kind.resource.group, t.kind.resource.kind) == ("", "Namespace") and t.name in IMMORTAL_NAMESPACES:
-            raise APIError(
-                status.failure(
-                    "Forbidden",
-                    f'namespaces "{t.name}" is forbidden: this namespace may not be deleted',
-                    {"name": t.name, "kind": "namespaces"},
-                )
-            )
         opts = await self.delete_options(request)
         is_dry = dry_run_requested(request.query) or bool(opts.get("dryRun"))
         for _ in range(UPDATE_RETRIES):
@@ -713,6 +755,9 @@ class Handlers:
         res = t.kind.resource
         assert t.name is not None
         served = t.kind.from_storage(current)
+        await self.admission.validate(
+            Review(DELETE, res, t.namespace or "", t.name, None, served, user=request.get("user"), dry_run=is_dry)
+        )
         m = meta(served)
         pre = opts.get("preconditions") or {}
         if isinstance(pre, dict):
@@ -827,7 +872,7 @@ class Handlers:
         assert t.name is not None
         body = await bodies.object_body(request)
         sa = await self.registry.require(t.kind.resource, t.key, t.name)
-        return respond(self.reviews.token(sa, body), 201)
+        return respond(await self.reviews.token(sa, body), 201)
 
     # ---- pod subresources ----
 
@@ -880,6 +925,9 @@ class Handlers:
         assert t.name is not None
         body = await bodies.object_body(request)
         pod = await self.registry.require(t.kind.resource, t.key, t.name)
+        await self.admission.validate(
+            Review(CREATE, t.kind.resource, t.namespace or "", t.name, body, pod, "eviction", request.get("user"))
+        )
         pod_labels = (pod.get("metadata") or {}).get("labels") or {}
         pdb_kind = await self.kinds.resolve("policy", "v1", "poddisruptionbudgets")
         assert pdb_kind is not None

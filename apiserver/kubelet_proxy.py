@@ -2,10 +2,12 @@
 
 The kubelet is found through its Node: the first InternalIP (else Hostname) address and
 `status.daemonEndpoints.kubeletEndpoint.Port`. Paths are the kubelet's own (`/containerLogs/…`, `/exec/…`,
-`/attach/…`, `/portForward/…`). Logs stream as text; exec, attach and port-forward are WebSocket
-sessions pumped message by message in both directions, so the channel protocols (v5.channel.k8s.io,
-SPDY/3.1+portforward.k8s.io, the Python client's v4) pass through untouched. The SPDY-over-HTTP
-fallback (a non-WebSocket upgrade) is refused with 400: kubectl 1.32 always tries WebSocket first.
+`/attach/…`, `/portForward/…`). Logs stream as text; exec, attach and the Python client's port-forward
+(v4.channel.k8s.io) are WebSocket sessions pumped message by message in both directions. kubectl's
+port-forward is a SPDY/3.1 session, carried in WebSocket messages (subprotocol SPDY/3.1+portforward.k8s.io)
+or, on its fallback, on the upgraded connection itself; either way its bytes go to a SPDY upgrade of the
+kubelet's /portForward, which speaks the protocol (as kube-apiserver's tunnelling handler does). Exec's
+SPDY fallback is refused with 400: kubectl 1.32 tries WebSocket first and that works.
 """
 
 from __future__ import annotations
@@ -13,17 +15,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from api import status
 from api.schema import JSON
 from apiserver.errors import APIError, bad_request
 from apiserver.registry import Registry
+from client import httpupgrade
+from client.spdy import portforward
 
 DEFAULT_KUBELET_PORT = 10250
 LOG_PARAMS = ("follow", "previous", "sinceSeconds", "sinceTime", "timestamps", "tailLines", "limitBytes")
@@ -108,6 +114,19 @@ class KubeletProxy:
         host, port = kubelet_address(node)
         return f"https://{host}:{port}"
 
+    async def node_get(self, node: JSON, path: str) -> str:
+        """A GET of ``path`` on the node's kubelet (stats, metrics); failures become APIErrors."""
+        host, port = kubelet_address(node)
+        try:
+            async with self.session().get(f"https://{host}:{port}{path}",
+                                          timeout=aiohttp.ClientTimeout(total=10)) as resp:
+                text = await resp.text()
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise APIError(status.service_unavailable(f"the kubelet is unreachable: {err}")) from None
+        if resp.status != 200:
+            raise APIError(status.service_unavailable(f"the kubelet answered {path} with {resp.status}: {text[:200]}"))
+        return text
+
     async def serve(self, request: web.Request, pod: JSON, sub: str) -> web.StreamResponse:
         """Proxy one streaming subresource request."""
         meta = pod.get("metadata") or {}
@@ -119,6 +138,9 @@ class KubeletProxy:
             return await self._logs(request, f"{base}/containerLogs/{ns}/{name}/{container}?{query}")
         if sub == "portforward":
             url = f"{base}/portForward/{ns}/{name}"
+            spdy = _spdy_port_forward(request)
+            if spdy is not None:
+                return await self._spdy(request, url, over_websocket=spdy)
             if request.query_string:
                 url += "?" + request.query_string
         else:
@@ -128,6 +150,33 @@ class KubeletProxy:
         if request.headers.get("Upgrade", "").lower() != "websocket":
             raise bad_request(f"pods/{sub} needs a WebSocket upgrade (the SPDY/3.1 fallback is not served)")
         return await self._websocket(request, url)
+
+    async def _spdy(self, request: web.Request, url: str, *, over_websocket: bool) -> web.StreamResponse:
+        """kubectl's port-forward SPDY session, tunnelled in WebSocket messages or on the upgraded connection
+        itself, relayed byte for byte to a SPDY upgrade of the kubelet's /portForward (the kubelet speaks
+        the protocol; here it is only bytes)."""
+        parsed = URL(url)
+        try:
+            upstream, _ = await httpupgrade.dial(
+                str(parsed.host), int(parsed.port or DEFAULT_KUBELET_PORT), parsed.raw_path_qs,
+                {"Upgrade": portforward.UPGRADE, "X-Stream-Protocol-Version": portforward.PROTOCOL}, tls=self.ssl)
+        except httpupgrade.UpgradeRefused as err:
+            raise APIError(status.failure("BadRequest", f"the kubelet refused the stream: {err.body}",
+                                          code=err.status if err.status >= 400 else 400)) from None
+        except (OSError, TimeoutError) as err:
+            raise APIError(status.service_unavailable(f"the kubelet is unreachable: {err}")) from None
+        try:
+            if over_websocket:
+                ws = web.WebSocketResponse(protocols=[portforward.WEBSOCKET_TUNNEL], autoping=True, max_msg_size=0)
+                await ws.prepare(request)
+                await _relay_websocket(ws, upstream)
+                return ws
+            response, downstream = await httpupgrade.accept(
+                request, {"Upgrade": portforward.UPGRADE, "X-Stream-Protocol-Version": portforward.PROTOCOL})
+            await _relay_bytes(downstream, upstream)
+            return response
+        finally:
+            await upstream.close()
 
     async def _logs(self, request: web.Request, url: str) -> web.StreamResponse:
         try:
@@ -198,3 +247,52 @@ class KubeletProxy:
             await upstream.close()
             await client.close()
         return client
+
+
+def _spdy_port_forward(request: web.Request) -> bool | None:
+    """Whether a port-forward request wants SPDY over WebSocket (True), SPDY on the upgraded connection
+    (False), or neither (None: the Python client's channel protocol)."""
+    upgrade = request.headers.get("Upgrade", "").lower()
+    if upgrade == portforward.UPGRADE.lower():
+        return False
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    if upgrade == "websocket" and portforward.WEBSOCKET_TUNNEL in offered:
+        return True
+    return None
+
+
+async def _relay_bytes(a: httpupgrade.ByteStream, b: httpupgrade.ByteStream) -> None:
+    """Copy both ways until either side ends."""
+
+    async def copy(src: httpupgrade.ByteStream, dst: httpupgrade.ByteStream) -> None:
+        while data := await src.read():
+            await dst.write(data)
+
+    await _first_to_end(copy(a, b), copy(b, a))
+
+
+async def _relay_websocket(ws: web.WebSocketResponse, upstream: httpupgrade.ByteStream) -> None:
+    """Binary messages' bytes to ``upstream``, its bytes back as binary messages (boundaries mean nothing)."""
+
+    async def up() -> None:
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.BINARY:
+                break
+            await upstream.write(msg.data)
+
+    async def down() -> None:
+        while data := await upstream.read():
+            await ws.send_bytes(data)
+        await ws.close()
+
+    await _first_to_end(up(), down())
+
+
+async def _first_to_end(*coros: Coroutine[Any, Any, None]) -> None:
+    tasks = [asyncio.create_task(c) for c in coros]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -17,9 +17,16 @@ from pathlib import Path
 
 from aiohttp import web
 
-from apiserver.admission import DEFAULT_PLUGINS, Admission
+from apiserver import encryption, http_log
+from apiserver.admission import DEFAULT_PLUGINS, Admission, enabled_plugins
 from apiserver.allocators import Allocators
-from apiserver.auth import Authenticator, User, load_token_file
+from apiserver.audit import policy as audit_policy
+from apiserver.audit.log import AuditLog
+from apiserver.audit.middleware import Auditor
+from apiserver.authn import options as authn_options
+from apiserver.authz.authorization import Authorization
+from apiserver.authz.policy_reconcile import reconcile_policy
+from apiserver.authz.union import MODES, parse_modes
 from apiserver.bootstrap import bootstrap
 from apiserver.discovery import Discovery
 from apiserver.endpoints import EndpointReconciler
@@ -31,7 +38,6 @@ from apiserver.openapi import OpenAPI
 from apiserver.registry import Registry
 from apiserver.reviews import Reviews
 from apiserver.server import App
-from apiserver.tokens import TokenIssuer
 from apiserver.watch_cache import WatchCaches
 from process import log as plog
 from process.flags import ComponentParser
@@ -40,6 +46,9 @@ from store.client import StoreClient, TLSConfig
 from store.errors import EtcdError
 
 log = plog.get_logger("apiserver")
+
+MAX_HEADER_BYTES = 64 * 1024
+"""Header values up to this size reach the handlers (an oversized token then gets its 401, not a parser error)."""
 
 
 def _csv(value: str) -> list[str]:
@@ -62,29 +71,32 @@ def parser() -> ComponentParser:
     p.add_argument("--tls-cert-file", type=Path, required=True, help="serving certificate")
     p.add_argument("--tls-private-key-file", type=Path, required=True, help="serving key")
     p.add_argument("--client-ca-file", type=Path, help="CA whose client certificates authenticate users")
-    p.add_argument(
-        "--service-account-key-file",
-        type=Path,
-        action="append",
-        default=[],
-        help="public (or private) key verifying ServiceAccount tokens; repeatable",
-    )
-    p.add_argument("--service-account-signing-key-file", type=Path, help="private key signing ServiceAccount tokens")
-    p.add_argument(
-        "--service-account-issuer",
-        default="https://kubernetes.default.svc.cluster.local",
-        help="the iss claim of issued tokens",
-    )
+    authn_options.add_flags(p)
     p.add_argument("--service-cluster-ip-range", default="10.96.0.0/12", help="CIDR of Service ClusterIPs")
     p.add_argument("--service-node-port-range", default="30000-32767", help="range of Service NodePorts")
-    p.add_argument("--token-auth-file", type=Path, help='static tokens: token,user,uid,"groups" per line')
-    p.add_argument("--authorization-mode", default="AlwaysAllow", help="only AlwaysAllow is implemented")
+    p.add_argument(
+        "--authorization-mode",
+        default="AlwaysAllow",
+        help=f"comma-separated authorizers asked in order ({', '.join(MODES)}), e.g. Node,RBAC",
+    )
     p.add_argument(
         "--enable-admission-plugins",
         type=_csv,
         default=[],
-        help=f"plugins on top of the defaults ({','.join(DEFAULT_PLUGINS)})",
+        help=f"admission plugins on top of the defaults ({','.join(DEFAULT_PLUGINS)}), e.g. NodeRestriction",
     )
+    p.add_argument(
+        "--disable-admission-plugins", type=_csv, default=[], help="admission plugins to turn off, even defaults"
+    )
+    p.add_argument(
+        "--encryption-provider-config",
+        type=Path,
+        help="EncryptionConfiguration (apiserver.config.k8s.io/v1): which resources are encrypted in the store, how",
+    )
+    p.add_argument("--audit-log-path", help="write audit events here as JSON lines ('-' for stdout)")
+    p.add_argument("--audit-policy-file", type=Path, help="audit.k8s.io/v1 Policy; no auditing without it")
+    p.add_argument("--audit-log-maxsize", type=int, default=0, help="megabytes before the audit log is rotated")
+    p.add_argument("--audit-log-maxbackup", type=int, default=0, help="rotated audit logs to keep (0: all)")
     p.add_argument("--kubelet-client-certificate", type=Path, help="client certificate presented to kubelets")
     p.add_argument("--kubelet-client-key", type=Path, help="key of --kubelet-client-certificate")
     p.add_argument(
@@ -106,13 +118,21 @@ def tls_context(args: argparse.Namespace) -> ssl.SSLContext:
 
 
 async def _bootstrap_then_reconcile(
-    handlers: Handlers, reconciler: EndpointReconciler, ip: str, port: int, stop: asyncio.Event
+    handlers: Handlers,
+    reconciler: EndpointReconciler,
+    ip: str,
+    port: int,
+    stop: asyncio.Event,
+    *,
+    authorization: Authorization,
 ) -> None:
     """Retry bootstrap until the store answers (an apiserver may start before its store has a leader),
     then keep the `kubernetes` endpoints current until `stop`."""
     while not stop.is_set():
         try:
             await bootstrap(handlers, ip, port)
+            await reconcile_policy(handlers)
+            authorization.policy_ready.set()
             break
         except (APIError, EtcdError, TimeoutError) as err:
             log.warning("bootstrap failed; retrying", error=str(err))
@@ -123,26 +143,47 @@ async def _bootstrap_then_reconcile(
 
 async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     """Serve until `stop` is set."""
-    if args.authorization_mode != "AlwaysAllow":
-        log.error("unsupported --authorization-mode (only AlwaysAllow)", mode=args.authorization_mode)
+    try:
+        modes = parse_modes(args.authorization_mode)
+    except ValueError as err:
+        log.error("invalid --authorization-mode", error=str(err))
         return 2
+    try:
+        plugins = enabled_plugins(args.enable_admission_plugins, args.disable_admission_plugins)
+    except ValueError as err:
+        log.error("invalid admission plugin flags", error=str(err))
+        return 2
+    try:
+        config = args.encryption_provider_config
+        transformer = encryption.load(config) if config else encryption.PLAINTEXT
+    except encryption.ConfigError as err:
+        log.error("invalid --encryption-provider-config", error=str(err))
+        return 2
+    auditor: Auditor | None = None
+    if args.audit_policy_file and args.audit_log_path:  # kube-apiserver audits only with both
+        try:
+            policy = audit_policy.load(args.audit_policy_file)
+            audit_log = AuditLog(args.audit_log_path, args.audit_log_maxsize, args.audit_log_maxbackup)
+        except (audit_policy.PolicyError, OSError) as err:
+            log.error("invalid audit configuration", error=str(err))
+            return 2
+        auditor = Auditor(policy, audit_log)
     store_tls = TLSConfig(args.etcd_cafile, args.etcd_certfile, args.etcd_keyfile) if args.etcd_cafile else None
     client = StoreClient(args.etcd_servers, timeout=args.store_timeout, tls=store_tls)
-    registry = Registry(client)
-    caches = WatchCaches(client)
+    registry = Registry(client, transformer)
+    caches = WatchCaches(client, transformer)
     kinds = Kinds(registry)
-    plugins = tuple(dict.fromkeys([*DEFAULT_PLUGINS, *args.enable_admission_plugins]))
     admission = Admission(registry, caches, plugins)
-    allocators = Allocators(client, args.service_cluster_ip_range, args.service_node_port_range)
-    keys = list(args.service_account_key_file)
-    issuer = (
-        TokenIssuer(args.service_account_issuer, args.service_account_signing_key_file, keys)
-        if keys or args.service_account_signing_key_file
-        else None
+    authorization = Authorization(
+        modes, caches, {(group, plural): kind.storage_prefix for (group, _, plural), kind in kinds.builtin.items()}
     )
-    tokens: dict[str, User] = load_token_file(args.token_auth_file) if args.token_auth_file else {}
-    authenticator = Authenticator(tokens, issuer)
-    reviews = Reviews(authenticator, issuer)
+    allocators = Allocators(client, args.service_cluster_ip_range, args.service_node_port_range)
+    try:
+        authn = authn_options.build(args, caches, registry, authorization)
+    except (OSError, ValueError) as err:
+        log.error("cannot set up authentication", error=str(err))
+        return 2
+    reviews = Reviews(authn.authenticator, authn.token_requests, authorization.reviews)
     kubelet = KubeletProxy(
         registry,
         kinds.builtin[("", "v1", "nodes")].storage_prefix,
@@ -159,22 +200,33 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
         reviews=reviews,
         kubelet=kubelet,
         request_timeout=args.request_timeout,
+        escalation=authorization.escalation,
     )
     advertise = args.advertise_address or (
         args.bind_address if not ipaddress.ip_address(args.bind_address).is_unspecified else "127.0.0.1"
     )
     app = App(
         handlers=handlers,
-        authenticator=authenticator,
+        authenticator=authn.authenticator,
+        authorization=authorization,
         discovery=Discovery(kinds, f"{advertise}:{args.secure_port}"),
         openapi=OpenAPI(kinds),
         registry=registry,
         request_timeout=args.request_timeout,
+        auditor=auditor,
     )
     # Caches start before serving: every list this apiserver answers is then a valid watch start.
     for prefix in sorted({k.storage_prefix for k in kinds.builtin.values()}):
         caches.get(prefix + "/")
-    runner = web.AppRunner(app.build(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    authorization.start()
+    runner = web.AppRunner(
+        app.build(),
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=1.0,
+        max_field_size=MAX_HEADER_BYTES,
+        logger=http_log.request_logger(),
+    )
     await runner.setup()
     site = web.TCPSite(
         runner, args.bind_address, args.secure_port, ssl_context=tls_context(args), reuse_address=True, backlog=1024
@@ -182,7 +234,9 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     await site.start()
     log.info("serving", address=f"https://{args.bind_address}:{args.secure_port}", store=",".join(args.etcd_servers))
     reconciler = EndpointReconciler(handlers, client, advertise, args.secure_port)
-    boot = asyncio.create_task(_bootstrap_then_reconcile(handlers, reconciler, advertise, args.secure_port, stop))
+    boot = asyncio.create_task(
+        _bootstrap_then_reconcile(handlers, reconciler, advertise, args.secure_port, stop, authorization=authorization)
+    )
     try:
         await stop.wait()
     finally:
@@ -191,9 +245,12 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
             await asyncio.wait_for(boot, 5.0)
         except (TimeoutError, asyncio.CancelledError):
             log.warning("the endpoint lease was not released in time; it expires by itself")
+        await authorization.stop()
         await caches.stop()
         await kubelet.close()
         await runner.cleanup()
+        if auditor is not None:
+            auditor.log.close()
         await client.close()
     return 0
 

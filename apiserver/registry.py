@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from api import status
 from api.schema import JSON, Resource
+from apiserver.encryption import PLAINTEXT, Transformer, TransformError
 from apiserver.errors import APIError, bad_request, from_store
 from protos.etcd import kv_pb2, rpc_pb2
 from store import client as store
@@ -42,9 +43,16 @@ def encode(obj: JSON) -> bytes:
     return json.dumps(obj, separators=(",", ":"), sort_keys=False).encode()
 
 
-def decode(kv: kv_pb2.KeyValue, revision: int | None = None) -> dict[str, JSON]:
-    """A stored object with its resourceVersion (the key's mod_revision unless `revision` says otherwise)."""
-    obj: dict[str, JSON] = json.loads(kv.value)
+def decode(
+    kv: kv_pb2.KeyValue, revision: int | None = None, transformer: Transformer = PLAINTEXT
+) -> dict[str, JSON]:
+    """A stored object with its resourceVersion (the key's mod_revision unless `revision` says otherwise),
+    decrypted when the value was stored encrypted; 500 InternalError when it cannot be."""
+    try:
+        plain = transformer.from_store(kv.key.decode(), kv.value).data
+    except TransformError as err:
+        raise APIError(status.internal_error(str(err))) from None
+    obj: dict[str, JSON] = json.loads(plain)
     obj.setdefault("metadata", {})["resourceVersion"] = str(revision if revision is not None else kv.mod_revision)
     return obj
 
@@ -111,8 +119,26 @@ def parse_continue(token: str, prefix: bytes) -> tuple[int, bytes]:
 class Registry:
     """Typed reads and conditional writes of objects, as kube-apiserver's generic registry does them."""
 
-    def __init__(self, client: store.StoreClient) -> None:
+    def __init__(self, client: store.StoreClient, transformer: Transformer = PLAINTEXT) -> None:
         self.client = client
+        self.transformer = transformer
+
+    def value(self, key: str, obj: JSON) -> bytes:
+        """The stored bytes of `obj` at `key`: JSON, encrypted where --encryption-provider-config says so."""
+        return self.transformer.to_store(key, encode(obj))
+
+    async def stale(self, key: str) -> bool:
+        """Whether the value at `key` was written with an older encryption provider or key (so an update
+        that changes nothing must still rewrite it)."""
+        if not self.transformer.covers(key):
+            return False
+        kv: kv_pb2.KeyValue | None = await self._call(self.client.get(key))
+        if kv is None:
+            return False
+        try:
+            return self.transformer.from_store(key, kv.value).stale
+        except TransformError as err:
+            raise APIError(status.internal_error(str(err))) from None
 
     async def _call(self, coro: Awaitable[T]) -> T:
         try:
@@ -128,7 +154,7 @@ class Registry:
     async def get(self, key: str) -> dict[str, JSON] | None:
         """The object at `key`, or None."""
         kv: kv_pb2.KeyValue | None = await self._call(self.client.get(key))
-        return decode(kv) if kv is not None else None
+        return decode(kv, transformer=self.transformer) if kv is not None else None
 
     async def require(self, res: Resource, key: str, name: str) -> dict[str, JSON]:
         """The object at `key`, or 404 NotFound."""
@@ -167,7 +193,7 @@ class Registry:
                 raise from_store(err) from err
             revision = revision or int(resp.header.revision)
             for kv in resp.kvs:
-                obj = decode(kv)
+                obj = decode(kv, transformer=self.transformer)
                 if keep is None or keep(obj):
                     items.append(obj)
             if not resp.more or not resp.kvs:
@@ -191,7 +217,7 @@ class Registry:
         resp: rpc_pb2.TxnResponse = await self._call(
             self.client.txn(
                 [store.compare_create(key, "==", 0), *compares],
-                [store.op_put(key, encode(obj)), *ops],
+                [store.op_put(key, self.value(key, obj)), *ops],
                 [store.op_get(key)],
             )
         )
@@ -217,7 +243,7 @@ class Registry:
         resp: rpc_pb2.TxnResponse = await self._call(
             self.client.txn(
                 [store.compare_mod(key, "==", expected), *compares],
-                [store.op_put(key, encode(obj)), *ops],
+                [store.op_put(key, self.value(key, obj)), *ops],
                 [store.op_get(key)],
             )
         )

@@ -14,7 +14,11 @@ from aiohttp import web
 
 from api import status
 from api.openapi import VERSION
-from apiserver.auth import PUBLIC_PATHS, Authenticator, User
+from apiserver.audit.middleware import Auditor
+from apiserver.auth import User
+from apiserver.authn.chain import Authenticator
+from apiserver.authz.authorization import Authorization
+from apiserver.authz.request_info import attributes_for
 from apiserver.discovery import Discovery
 from apiserver.errors import APIError, from_store, not_found_path
 from apiserver.handlers import Handlers, respond
@@ -54,13 +58,17 @@ class App:
         *,
         handlers: Handlers,
         authenticator: Authenticator,
+        authorization: Authorization,
         discovery: Discovery,
         openapi: OpenAPI,
         registry: Registry,
         request_timeout: float,
+        auditor: Auditor | None = None,
     ) -> None:
         self.handlers = handlers
+        self.auditor = auditor
         self.authenticator = authenticator
+        self.authorization = authorization
         self.discovery = discovery
         self.openapi = openapi
         self.registry = registry
@@ -69,7 +77,9 @@ class App:
 
     def build(self) -> web.Application:
         """The aiohttp application."""
-        app = web.Application(middlewares=[self._middleware], client_max_size=2 * 1024 * 1024)
+        # The auditor goes outermost: it records every answer, refusals by authentication and authorization too.
+        middlewares = [self.auditor.middleware, self._middleware] if self.auditor else [self._middleware]
+        app = web.Application(middlewares=middlewares, client_max_size=2 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._route)
         return app
 
@@ -77,10 +87,8 @@ class App:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         code = 500
         try:
-            user = self.authenticator.authenticate(request)
-            if user is None and request.path not in PUBLIC_PATHS:
-                raise APIError(status.failure("Unauthorized", "Unauthorized"))
-            request["user"] = user or User("system:anonymous", "", ("system:unauthenticated",))
+            request["user"] = await self.authenticator.authenticate(request)
+            await self.authorization.check(attributes_for(request["user"], request.method, request.path, request.query))
             streaming = request.query.get("watch") in ("true", "1") or request.path.rsplit("/", 1)[-1] in STREAMING
             if streaming:
                 resp = await handler(request)
@@ -157,6 +165,9 @@ class App:
             return web.Response(
                 status=500, text=f"[-]watch caches not ready: {', '.join(waiting)}\nreadyz check failed\n"
             )
+        unready = self.authorization.unready()
+        if unready:
+            return web.Response(status=500, text=f"[-]{unready}\nreadyz check failed\n")
         return web.Response(text="ok")
 
     def _metrics(self) -> str:

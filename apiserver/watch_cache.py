@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from api import status
 from api.schema import JSON
+from apiserver.encryption import PLAINTEXT, Transformer
 from apiserver.errors import APIError
 from apiserver.registry import decode, scan
 from process.log import get_logger
@@ -79,8 +80,11 @@ class Watcher:
 class ResourceCache:
     """State and recent history of every object under one key prefix."""
 
-    def __init__(self, client: store.StoreClient, prefix: str, start_revision: int = 0) -> None:
+    def __init__(
+        self, client: store.StoreClient, prefix: str, start_revision: int = 0, transformer: Transformer = PLAINTEXT
+    ) -> None:
         self.client = client
+        self.transformer = transformer
         self.prefix = prefix.encode()
         self._start_revision = start_revision
         self.state: dict[bytes, dict[str, JSON]] = {}
@@ -145,7 +149,7 @@ class ResourceCache:
             if not start:
                 raise
             kvs, revision = await scan(self.client, self.prefix)
-        self.state = {kv.key: decode(kv) for kv in kvs}
+        self.state = {kv.key: decode(kv, transformer=self.transformer) for kv in kvs}
         self.revision = revision
         self.oldest = self.revision
         self.events.clear()
@@ -156,14 +160,14 @@ class ResourceCache:
         prev = self.state.get(key)
         if ev.type == kv_pb2.Event.DELETE:
             if prev is None and ev.HasField("prev_kv"):
-                prev = decode(ev.prev_kv)
+                prev = decode(ev.prev_kv, transformer=self.transformer)
             if prev is None:
                 return
             self.state.pop(key, None)
             last = {**prev, "metadata": {**(prev.get("metadata") or {}), "resourceVersion": str(ev.kv.mod_revision)}}
             event = Event("DELETED", last, ev.kv.mod_revision, prev)
         else:
-            obj = decode(ev.kv)
+            obj = decode(ev.kv, transformer=self.transformer)
             self.state[key] = obj
             event = Event("ADDED" if prev is None else "MODIFIED", obj, ev.kv.mod_revision, prev)
         if len(self.events) == self.events.maxlen:
@@ -215,15 +219,16 @@ class ResourceCache:
 class WatchCaches:
     """The caches of one apiserver, one per storage prefix, created when first needed."""
 
-    def __init__(self, client: store.StoreClient) -> None:
+    def __init__(self, client: store.StoreClient, transformer: Transformer = PLAINTEXT) -> None:
         self.client = client
+        self.transformer = transformer
         self.caches: dict[str, ResourceCache] = {}
 
     def get(self, prefix: str, since: int | None = None) -> ResourceCache:
         """The running cache for `prefix` (ending in `/`); a new one starts at `since` when given."""
         cache = self.caches.get(prefix)
         if cache is None:
-            cache = self.caches[prefix] = ResourceCache(self.client, prefix, since or 0)
+            cache = self.caches[prefix] = ResourceCache(self.client, prefix, since or 0, self.transformer)
             cache.start()
         return cache
 

@@ -4,7 +4,13 @@ Measures create/get/update/list latency (p50/p99) and throughput with 1, 16 and 
 spread over both apiservers, mutating latency at a steady 100 writes/s, a list of 10k pods, and watch
 delivery (write sent → event received) to 100 and 1,000 watchers.
 
-    .venv/bin/python -m bench.apiserver_bench [--quick] [--json FILE]
+With --authz it instead measures what authorization costs: one apiserver with --authorization-mode=AlwaysAllow
+and one with Node,RBAC over the same store, driven in alternating rounds by the same non-admin identity (a
+static token whose namespaced Role grants the operations, so every request goes through the RBAC index, not
+the system:masters shortcut); it prints both latencies, their ratio (target ≤ 1.10) and the in-process cost
+of deriving attributes and authorizing one request.
+
+    .venv/bin/python -m bench.apiserver_bench [--quick] [--authz] [--json FILE]
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import ssl
 import subprocess
@@ -25,17 +32,31 @@ from typing import Any
 import aiohttp
 import uvloop
 
+from apiserver.auth import User
+from apiserver.authz.bootstrap_policy import cluster_role_bindings, cluster_roles
+from apiserver.authz.rbac import RBACAuthorizer, RBACIndex
+from apiserver.authz.request_info import attributes_for
+from apiserver.authz.union import AlwaysAllow, PrivilegedGroup, Union
 from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 TINYKUBE = REPO / ".venv" / "bin" / "tinykube"
+BENCH_USER, BENCH_TOKEN = "bench-user", "bench-user-token"
+AUTHZ_MODES = ("AlwaysAllow", "Node,RBAC")
+AUTHZ_NAMESPACE = "bench-authz"
+BENCH_ROLE = {
+    "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+    "apiGroups": [""],
+    "resources": ["configmaps"],
+}
 
 
 class Cluster:
     """Store members and apiservers as child processes (each in its own session, killed at the end)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, modes: tuple[str, str] = ("AlwaysAllow", "AlwaysAllow")) -> None:
         self.workdir = workdir
+        self.modes = modes
         self.procs: list[subprocess.Popen[bytes]] = []
         self.urls: list[str] = []
 
@@ -76,7 +97,9 @@ class Cluster:
                 ],
             )
         etcd = ",".join(f"http://127.0.0.1:{client}" for client, _ in ports)
-        for i in range(2):
+        tokens = self.workdir / "tokens.csv"
+        tokens.write_text(f"{BENCH_TOKEN},{BENCH_USER},uid-bench,\n")
+        for i, mode in enumerate(self.modes):
             port = free_port()
             self._start(
                 f"apiserver{i}",
@@ -95,6 +118,12 @@ class Cluster:
                     str(pki / "apiserver.key"),
                     "--client-ca-file",
                     str(pki / "ca.crt"),
+                    "--authorization-mode",
+                    mode,
+                    "--token-auth-file",
+                    str(tokens),
+                    # No controller-manager creates the `default` ServiceAccount the pods here would need.
+                    "--disable-admission-plugins=ServiceAccount",
                 ],
             )
             self.urls.append(f"https://127.0.0.1:{port}")
@@ -132,7 +161,10 @@ class Bench:
         self.session = session
 
     async def call(self, i: int, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
-        url = self.cluster.urls[i % len(self.cluster.urls)] + path
+        return await self.call_at(self.cluster.urls[i % len(self.cluster.urls)], method, path, body, expect)
+
+    async def call_at(self, server: str, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
+        url = server + path
         async with self.session.request(method, url, json=body) as resp:
             data = await resp.read()
             if resp.status != expect:
@@ -188,9 +220,11 @@ class Bench:
         return out
 
     async def _merge(self, i: int, path: str) -> None:
-        url = self.cluster.urls[i % len(self.cluster.urls)] + path
+        await self.merge_at(self.cluster.urls[i % len(self.cluster.urls)], path, {"data": {"v": str(i + 1)}})
+
+    async def merge_at(self, server: str, path: str, body: Any) -> None:
         headers = {"Content-Type": "application/merge-patch+json"}
-        async with self.session.patch(url, data=json.dumps({"data": {"v": str(i + 1)}}), headers=headers) as resp:
+        async with self.session.patch(server + path, data=json.dumps(body), headers=headers) as resp:
             if resp.status != 200:
                 raise RuntimeError(f"PATCH {path}: {resp.status} {await resp.text()}")
             await resp.read()
@@ -289,6 +323,129 @@ class Bench:
         }
 
 
+def inprocess_authz_us(iterations: int) -> dict[str, float]:
+    """Microseconds to derive the attributes of a GET and authorize it: RBAC (default policy plus the bench Role)
+    against AlwaysAllow, in this process, without the network."""
+    plurals = {"/r/": "roles", "/cr/": "clusterroles", "/rb/": "rolebindings", "/crb/": "clusterrolebindings"}
+    index = RBACIndex(plurals)
+    meta = {"name": "bench", "namespace": AUTHZ_NAMESPACE}
+    index.replace("/r/", [{"metadata": meta, "rules": [BENCH_ROLE]}])
+    index.replace("/cr/", cluster_roles())
+    index.replace(
+        "/rb/",
+        [
+            {
+                "metadata": meta,
+                "roleRef": {"kind": "Role", "name": "bench"},
+                "subjects": [{"kind": "User", "name": BENCH_USER}],
+            }
+        ],
+    )
+    index.replace("/crb/", cluster_role_bindings())
+    user = User(BENCH_USER, "uid-bench", ("system:authenticated",))
+    path = f"/api/v1/namespaces/{AUTHZ_NAMESPACE}/configmaps/cm-1"
+    out: dict[str, float] = {}
+    for name, authorizer in (
+        ("AlwaysAllow", Union([PrivilegedGroup(), AlwaysAllow()])),
+        ("Node,RBAC", Union([PrivilegedGroup(), RBACAuthorizer(index)])),
+    ):
+        started = time.perf_counter()
+        for _ in range(iterations):
+            assert authorizer.authorize(attributes_for(user, "GET", path, {})).allowed
+        out[name] = round((time.perf_counter() - started) / iterations * 1e6, 2)
+    return out
+
+
+async def authz_overhead(cluster: Cluster, admin: Bench, rounds: int, per_round: int) -> dict[str, Any]:
+    """The same non-admin requests against the AlwaysAllow and the Node,RBAC apiserver, in alternating rounds."""
+    rbac_url = cluster.urls[1]
+    rbac_api = "/apis/rbac.authorization.k8s.io/v1/namespaces/" + AUTHZ_NAMESPACE
+    await admin.call_at(rbac_url, "POST", "/api/v1/namespaces", {"metadata": {"name": AUTHZ_NAMESPACE}}, 201)
+    await admin.call_at(
+        rbac_url, "POST", rbac_api + "/roles", {"metadata": {"name": "bench"}, "rules": [BENCH_ROLE]}, 201
+    )
+    binding = {
+        "metadata": {"name": "bench"},
+        "subjects": [{"kind": "User", "name": BENCH_USER}],
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "bench"},
+    }
+    await admin.call_at(rbac_url, "POST", rbac_api + "/rolebindings", binding, 201)
+    base = f"/api/v1/namespaces/{AUTHZ_NAMESPACE}/configmaps"
+    await admin.drive(16, 100, lambda i: admin.call(i, "POST", base, {"metadata": {"name": f"cm-{i}"}}, 201))
+    ctx = ssl.create_default_context(cafile=str(cluster.workdir / "pki" / "ca.crt"))
+    headers = {"Authorization": f"Bearer {BENCH_TOKEN}"}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx, limit=200), headers=headers) as session:
+        user = Bench(cluster, session)
+        deadline = time.monotonic() + 30
+        while True:  # the RBAC apiserver's index sees the binding a moment after it is written
+            try:
+                await user.call_at(rbac_url, "GET", base + "/cm-0")
+                break
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+        samples: dict[str, dict[str, list[float]]] = {m: {"get": [], "list": [], "patch": []} for m in AUTHZ_MODES}
+
+        async def one_round(url: str, got: dict[str, list[float]]) -> None:
+            async def timed(into: list[float], call: Awaitable[Any]) -> None:
+                started = time.perf_counter()
+                await call
+                into.append(time.perf_counter() - started)
+
+            def get(i: int) -> Awaitable[None]:
+                return timed(got["get"], user.call_at(url, "GET", f"{base}/cm-{i % 100}"))
+
+            def list_some(i: int) -> Awaitable[None]:
+                return timed(got["list"], user.call_at(url, "GET", base + "?limit=10"))
+
+            def patch(i: int) -> Awaitable[None]:
+                return timed(got["patch"], user.merge_at(url, f"{base}/cm-{i % 100}", {"data": {"v": str(i)}}))
+
+            await user.drive(16, per_round, get)
+            await user.drive(16, per_round // 10, list_some)
+            await user.drive(16, per_round // 2, patch)
+
+        for r in range(rounds):
+            order = list(enumerate(AUTHZ_MODES))
+            for idx, mode in order if r % 2 == 0 else order[::-1]:
+                await one_round(cluster.urls[idx], samples[mode])
+    out: dict[str, Any] = {}
+    for op in ("get", "list", "patch"):
+        allow, rbac = samples["AlwaysAllow"][op], samples["Node,RBAC"][op]
+        mean_allow, mean_rbac = sum(allow) / len(allow), sum(rbac) / len(rbac)
+        out[op] = {
+            "AlwaysAllow_p50_ms": round(percentile(allow, 0.5) * 1000, 2),
+            "Node,RBAC_p50_ms": round(percentile(rbac, 0.5) * 1000, 2),
+            "AlwaysAllow_mean_ms": round(mean_allow * 1000, 2),
+            "Node,RBAC_mean_ms": round(mean_rbac * 1000, 2),
+            "ratio": round(mean_rbac / mean_allow, 3),
+        }
+    return out
+
+
+async def run_authz(quick: bool) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="apiserver-bench-authz-"))
+    cluster = Cluster(workdir, AUTHZ_MODES)
+    cluster.start()
+    try:
+        connector = aiohttp.TCPConnector(ssl=cluster.ssl_context(), limit=200)
+        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=300)) as session:
+            admin = Bench(cluster, session)
+            await admin.wait_ready()
+            results: dict[str, Any] = {"over_http": await authz_overhead(cluster, admin, 6, 300 if quick else 1500)}
+            for op, figures in results["over_http"].items():
+                print(f"authz {op}: {figures} (target ratio <= 1.10)", flush=True)
+            results["in_process_us"] = inprocess_authz_us(20_000 if quick else 100_000)
+            micro = results["in_process_us"]
+            share = (micro["Node,RBAC"] / 1000) / results["over_http"]["get"]["AlwaysAllow_p50_ms"]
+            print(f"authz in-process per request: {micro} µs; RBAC's is {share:.2%} of a GET's p50", flush=True)
+            return results
+    finally:
+        cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 async def run(quick: bool) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="apiserver-bench-"))
     cluster = Cluster(workdir)
@@ -320,9 +477,10 @@ async def run(quick: bool) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="a fifth of the operations, for a smoke run")
+    parser.add_argument("--authz", action="store_true", help="measure authorization's cost (AlwaysAllow vs Node,RBAC)")
     parser.add_argument("--json", help="also write the raw results to this file")
     args = parser.parse_args()
-    results = uvloop.run(run(args.quick))
+    results = uvloop.run(run_authz(args.quick) if args.authz else run(args.quick))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

@@ -5,7 +5,10 @@ scheduler's driver (in this process, as kube-scheduler's integration benchmark r
 through ``pods/binding`` and records a ``Scheduled`` event per pod, exactly as ``tinykube scheduler`` does.
 Reports pods/s from the first cycle to the last binding, the queue → bound latency (p50/p99; every pod is
 queued when scheduling starts), the per-pod attempt latency (cycle + binding round trip) and the CPU time
-of the scheduling algorithm per pod.
+of the scheduling algorithm per pod. The peer, measured in the same run against the same apiserver, is the
+rate at which 64 concurrent clients create the pods; next to it, the CPU seconds this process (scheduler and
+informers), the apiservers and the store members used while the scheduler ran, and how many events the
+scheduler's bounded event queue dropped (as client-go's broadcaster does when full).
 
     .venv/bin/python -m bench.scheduler_bench [--nodes 1000] [--pods 10000] [--mix] [--json FILE]
 """
@@ -15,6 +18,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -81,6 +87,21 @@ def pod(i: int, mix: bool) -> dict[str, Any]:
             "spec": spec}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cluster_cpu(procs: list[subprocess.Popen[bytes]]) -> dict[str, float]:
+    """CPU seconds so far, summed per component (argv[1]: store, apiserver), plus this process."""
+    total = {"bench process (scheduler)": time.process_time()}
+    for proc in procs:
+        component = str(proc.args[1]) if isinstance(proc.args, list) else "?"
+        total[component] = total.get(component, 0.0) + cpu_seconds(proc.pid)
+    return total
+
+
 async def wait_ready(client: RestClient) -> None:
     """Until the apiserver has written its bootstrap objects (a minute at most)."""
     async with asyncio.timeout(60):
@@ -138,19 +159,27 @@ async def run(nodes: int, pods: int, mix: bool) -> dict[str, Any]:
         factory.start()
         await factory.wait_for_cache_sync()
         began = time.monotonic()
+        cpu_before = cluster_cpu(cluster.procs)
         loop = asyncio.get_running_loop().create_task(sched.run())
         done_waiting = asyncio.get_running_loop().create_task(all_bound.wait())
         await asyncio.wait({loop, done_waiting}, return_when=asyncio.FIRST_COMPLETED)
         done_waiting.cancel()
         elapsed = (bound_at[-1] if bound_at else time.monotonic()) - began
+        cpu = {k: round(v - cpu_before.get(k, 0.0), 1) for k, v in cluster_cpu(cluster.procs).items()}
         loop.cancel()
         await sched.drain()
         await factory.shutdown()
         await client.close()
         queue_to_bound = [t - began for t in bound_at]
+        pods_per_s = len(bound_at) / elapsed
         return {
             "nodes": nodes, "pods": pods, "mix": mix, "bound": len(bound_at),
-            "pods_per_s": round(len(bound_at) / elapsed, 1),
+            "pods_per_s": round(pods_per_s, 1),
+            "peer_pod_creates_per_s": round(pod_rate, 1),
+            "ratio_bound_to_created_per_s": round(pods_per_s / pod_rate, 2),
+            "scheduling_s": round(elapsed, 1),
+            "cpu_s_while_scheduling": cpu,
+            "events_dropped": sched.events.dropped,
             "queue_to_bound_p50_s": round(percentile(queue_to_bound, 0.5), 2),
             "queue_to_bound_p99_s": round(percentile(queue_to_bound, 0.99), 2),
             "attempt_p50_ms": round(percentile(metrics.samples, 0.5) * 1000, 1),
@@ -161,6 +190,7 @@ async def run(nodes: int, pods: int, mix: bool) -> dict[str, Any]:
         }
     finally:
         cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main() -> int:

@@ -6,6 +6,8 @@ code branches on ``apierrors.IsNotFound``; the Status itself stays attached for 
 
 from __future__ import annotations
 
+import contextlib
+import json
 from typing import Any
 
 
@@ -180,3 +182,22 @@ def status_for_body(code: int, body: bytes) -> dict[str, Any]:
     reason = _BY_CODE[code].default_reason if code in _BY_CODE else "Unknown"
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": message, "reason": reason, "code": code}
+
+
+def error_for_response(code: int, body: bytes, retry_after: str | None = None) -> ApiError:
+    """The typed error for a non-2xx answer: its ``Status`` body if it has one, else one made up from the body."""
+    status: dict[str, Any] | None = None
+    with contextlib.suppress(ValueError):  # json (not orjson): importing orjson costs CLIs more than it saves
+        decoded = json.loads(body) if body else None
+        if isinstance(decoded, dict) and decoded.get("kind") == "Status":
+            status = decoded
+    return error_from_status(status or status_for_body(code, body), code=code, retry_after=_retry_after(retry_after))
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP-date: the apiserver never sends one; treat as absent

@@ -130,6 +130,15 @@ def lease_expired(state: ElectionState, now: float) -> bool:
     return state.observed_time + state.observed.lease_duration_seconds <= now
 
 
+def next_try_in(state: ElectionState, now: float, retry: float) -> float:
+    """How long a candidate waits before trying again: ``retry``, but no longer than until the observed
+    Lease expires, so a dead leader's Lease is taken when it runs out rather than up to a retry later."""
+    if state.is_leader() or state.observed is None or state.observed_time is None:
+        return retry
+    expires_in = state.observed_time + state.observed.lease_duration_seconds - now
+    return min(retry, max(expires_in, 0.0))
+
+
 def decide(state: ElectionState, current: LeaderElectionRecord | None, now: float, wall: datetime,
            lease_duration: float) -> Decision:
     """client-go's ``tryAcquireOrRenew``: given the Lease just read (None if absent), what to write."""
@@ -242,7 +251,8 @@ class LeaderElector:
 
     async def _acquire(self) -> None:
         while not await self.try_acquire_or_renew():
-            await self.clock.sleep(jittered(self.config.retry_period, JITTER_FACTOR))
+            retry = jittered(self.config.retry_period, JITTER_FACTOR)
+            await self.clock.sleep(next_try_in(self.state, self.clock.now(), retry))
         log.info("acquired lease", lease=f"{self.config.namespace}/{self.config.name}", identity=self.config.identity)
 
     async def _renew(self) -> None:

@@ -7,34 +7,16 @@ the server's discovery documents (``client.discovery``). Both resolve names by t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from api.catalog import REGISTRY
 from api.schema import Resource
-from client.errors import ClientError
-from client.rest import ResourceRef
+from client.refs import ResourceRef
+from client.resources import ResourceInfo, UnknownResource, resolve
 
-
-class UnknownResource(ClientError):
-    """No resource matches the name, kind or group/version/resource asked for."""
-
-
-@dataclass(frozen=True)
-class ResourceInfo:
-    """What a name resolution needs to know about one served resource."""
-
-    ref: ResourceRef
-    singular: str = ""
-    short_names: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    verbs: tuple[str, ...] = ()
-    subresources: tuple[str, ...] = ()
-
-    def names(self) -> set[str]:
-        """Every name kubectl accepts for it: plural, singular, kind (any case) and short names."""
-        return {self.ref.resource, self.singular or self.ref.kind.lower(), self.ref.kind.lower(), *self.short_names}
+# The resolution rules live in client.resources (no api import, cheap for CLIs); re-exported here.
+__all__ = ["ResourceInfo", "UnknownResource", "builtin_resources", "lookup", "ref_for_kind", "ref_for_object",
+           "resolve", "resource_ref"]
 
 
 def _info(res: Resource) -> ResourceInfo:
@@ -46,29 +28,6 @@ def _info(res: Resource) -> ResourceInfo:
 def builtin_resources() -> list[ResourceInfo]:
     """Every built-in resource, core group first, each group's preferred version first."""
     return [_info(r) for r in sorted(REGISTRY.resources, key=lambda r: r.group != "")]  # sorted() is stable
-
-
-def resolve(name: str, resources: Iterable[ResourceInfo]) -> ResourceRef:
-    """kubectl's resolution of a resource argument among ``resources`` (in priority order): plural,
-    singular, short name or kind, optionally qualified as ``deployments.apps`` or ``deployments.v1.apps``."""
-    base, _, qualifier = name.partition(".")
-    version: str | None = None
-    group: str | None = None
-    if qualifier:
-        first, _, rest = qualifier.partition(".")
-        if rest and first.startswith("v") and first[1:2].isdigit():
-            version, group = first, rest
-        else:
-            group = qualifier
-    lowered = base.lower()
-    for info in resources:
-        if group is not None and info.ref.group != group:
-            continue
-        if version is not None and info.ref.version != version:
-            continue
-        if lowered in info.names():
-            return info.ref
-    raise UnknownResource(f'the server doesn\'t have a resource type "{name}"')
 
 
 def lookup(name: str) -> ResourceRef:

@@ -18,98 +18,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import platform
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import orjson
 
 from client.clock import Clock, RealClock
-from client.errors import ApiConnectionError, ApiError, error_from_status, status_for_body
+from client.errors import ApiConnectionError, ApiError, error_for_response
+from client.failover import Attempts, next_index
 from client.kubeconfig import ClientConfig
+from client.refs import PatchType, ResourceRef, delete_options, query
 from process.log import get_logger
 from process.version import __version__
+
+# The refs moved to client.refs (shared with client.blocking); callers still import them from here.
+__all__ = ["DEFAULT_USER_AGENT", "PatchType", "ResourceRef", "RestClient", "delete_options", "iter_lines", "query"]
 
 log = get_logger("client.rest")
 
 DEFAULT_USER_AGENT = f"tinykube/v{__version__} ({platform.system().lower()}/{platform.machine()})"
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
-_MAX_RETRY_AFTER = 30.0  # never sleep longer than this on one Retry-After, whatever the server says
-
-
-@dataclass(frozen=True)
-class ResourceRef:
-    """Where a resource lives in the API: group/version/resource, whether namespaced, and its kind."""
-
-    group: str
-    version: str
-    resource: str
-    namespaced: bool = True
-    kind: str = ""
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
-
-    @property
-    def prefix(self) -> str:
-        """``/api/v1`` for the core group, ``/apis/<group>/<version>`` for the rest."""
-        return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-
-    def path(self, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
-        """The URL path of the collection, one object, or one of its subresources."""
-        parts = [self.prefix]
-        if self.namespaced and namespace:
-            parts += ["namespaces", namespace]
-        elif self.namespaced and name is not None:
-            raise ValueError(f"{self.resource} is namespaced: a namespace is needed to address {name!r}")
-        parts.append(self.resource)
-        if name is not None:
-            if not name:
-                raise ValueError(f"an empty name does not address a {self.resource} object")
-            parts.append(name)
-        if subresource:
-            if name is None:
-                raise ValueError(f"subresource {subresource!r} needs an object name")
-            parts.append(subresource)
-        return "/".join(parts)
-
-
-class PatchType(enum.StrEnum):
-    """The four patch content types the apiserver accepts."""
-
-    JSON = "application/json-patch+json"
-    MERGE = "application/merge-patch+json"
-    STRATEGIC = "application/strategic-merge-patch+json"
-    APPLY = "application/apply-patch+yaml"
-
-
-def query(**params: Any) -> dict[str, str]:
-    """Query parameters in the apiserver's spelling: ``None`` dropped, booleans as ``true``/``false``."""
-    out: dict[str, str] = {}
-    for key, value in params.items():
-        if value is None:
-            continue
-        out[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
-    return out
-
-
-def delete_options(*, propagation_policy: str | None = None, grace_period_seconds: int | None = None,
-                   preconditions: Mapping[str, str] | None = None, dry_run: bool = False) -> dict[str, Any]:
-    """A ``DeleteOptions`` body; ``preconditions`` holds ``uid`` and/or ``resourceVersion``."""
-    body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
-    if propagation_policy is not None:
-        body["propagationPolicy"] = propagation_policy
-    if grace_period_seconds is not None:
-        body["gracePeriodSeconds"] = grace_period_seconds
-    if preconditions:
-        body["preconditions"] = dict(preconditions)
-    if dry_run:
-        body["dryRun"] = ["All"]
-    return body
 
 
 class RestClient:
@@ -176,9 +106,8 @@ class RestClient:
                         idempotent: bool) -> AsyncIterator[aiohttp.ClientResponse]:
         """Open a response with a 2xx status, following the retry policy in the module docstring."""
         servers = self.config.servers
-        failed_servers = 0
-        retry_afters = 0
-        last: BaseException | None = None
+        attempts = Attempts(servers, method=method, path=path, idempotent=idempotent,
+                            max_retry_after=self.max_retry_after)
         while True:
             index = self._current
             url = servers[index] + path
@@ -194,12 +123,9 @@ class RestClient:
                     error = _error_for(resp.status, resp.headers, body)
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
                 # Never reached the server: safe to move on for every verb.
-                last = exc
+                attempts.server_failed(exc)
             except (aiohttp.ClientError, TimeoutError) as exc:
-                if not idempotent:
-                    raise ApiConnectionError(f"{method} {url} failed after it may have reached the server "
-                                             f"(not retried: not idempotent): {_describe(exc)}") from exc
-                last = exc
+                attempts.send_failed(exc, url, _describe(exc))
             else:
                 if resp.status < 300:
                     # Outside the try above: errors raised by the caller's reading must not trigger a retry.
@@ -208,25 +134,15 @@ class RestClient:
                     finally:
                         resp.release()
                     return
-                retryable = error.code == 429 or (idempotent and error.code >= 500)
-                if error.retry_after is not None and retryable and retry_afters < self.max_retry_after:
-                    retry_afters += 1
+                wait = attempts.wait_before_repeating(error)
+                if wait is not None:
                     log.v(4, "retrying after server asked to wait", url=url, code=error.code,
                           wait=error.retry_after)
-                    await self.clock.sleep(min(error.retry_after, _MAX_RETRY_AFTER))
+                    await self.clock.sleep(wait)
                     continue
-                if not (idempotent and error.code in (502, 503)):
-                    raise error
-                last = error
-            failed_servers += 1
-            log.v(2, "apiserver request failed, trying the next", url=url, error=_describe(last))
-            if failed_servers >= len(servers):
-                if isinstance(last, ApiError):
-                    raise last
-                raise ApiConnectionError(f"{method} {path}: no apiserver reachable ({', '.join(servers)}): "
-                                         f"{_describe(last)}") from last
-            if self._current == index:
-                self._current = (index + 1) % len(servers)
+            log.v(2, "apiserver request failed, trying the next", url=url, error=_describe(attempts.last))
+            attempts.give_up_if_spent(_describe(attempts.last))
+            self._current = next_index(self._current, index, len(servers))
 
     def _timeout(self, request_timeout: float | None) -> aiohttp.ClientTimeout:
         return aiohttp.ClientTimeout(total=request_timeout if request_timeout is not None else self.timeout,
@@ -444,22 +360,7 @@ async def iter_lines(resp: aiohttp.ClientResponse) -> AsyncGenerator[bytes, None
 
 
 def _error_for(code: int, headers: Mapping[str, str], body: bytes) -> ApiError:
-    retry_after = _retry_after(headers.get("Retry-After"))
-    status: dict[str, Any] | None = None
-    with contextlib.suppress(orjson.JSONDecodeError):
-        decoded = orjson.loads(body) if body else None
-        if isinstance(decoded, dict) and decoded.get("kind") == "Status":
-            status = decoded
-    return error_from_status(status or status_for_body(code, body), code=code, retry_after=retry_after)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP-date: the apiserver never sends one; treat as absent
+    return error_for_response(code, body, headers.get("Retry-After"))
 
 
 def _describe(exc: BaseException | None) -> str:

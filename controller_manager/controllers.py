@@ -10,26 +10,36 @@ ReplicaSet write errors, the node-lifecycle zone limiter) lives in the closures 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 
 from api import labels
 from api.labels import Selector
 from client.cache import DeletedFinalStateUnknown, split_key
+from client.delegated_auth import ACCESS_REVIEWS
+from client.discovery import Discovery
+from client.errors import ClientError, NotFound
 from client.events import EventRecorder
-from client.informer import SharedInformer
+from client.informer import SharedInformer, SharedInformerFactory
+from client.resources import UnknownResource
 from client.rest import ResourceRef, RestClient
 from client.workqueue import WorkQueue, default_controller_rate_limiter
 from controller_manager import (
+    clusterroleaggregation,
     cronjob,
+    csrapproving,
+    csrsigning,
     daemonset,
     deployment,
     disruption,
     endpoints,
     garbagecollector,
+    hpa,
     job,
+    legacy_tokens,
     namespace,
     nodeipam,
     nodelifecycle,
@@ -40,19 +50,23 @@ from controller_manager import (
     serviceaccount,
     statefulset,
 )
-from controller_manager.actions import Action, Patch
+from controller_manager.actions import Action, Delete, Patch
+from controller_manager.discovery import deletable_resources
 from controller_manager.executor import ActionFailed, Executor
 from controller_manager.expectations import Expectations
 from controller_manager.ownership import controller_of
 from controller_manager.triggers import label_selector, map_selector, owner_keys, service_keys
 from controller_manager.view import (
+    CERTIFICATE_SIGNING_REQUESTS,
     CONFIG_MAPS,
     CONTROLLER_REVISIONS,
     CRON_JOBS,
+    CUSTOM_RESOURCE_DEFINITIONS,
     DAEMON_SETS,
     DEPLOYMENTS,
     ENDPOINT_SLICES,
     ENDPOINTS,
+    HORIZONTAL_POD_AUTOSCALERS,
     JOBS,
     LEASES,
     NAMESPACES,
@@ -74,6 +88,9 @@ from controller_manager.view import (
     key_of,
     meta,
 )
+from process import log as process_log
+
+log = process_log.get_logger("controller_manager")
 
 OWNER_UID_INDEX = "ownerUID"
 NODES_KEY = "nodes"
@@ -90,12 +107,14 @@ class Context:
     """What every controller shares: the client, the informers (and a View over them), the recorder."""
 
     rest: RestClient
-    informers: Mapping[ResourceRef, SharedInformer]
+    informers: dict[ResourceRef, SharedInformer]
     recorder: EventRecorder
     args: argparse.Namespace
     namespaced_resources: list[ResourceRef]
     """Namespaced, listable, deletable resources found by discovery (namespace deletion, GC)."""
     root_ca: str | None = None
+    factory: SharedInformerFactory | None = None
+    """Makes informers for resources found after start (the garbage collector's new monitors)."""
     view: InformerView = field(init=False)
 
     def __post_init__(self) -> None:
@@ -108,6 +127,15 @@ class Context:
     def informer(self, ref: ResourceRef) -> SharedInformer:
         """The informer for ``ref`` (main created one for every resource a selected controller reads)."""
         return self.informers[ref]
+
+    def add_informer(self, ref: ResourceRef) -> SharedInformer:
+        """A running informer for a resource discovered after start, readable through the view."""
+        if self.factory is None:
+            raise RuntimeError("no informer factory to watch newly discovered resources with")
+        inf = self.factory.informer(ref)
+        self.informers[ref] = inf
+        self.view.add(ref, inf)
+        return inf
 
 
 @dataclass
@@ -376,6 +404,19 @@ def root_ca_controller(ctx: Context) -> Controller:
     return Controller("root-ca-cert-publisher", queue, sync)
 
 
+def clusterrole_aggregation_controller(ctx: Context) -> Controller:
+    """ClusterRoles with an aggregationRule hold the rules of the ClusterRoles their selectors match."""
+    queue = _queue("clusterrole-aggregation")
+    roles = ctx.informer(clusterroleaggregation.CLUSTER_ROLES)
+    watch(roles, queue, lambda _role: clusterroleaggregation.aggregating_roles(ctx.view))
+    executor = _executor(ctx, queue)
+
+    async def sync(name: str) -> None:
+        await executor.execute(clusterroleaggregation.reconcile(ctx.view, name))
+
+    return Controller("clusterrole-aggregation", queue, sync)
+
+
 def nodeipam_controller(ctx: Context) -> Controller:
     """Nodes get a pod CIDR from ``--cluster-cidr`` (with ``--allocate-node-cidrs``)."""
     queue = _queue("nodeipam")
@@ -503,25 +544,106 @@ def resourcequota_controller(ctx: Context) -> Controller:
 
 
 def serviceaccount_token_controller(ctx: Context) -> Controller:
-    """Legacy token Secrets of deleted ServiceAccounts are deleted."""
+    """Legacy token Secrets get a signed token (with ``--service-account-private-key-file``), the CA and
+    the namespace; those of deleted ServiceAccounts are deleted."""
+    key_file = ctx.args.service_account_private_key_file
+    signer = legacy_tokens.TokenSigner.from_pem(Path(key_file).read_bytes()) if key_file else None
     queue = _queue("serviceaccount-token")
     watch(ctx.informer(SECRETS), queue,
           lambda secret: [key_of(secret)] if secret.get("type") == serviceaccount.TOKEN_SECRET_TYPE else [])
 
-    def account_gone(o: Obj | DeletedFinalStateUnknown) -> None:
+    def account_secrets(o: Obj | DeletedFinalStateUnknown) -> None:
         sa = _obj(o)
         for secret in ctx.view.list(SECRETS, _namespace_of(sa)):
             if (meta(secret).get("annotations") or {}).get(serviceaccount.SA_NAME_ANNOTATION) == meta(sa)["name"]:
                 queue.add(key_of(secret))
 
-    ctx.informer(SERVICE_ACCOUNTS).add_event_handler(on_delete=account_gone)
+    ctx.informer(SERVICE_ACCOUNTS).add_event_handler(on_add=account_secrets, on_delete=account_secrets)
     executor = _executor(ctx, queue)
 
     async def sync(key: str) -> None:
         ns, name = split_key(key)
-        await executor.execute(serviceaccount.reconcile_token_secret(ctx.view, ns or "", name))
+        actions = serviceaccount.reconcile_token_secret(ctx.view, ns or "", name,
+                                                        signer.sign if signer else None, ctx.root_ca)
+        if any(isinstance(a, Delete) for a in actions) and await _account_just_created(ctx, ns or "", name):
+            queue.add_after(key, 1.0)  # the informer has not seen the new ServiceAccount yet: look again
+            return
+        await executor.execute(actions)
 
     return Controller("serviceaccount-token", queue, sync)
+
+
+async def _account_just_created(ctx: Context, namespace: str, secret_name: str) -> bool:
+    """Whether the account a token Secret names exists live though the cache lacks it (as upstream's
+    fetch on cache miss), so a Secret created right after its account is not deleted."""
+    secret = ctx.view.get(SECRETS, namespace, secret_name)
+    ann = (meta(secret).get("annotations") or {}) if secret is not None else {}
+    account = ann.get(serviceaccount.SA_NAME_ANNOTATION)
+    if not account or ctx.view.get(SERVICE_ACCOUNTS, namespace, account) is not None:
+        return False
+    try:
+        live = await ctx.rest.get(SERVICE_ACCOUNTS, account, namespace)
+    except NotFound:
+        return False
+    return ann.get(serviceaccount.SA_UID_ANNOTATION) in (None, meta(live).get("uid"))
+
+
+PODS_METRICS: Final = "/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods"
+SCALE_TARGETS: Final = (DEPLOYMENTS, REPLICA_SETS, STATEFUL_SETS, REPLICATION_CONTROLLERS)
+
+
+def horizontal_pod_autoscaler_controller(ctx: Context) -> Controller:
+    """HorizontalPodAutoscalers scale their target on the CPU usage metrics.k8s.io reports for its pods."""
+    queue = _queue("horizontalpodautoscaling")
+    history: dict[str, list[hpa.Recommendation]] = {}
+    known = {(ref.api_version, ref.kind): ref for ref in SCALE_TARGETS}
+    discovery = Discovery(ctx.rest)
+    watch(ctx.informer(HORIZONTAL_POD_AUTOSCALERS), queue, own_key)
+    executor = _executor(ctx, queue)
+
+    async def target_of(spec_ref: Obj) -> ResourceRef | None:
+        """The resource of scaleTargetRef, watched from now on if it is none of the built-in workloads."""
+        api_version, kind = str(spec_ref.get("apiVersion", "")), str(spec_ref.get("kind", ""))
+        ref = known.get((api_version, kind))
+        if ref is None:
+            try:
+                ref = await discovery.ref_for_kind(api_version, kind)
+            except UnknownResource:
+                return None
+            known[(api_version, kind)] = ref
+            if ref not in ctx.informers:
+                await ctx.add_informer(ref).wait_for_sync()
+        return ref
+
+    async def cpu_usage(namespace: str, target: Obj | None) -> tuple[dict[str, int], str | None]:
+        selector = ((target or {}).get("spec") or {}).get("selector")
+        if not selector:
+            return {}, None  # the core reports the missing selector itself
+        if "matchLabels" not in selector and "matchExpressions" not in selector:
+            selector = {"matchLabels": selector}  # a ReplicationController's map selector
+        try:
+            found = await ctx.rest.request("GET", PODS_METRICS.format(namespace=namespace),
+                                           params={"labelSelector": str(labels.from_label_selector(selector))})
+        except ClientError as exc:
+            return {}, f"unable to fetch metrics from resource metrics API: {exc}"
+        return hpa.pod_cpu_milli(found or {}), None
+
+    async def sync(key: str) -> None:
+        ns, name = split_key(key)
+        obj = ctx.view.get(HORIZONTAL_POD_AUTOSCALERS, ns, name)
+        if obj is None:
+            history.pop(key, None)
+            return
+        spec_ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
+        target_ref = await target_of(spec_ref)
+        target = ctx.view.get(target_ref, ns, str(spec_ref.get("name", ""))) if target_ref else None
+        usage, error = await cpu_usage(ns or "", target)
+        result = hpa.reconcile(ctx.view, key, target_ref, usage, ctx.now(), history=history.get(key, ()),
+                               metrics_error=error)
+        history[key] = result.recommendations
+        await executor.execute(result.actions)
+
+    return Controller("horizontalpodautoscaling", queue, sync, ctx.args.concurrent_horizontal_pod_autoscaler_syncs)
 
 
 def persistentvolume_binder_controller(ctx: Context) -> Controller:
@@ -565,12 +687,17 @@ def provisioner_controller(ctx: Context) -> Controller:
 
 
 GcKey = tuple[ResourceRef, str | None, str]
+GC_RESYNC: Final = "resync-monitors"
+"""The garbage collector's queue key that re-reads discovery and watches resources that appeared."""
+GC_RESYNC_PERIOD: Final = 30.0
+"""Seconds between discovery re-reads without a CRD event (upstream's GC resyncs every 30 s)."""
 
 
 def garbagecollector_controller(ctx: Context) -> Controller:
-    """Dependents whose owners are gone are deleted; orphan and foreground deletion are carried out."""
+    """Dependents whose owners are gone are deleted; orphan and foreground deletion are carried out.
+    Resources that appear later (CRDs) get monitors on CRD events and every ``GC_RESYNC_PERIOD``."""
     queue = _queue("garbagecollector")
-    monitored = {ref: inf for ref, inf in ctx.informers.items()}
+    monitored = dict(ctx.informers)
     kinds: dict[tuple[str, str], ResourceRef] = {(ref.api_version, ref.kind): ref for ref in monitored}
 
     def gc_key(ref: ResourceRef, obj: Obj) -> GcKey:
@@ -590,7 +717,9 @@ def garbagecollector_controller(ctx: Context) -> Controller:
                 out.append((ref, meta(obj).get("namespace") if ref.namespaced else None, str(r.get("name", ""))))
         return out
 
-    def handlers(ref: ResourceRef, inf: SharedInformer) -> None:
+    def monitor(ref: ResourceRef, inf: SharedInformer) -> None:
+        monitored[ref] = inf
+        kinds[(ref.api_version, ref.kind)] = ref
         inf.add_indexers({OWNER_UID_INDEX: owner_uids})
 
         def changed(obj: Obj) -> None:
@@ -611,15 +740,77 @@ def garbagecollector_controller(ctx: Context) -> Controller:
 
         inf.add_event_handler(on_add=changed, on_update=updated, on_delete=deleted)
 
-    for ref, inf in monitored.items():
-        handlers(ref, inf)
+    for ref, inf in list(monitored.items()):
+        monitor(ref, inf)
+    watch(ctx.informer(CUSTOM_RESOURCE_DEFINITIONS), queue, lambda _crd: [GC_RESYNC])
+    queue.add(GC_RESYNC)  # the first pass, once the caches are synced, adds the cluster-scoped resources
     executor = _executor(ctx, queue)
 
-    async def sync(key: GcKey) -> None:
+    async def resync_monitors() -> None:
+        try:
+            found = await deletable_resources(ctx.rest)
+        finally:
+            queue.add_after(GC_RESYNC, GC_RESYNC_PERIOD)
+        added = {(ref.api_version, ref.kind) for ref in found
+                 if ref not in monitored and (ref.api_version, ref.kind) not in kinds}
+        for ref in found:
+            if (ref.api_version, ref.kind) in added:
+                log.info("garbage collector monitors a new resource", resource=ref.path(None))
+                monitor(ref, ctx.add_informer(ref))
+        if not added:
+            return
+        # Objects already seen whose owner was of a kind unknown until now were left alone: look again.
+        for ref, inf in list(monitored.items()):
+            for obj in inf.indexer.list():
+                if any((r.get("apiVersion"), r.get("kind")) in added for r in meta(obj).get("ownerReferences") or []):
+                    queue.add(gc_key(ref, obj))
+
+    async def sync(key: GcKey | str) -> None:
+        if isinstance(key, str):  # GC_RESYNC, the only key that is not an object's
+            await resync_monitors()
+            return
         ref, ns, name = key
         await executor.execute(garbagecollector.reconcile(ctx.view, kinds, ref, ns, name))
 
     return Controller("garbagecollector", queue, sync, ctx.args.concurrent_gc_syncs)
+
+
+def csrsigning_controller(ctx: Context) -> Controller:
+    """Approved kubelet CSRs get a certificate from the CA of ``--cluster-signing-cert-file``/``-key-file``."""
+    args = ctx.args
+    if not (args.cluster_signing_cert_file and args.cluster_signing_key_file):
+        raise ValueError("csrsigning needs --cluster-signing-cert-file and --cluster-signing-key-file")
+    ca = csrsigning.SigningCA.from_pem(Path(args.cluster_signing_cert_file).read_bytes(),
+                                       Path(args.cluster_signing_key_file).read_bytes())
+    lifetime = timedelta(seconds=args.cluster_signing_duration)
+    queue = _queue("csrsigning")
+    watch(ctx.informer(CERTIFICATE_SIGNING_REQUESTS), queue, own_key)
+    executor = _executor(ctx, queue)
+
+    async def sync(name: str) -> None:
+        csr = ctx.view.get(CERTIFICATE_SIGNING_REQUESTS, None, name)
+        await executor.execute(csrsigning.reconcile(csr, ca, ctx.now(), lifetime))
+
+    return Controller("csrsigning", queue, sync)
+
+
+def csrapproving_controller(ctx: Context) -> Controller:
+    """Kubelet client CSRs are approved when a SubjectAccessReview allows their requester to ask."""
+    queue = _queue("csrapproving")
+    watch(ctx.informer(CERTIFICATE_SIGNING_REQUESTS), queue, own_key)
+    executor = _executor(ctx, queue)
+
+    async def sync(name: str) -> None:
+        csr = ctx.view.get(CERTIFICATE_SIGNING_REQUESTS, None, name)
+        review = csrapproving.review_for(csr)
+        if csr is None or review is None:
+            return
+        answer = await ctx.rest.request("POST", ACCESS_REVIEWS, body={
+            "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": review})
+        if ((answer or {}).get("status") or {}).get("allowed"):
+            await executor.execute(csrapproving.approve(csr, ctx.now()))
+
+    return Controller("csrapproving", queue, sync)
 
 
 @dataclass(frozen=True)
@@ -634,13 +825,17 @@ class Spec:
 
 CONTROLLERS: dict[str, Spec] = {
     "replicaset": Spec(replicaset_controller, (REPLICA_SETS, PODS)),
+    "csrsigning": Spec(csrsigning_controller, (CERTIFICATE_SIGNING_REQUESTS,)),
+    "csrapproving": Spec(csrapproving_controller, (CERTIFICATE_SIGNING_REQUESTS,)),
     "deployment": Spec(deployment_controller, (DEPLOYMENTS, REPLICA_SETS, PODS)),
     "endpoint": Spec(endpoints_controller, (SERVICES, ENDPOINTS, PODS, NODES)),
     "endpointslice": Spec(endpointslice_controller, (SERVICES, ENDPOINT_SLICES, PODS, NODES)),
     "namespace": Spec(namespace_controller, (NAMESPACES,), all_namespaced=True),
-    "garbagecollector": Spec(garbagecollector_controller, (NAMESPACES, NODES), all_namespaced=True),
+    "garbagecollector": Spec(garbagecollector_controller, (NAMESPACES, NODES, CUSTOM_RESOURCE_DEFINITIONS),
+                             all_namespaced=True),
     "serviceaccount": Spec(serviceaccount_controller, (NAMESPACES, SERVICE_ACCOUNTS)),
     "root-ca-cert-publisher": Spec(root_ca_controller, (NAMESPACES, CONFIG_MAPS)),
+    "clusterrole-aggregation": Spec(clusterrole_aggregation_controller, (clusterroleaggregation.CLUSTER_ROLES,)),
     "nodeipam": Spec(nodeipam_controller, (NODES,)),
     "replicationcontroller": Spec(replicationcontroller_controller, (REPLICATION_CONTROLLERS, PODS)),
     "job": Spec(job_controller, (JOBS, PODS)),
@@ -654,6 +849,8 @@ CONTROLLERS: dict[str, Spec] = {
                                                REPLICATION_CONTROLLERS, STATEFUL_SETS)),
     "resourcequota": Spec(resourcequota_controller, (RESOURCE_QUOTAS, *QUOTA_COUNTED)),
     "serviceaccount-token": Spec(serviceaccount_token_controller, (SECRETS, SERVICE_ACCOUNTS)),
+    "horizontalpodautoscaling": Spec(horizontal_pod_autoscaler_controller,
+                                     (HORIZONTAL_POD_AUTOSCALERS, PODS, *SCALE_TARGETS)),
     "persistentvolume-binder": Spec(persistentvolume_binder_controller,
                                     (PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES, STORAGE_CLASSES)),
     "local-path-provisioner": Spec(provisioner_controller,

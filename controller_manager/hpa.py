@@ -1,6 +1,7 @@
 """HorizontalPodAutoscaler (autoscaling/v2) on CPU utilization, with upstream's replica calculation.
 
-CPU usage per pod comes in as an argument (the driver reads the metrics API). The desired count is
+CPU usage per pod comes in as an argument (the driver reads the metrics API, ``pod_cpu_milli`` turns its
+PodMetricsList into that argument; a failed read comes in as ``metrics_error``). The desired count is
 ``ceil(current utilization / target * pods with metrics)``, skipped inside the 10 % tolerance; pods
 without metrics count as 100 % when scaling down and 0 % when scaling up, and not-ready pods as 0 %
 when scaling up, so missing data can only damp a decision. Scale-downs are stabilized over the
@@ -15,9 +16,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from fractions import Fraction
 from typing import Final
 
 from api import labels
+from api.quantity import Quantity
 from client.cache import split_key
 from client.rest import ResourceRef
 from controller_manager import pods as podstate
@@ -108,7 +111,9 @@ def replica_count(current: int, target: int, pods: Sequence[Obj], usage_milli: M
             continue
         ready_usage[name] = usage_milli[name]
     if not ready_usage:
-        return current, 0
+        # upstream's errors: the metrics API named none of the pods, or only pods whose samples are not trusted
+        raise ValueError("no metrics returned from resource metrics API" if len(missing) == len(requests)
+                         else "no metrics returned matched known pods")
     req_total = sum(requests[n] for n in ready_usage)
     if req_total <= 0:
         raise ValueError("missing request for cpu")
@@ -135,9 +140,20 @@ def replica_count(current: int, target: int, pods: Sequence[Obj], usage_milli: M
     return desired, utilization
 
 
-def reconcile(view: View, key: str, target_resource: ResourceRef, usage_milli: Mapping[str, int], now: datetime, *,
-              history: Sequence[Recommendation] = ()) -> Result:
-    """One sync of HPA ``key``; ``target_resource`` is the resource of spec.scaleTargetRef (from discovery)."""
+def pod_cpu_milli(pod_metrics: Obj) -> dict[str, int]:
+    """CPU usage in millicores per pod name, summed over containers, from a metrics.k8s.io PodMetricsList."""
+    out: dict[str, int] = {}
+    for item in pod_metrics.get("items") or []:
+        total = sum((Quantity.parse(str((c.get("usage") or {}).get("cpu", "0"))).value
+                     for c in item.get("containers") or []), Fraction(0))
+        out[meta(item)["name"]] = math.ceil(total * 1000)
+    return out
+
+
+def reconcile(view: View, key: str, target_resource: ResourceRef | None, usage_milli: Mapping[str, int],
+              now: datetime, *, history: Sequence[Recommendation] = (), metrics_error: str | None = None) -> Result:
+    """One sync of HPA ``key``; ``target_resource`` is the resource of spec.scaleTargetRef (from discovery,
+    None when no resource serves its kind); ``metrics_error`` says why the metrics API could not be read."""
     namespace, name = split_key(key)
     hpa = view.get(HORIZONTAL_POD_AUTOSCALERS, namespace, name)
     if hpa is None:
@@ -147,8 +163,8 @@ def reconcile(view: View, key: str, target_resource: ResourceRef, usage_milli: M
     new = copy.deepcopy(hpa)
     status: Obj = new.setdefault("status", {})
     result = Result(recommendations=list(history))
-    target = view.get(target_resource, namespace, ref.get("name", ""))
-    if target is None:
+    target = view.get(target_resource, namespace, ref.get("name", "")) if target_resource is not None else None
+    if target is None or target_resource is None:
         _set_condition(status, ("AbleToScale", "False", "FailedGetScale",
                                 f'the HPA controller was unable to get the target\'s current scale: {ref.get("kind")} '
                                 f'"{ref.get("name")}" not found'), now)
@@ -172,6 +188,12 @@ def reconcile(view: View, key: str, target_resource: ResourceRef, usage_milli: M
         return _finish(result, hpa, new, key)
     selector = labels.from_label_selector(selector_obj if "matchLabels" in selector_obj or
                                           "matchExpressions" in selector_obj else {"matchLabels": selector_obj})
+    if metrics_error is not None:
+        message = f"unable to get metrics for resource cpu: {metrics_error}"
+        _set_condition(status, ("ScalingActive", "False", "FailedGetResourceMetric",
+                                f"the HPA was unable to compute the replica count: {message}"), now)
+        result.actions.append(event(hpa, WARNING, "FailedGetResourceMetric", message))
+        return _finish(result, hpa, new, key)
     pods = view.list(PODS, namespace, selector)
     try:
         proposal, utilization = replica_count(current, cpu_target, pods, usage_milli, now)

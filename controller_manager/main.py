@@ -3,8 +3,9 @@
 Only the holder of Lease ``kube-system/kube-controller-manager`` starts informers and controllers;
 a leader that loses the Lease exits non-zero (its caches and in-memory expectations must not outlive
 leadership, so the supervisor restarts it as a fresh candidate). ``/healthz`` and ``/metrics`` are
-served over plain HTTP on ``--bind-address:--secure-port`` (no serving certificate is configured;
-keep it on loopback), the port being 0 disables them.
+served on ``--bind-address:--secure-port`` (0 disables them): over HTTPS with ``--tls-cert-file``, /metrics
+then only for callers a SubjectAccessReview allows (see client.secure_serving); plain HTTP otherwise,
+meant for loopback.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from pathlib import Path
 
 from aiohttp import web
 
-from client.discovery import Discovery
 from client.events import EventRecorder
 from client.flags import (
     add_client_flags,
@@ -31,8 +31,10 @@ from client.flags import (
 from client.informer import SharedInformer, SharedInformerFactory
 from client.leaderelection import LeaderElector
 from client.rest import ResourceRef, RestClient
+from client.secure_serving import add_serving_flags, serving_middlewares, serving_tls
 from client.workqueue import run_workers
 from controller_manager.controllers import CONTROLLERS, Context, Controller, selected
+from controller_manager.discovery import deletable_resources
 from process import log as process_log
 from process.flags import ComponentParser, parse_bool
 from process.metrics import Sample, render
@@ -43,7 +45,7 @@ log = process_log.get_logger("controller_manager")
 COMPONENT = "kube-controller-manager"
 _CONCURRENCY = {"deployment": 5, "replicaset": 5, "endpoint": 5, "service-endpoint": 5, "namespace": 10,
                 "gc": 20, "serviceaccount": 5, "job": 5, "cron-job": 5, "daemonset": 2, "statefulset": 5,
-                "rc": 5, "resource-quota": 5}
+                "rc": 5, "resource-quota": 5, "horizontal-pod-autoscaler": 5}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -66,22 +68,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--node-monitor-period", type=parse_duration, default=5.0, help="how often Node health is checked")
     p.add_argument("--root-ca-file", default=None,
                    help="CA bundle published as the kube-root-ca.crt ConfigMap in every namespace")
+    p.add_argument("--service-account-private-key-file", default=None,
+                   help="RSA key that signs the tokens of kubernetes.io/service-account-token Secrets "
+                        "(without it serviceaccount-token only deletes the Secrets of vanished accounts)")
+    p.add_argument("--cluster-signing-cert-file", default=None,
+                   help="CA certificate that signs kubelet CSRs (csrsigning; without it the signer is off)")
+    p.add_argument("--cluster-signing-key-file", default=None, help="key of --cluster-signing-cert-file")
+    p.add_argument("--cluster-signing-duration", type=parse_duration, default=365 * 24 * 3600.0,
+                   help="the longest lifetime of a signed certificate")
     p.add_argument("--bind-address", default="127.0.0.1", help="address of the healthz/metrics endpoint")
     p.add_argument("--secure-port", type=int, default=10257,
-                   help="port of the healthz/metrics endpoint (plain HTTP; 0 disables it)")
+                   help="port of the healthz/metrics endpoint (0 disables it)")
+    add_serving_flags(p)
     return p
-
-
-async def _namespaced_resources(rest: RestClient) -> list[ResourceRef]:
-    """Every namespaced resource that can be listed, watched and deleted, preferred version only."""
-    seen: dict[tuple[str, str], ResourceRef] = {}
-    for info in await Discovery(rest).resources():
-        ref = info.ref
-        if not ref.namespaced or "/" in ref.resource or (ref.group, ref.resource) in seen:
-            continue
-        if {"list", "watch", "delete"} <= set(info.verbs):
-            seen[(ref.group, ref.resource)] = ref
-    return list(seen.values())
 
 
 async def _root_ca(args: argparse.Namespace, rest: RestClient) -> str | None:
@@ -112,15 +111,20 @@ class Manager:
             log.warning("no CA to publish (no --root-ca-file, no CA in the kubeconfig): "
                         "not running root-ca-cert-publisher")
             self.names = [n for n in self.names if n != "root-ca-cert-publisher"]
+        if "csrsigning" in self.names and not (self.args.cluster_signing_cert_file
+                                               and self.args.cluster_signing_key_file):
+            log.warning("no --cluster-signing-cert-file/--cluster-signing-key-file: not running csrsigning")
+            self.names = [n for n in self.names if n != "csrsigning"]
         factory = SharedInformerFactory(self.rest)
         specs = [CONTROLLERS[n] for n in self.names]
-        namespaced = await _namespaced_resources(self.rest) if any(s.all_namespaced for s in specs) else []
+        namespaced = [ref for ref in await deletable_resources(self.rest) if ref.namespaced] \
+            if any(s.all_namespaced for s in specs) else []
         informers: dict[ResourceRef, SharedInformer] = {}
         for spec in specs:
             for ref in (*spec.reads, *(namespaced if spec.all_namespaced else ())):
                 informers[ref] = factory.informer(ref)
         recorder = EventRecorder(self.rest, COMPONENT, socket.gethostname())
-        ctx = Context(self.rest, informers, recorder, self.args, namespaced, root_ca)
+        ctx = Context(self.rest, informers, recorder, self.args, namespaced, root_ca, factory)
         self.controllers = [CONTROLLERS[n].build(ctx) for n in self.names]
         factory.start()
         try:
@@ -143,7 +147,7 @@ class Manager:
         return render(samples)
 
 
-async def _serve_health(args: argparse.Namespace, manager: Manager) -> web.AppRunner | None:
+async def _serve_health(args: argparse.Namespace, manager: Manager, rest: RestClient) -> web.AppRunner | None:
     if not args.secure_port:
         return None
 
@@ -153,12 +157,12 @@ async def _serve_health(args: argparse.Namespace, manager: Manager) -> web.AppRu
     async def metrics(_request: web.Request) -> web.Response:
         return web.Response(text=manager.metrics(), content_type="text/plain")
 
-    app = web.Application()
+    app = web.Application(middlewares=serving_middlewares(args, rest))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, args.bind_address, args.secure_port).start()
+    await web.TCPSite(runner, args.bind_address, args.secure_port, ssl_context=serving_tls(args)).start()
     return runner
 
 
@@ -167,7 +171,7 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     names = selected(args.controllers)
     rest = rest_client_from_args(args, COMPONENT)
     manager = Manager(args, rest, names)
-    runner = await _serve_health(args, manager)
+    runner = await _serve_health(args, manager, rest)
     election = leader_election_from_args(args)
     failed = asyncio.Event()
 

@@ -1,18 +1,22 @@
 """Per-namespace defaults: the ``default`` ServiceAccount and the ``kube-root-ca.crt`` ConfigMap; and
-cleanup of legacy token Secrets whose ServiceAccount is gone.
+legacy token Secrets: filled with a signed token, or deleted once their ServiceAccount is gone.
 
 Pods get the default ServiceAccount when they name none, and mount the root CA from this
 ConfigMap to verify the apiserver, so both must exist in every active namespace. A
 ``kubernetes.io/service-account-token`` Secret is only valid with the ServiceAccount (name and uid)
-it was made for; once that is gone the Secret is deleted, as the token controller does.
+it was made for; once that is gone the Secret is deleted, as the token controller does. While it
+lives, the token controller fills its ``token`` (signed legacy JWT), ``ca.crt`` and ``namespace`` keys.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+from collections.abc import Callable
 from typing import Final
 
 from controller_manager.actions import Action, Create, Delete, Update
+from controller_manager.legacy_tokens import legacy_claims
 from controller_manager.view import CONFIG_MAPS, NAMESPACES, SECRETS, SERVICE_ACCOUNTS, Obj, View, meta
 
 DEFAULT_SERVICE_ACCOUNT: Final = "default"
@@ -62,13 +66,37 @@ def reconcile_root_ca(view: View, namespace: str, ca_pem: str) -> list[Action]:
     return [Update(CONFIG_MAPS, updated)]
 
 
-def reconcile_token_secret(view: View, namespace: str, name: str) -> list[Action]:
-    """Delete a service-account token Secret whose ServiceAccount no longer exists (or was recreated)."""
+Signer = Callable[[dict[str, str]], str]
+"""Turns legacy token claims into a signed token (``legacy_tokens.TokenSigner.sign``)."""
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def reconcile_token_secret(view: View, namespace: str, name: str, sign: Signer | None = None,
+                           ca_pem: str | None = None) -> list[Action]:
+    """Delete a service-account token Secret whose ServiceAccount no longer exists (or was recreated);
+    otherwise, with a signer, fill in its missing token, stale ``ca.crt`` or ``namespace`` and the account's uid."""
     secret = view.get(SECRETS, namespace, name)
     if secret is None or secret.get("type") != TOKEN_SECRET_TYPE or meta(secret).get("deletionTimestamp"):
         return []
     ann = meta(secret).get("annotations") or {}
     sa = view.get(SERVICE_ACCOUNTS, namespace, ann.get(SA_NAME_ANNOTATION, ""))
-    if sa is not None and ann.get(SA_UID_ANNOTATION) in (None, meta(sa).get("uid")):
+    if sa is None or ann.get(SA_UID_ANNOTATION) not in (None, meta(sa).get("uid")):
+        return [Delete(SECRETS, namespace, name, meta(secret).get("uid"))]
+    if sign is None:
         return []
-    return [Delete(SECRETS, namespace, name, meta(secret).get("uid"))]
+    data = dict(secret.get("data") or {})
+    wanted = {"namespace": _b64(namespace), **({ROOT_CA_KEY: _b64(ca_pem)} if ca_pem is not None else {})}
+    stale = {k: v for k, v in wanted.items() if data.get(k) != v}
+    if not data.get("token"):
+        sa_meta = meta(sa)
+        stale["token"] = _b64(sign(legacy_claims(namespace, sa_meta["name"], str(sa_meta.get("uid", "")), name)))
+    if not stale and ann.get(SA_UID_ANNOTATION) == meta(sa).get("uid"):
+        return []
+    updated: Obj = copy.deepcopy(secret)
+    updated["data"] = {**data, **stale}
+    updated["metadata"]["annotations"] = {**ann, SA_NAME_ANNOTATION: meta(sa)["name"],
+                                          SA_UID_ANNOTATION: meta(sa).get("uid")}
+    return [Update(SECRETS, updated)]

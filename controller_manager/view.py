@@ -42,6 +42,10 @@ HORIZONTAL_POD_AUTOSCALERS: Final = ResourceRef("autoscaling", "v2", "horizontal
 POD_DISRUPTION_BUDGETS: Final = ResourceRef("policy", "v1", "poddisruptionbudgets", True, "PodDisruptionBudget")
 RESOURCE_QUOTAS: Final = ResourceRef("", "v1", "resourcequotas", True, "ResourceQuota")
 SECRETS: Final = ResourceRef("", "v1", "secrets", True, "Secret")
+CUSTOM_RESOURCE_DEFINITIONS: Final = ResourceRef("apiextensions.k8s.io", "v1", "customresourcedefinitions", False,
+                                                 "CustomResourceDefinition")
+CERTIFICATE_SIGNING_REQUESTS: Final = ResourceRef("certificates.k8s.io", "v1", "certificatesigningrequests", False,
+                                                "CertificateSigningRequest")
 
 
 class View(Protocol):
@@ -62,6 +66,10 @@ class InformerView:
 
     def __init__(self, informers: Mapping[ResourceRef, SharedInformer]) -> None:
         self._informers = dict(informers)
+
+    def add(self, resource: ResourceRef, informer: SharedInformer) -> None:
+        """Read ``resource`` from ``informer`` too (a resource discovered after start)."""
+        self._informers[resource] = informer
 
     def get(self, resource: ResourceRef, namespace: str | None, name: str) -> Obj | None:
         informer = self._informers.get(resource)

@@ -12,6 +12,11 @@ PACKAGES=(
   runc containernetworking-plugins                        # the runtime's peer in benchmarks; reference CNI plugins
   vagrant                                                 # Vagrantfile validation
 )
+# `setup-host.sh vagrant` (make box / make vagrant-test, opt-in): real VMs under libvirt with software emulation.
+if [[ ${1:-} == vagrant ]]; then
+  PACKAGES+=(qemu-system-x86 qemu-utils debootstrap vagrant-libvirt libvirt-daemon-system libvirt-clients
+             dnsmasq-base rsync)
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -14,16 +14,18 @@ import ipaddress
 import re
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from client.cache import DeletedFinalStateUnknown
-from client.errors import ApiConnectionError, ApiError, Conflict, NotFound
+from client.delegated_auth import DelegatedAuth
+from client.errors import ApiConnectionError, ApiError, ClientError, Conflict, NotFound
 from client.events import EventRecorder
-from client.informer import SharedInformer, SharedInformerFactory
-from client.kubeconfig import Kubeconfig
+from client.informer import SharedInformerFactory
+from client.kubeconfig import Kubeconfig, KubeconfigError
 from client.rest import PatchType, ResourceRef, RestClient
+from kubelet.bootstrap import bootstrap
 from kubelet.cri import CriClient
 from kubelet.cri_config import DNSSettings
 from kubelet.eviction import DEFAULT_EVICTION_HARD, parse_thresholds
@@ -43,7 +45,9 @@ from kubelet.nodestatus import (
     parse_resource_list,
     parse_taints,
 )
+from kubelet.object_watch import CLAIMS, CONFIG_MAPS, SECRETS, VOLUMES, ObjectWatches
 from kubelet.server import KubeletServer, self_signed, serving_context
+from kubelet.server_auth import kubelet_action
 from kubelet.static_pods import CONFIG_MIRROR, CONFIG_SOURCE, is_mirror, mirror_pod, read_manifests
 from kubelet.status import rfc3339
 from kubelet.tokens import TokenCache
@@ -57,10 +61,6 @@ from process.version import KUBERNETES_GIT_VERSION
 log = plog.get_logger("kubelet.main")
 
 PODS: Final = ResourceRef("", "v1", "pods", True, "Pod")
-CONFIG_MAPS: Final = ResourceRef("", "v1", "configmaps", True, "ConfigMap")
-SECRETS: Final = ResourceRef("", "v1", "secrets", True, "Secret")
-CLAIMS: Final = ResourceRef("", "v1", "persistentvolumeclaims", True, "PersistentVolumeClaim")
-VOLUMES: Final = ResourceRef("", "v1", "persistentvolumes", False, "PersistentVolume")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -103,7 +103,18 @@ def parser() -> ComponentParser:
     p.add_argument("--tls-cert-file", type=Path, help="serving certificate (default: self-signed in --root-dir)")
     p.add_argument("--tls-private-key-file", type=Path, help="key of --tls-cert-file")
     p.add_argument("--client-ca-file", type=Path,
-                   help="CA whose client certificates may use the server (without it, no client check)")
+                   help="CA whose client certificates identify callers of the server (the apiserver's, admins')")
+    p.add_argument("--anonymous-auth", type=parse_bool, nargs="?", const=True, default=True,
+                   help="let callers with neither a certificate nor a token in as system:anonymous")
+    p.add_argument("--authentication-token-webhook", type=parse_bool, nargs="?", const=True, default=False,
+                   help="identify callers by bearer token through a TokenReview")
+    p.add_argument("--authorization-mode", choices=["AlwaysAllow", "Webhook"], default="AlwaysAllow",
+                   help="Webhook: ask a SubjectAccessReview (nodes/proxy, nodes/log, …) for every request")
+    p.add_argument("--bootstrap-kubeconfig", type=Path, default=None,
+                   help="without a valid --kubeconfig, use this one (a bootstrap token) to request a client "
+                        "certificate through a CSR, then write --kubeconfig")
+    p.add_argument("--cert-dir", type=Path, default=None,
+                   help="where the bootstrapped client certificate lives (default: <root-dir>/pki)")
     p.add_argument("--hollow", action="store_true",
                    help="kubemark mode: no runtime; bound pods are reported Running without containers")
     p.add_argument("--pod-cidr", default="10.250.0.0/16", help="where hollow pods' fake IPs come from")
@@ -134,6 +145,7 @@ class Kubelet:
         self.workers: PodWorkers | None = None
         self.eviction: EvictionManager | None = None
         self.server: KubeletServer | None = None
+        self.objects = ObjectWatches(rest)
         self._conditions: list[dict[str, Any]] = []
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -248,29 +260,27 @@ class Kubelet:
     async def _start_workers(self) -> None:
         if self.cri is None or self.machine is None:
             raise RuntimeError("pod workers need the runtime and the machine first")
-        cms = self.factory.informer(CONFIG_MAPS)
-        secrets = self.factory.informer(SECRETS)
-        claims = self.factory.informer(CLAIMS)
-        volumes = self.factory.informer(VOLUMES)
+        objects = self.objects
         alloc = allocatable(capacity(self.machine, self.args.max_pods), self.reserved)
         tokens = TokenCache(self.rest)
-        lookups = Lookups(config_maps=_getter(cms), secrets=_getter(secrets), claims=_getter(claims),
-                          volumes=lambda ns, name: volumes.get(name), token_request=tokens.get,
-                          node_allocatable=alloc)
+        config_maps, secrets = objects.lookup(CONFIG_MAPS), objects.lookup(SECRETS)
+        lookups = Lookups(config_maps=config_maps, secrets=secrets, claims=objects.lookup(CLAIMS),
+                          volumes=objects.lookup(VOLUMES), token_request=tokens.get, node_allocatable=alloc)
         dns = DNSSettings(tuple(s for s in self.args.cluster_dns.split(",") if s), self.args.cluster_domain)
         node = NodeContext(node_name=self.node_name, host_ips=(self.node_ip,), root_dir=self.root,
                            memory_capacity=self.machine.memory_bytes, cgroup_root=self.args.cgroup_root, dns=dns,
                            node_allocatable=alloc, runtime_name=(await self.cri.version()).name)
-        hub = Hub(cri=self.cri, volumes=VolumeManager(self.root, lookups), node=node, config_maps=_getter(cms),
-                  secrets=_getter(secrets), report=self.report, on_terminated=self.terminated, events=self.event,
+        hub = Hub(cri=self.cri, volumes=VolumeManager(self.root, lookups), node=node, config_maps=config_maps,
+                  secrets=secrets, report=self.report, on_terminated=self.terminated, events=self.event,
                   pull_lock=asyncio.Lock() if self.args.serialize_image_pulls else None, tokens=tokens)
         workers = PodWorkers(hub)
         self.workers = workers
         # Mirror pods stand for static pods, which run from their manifests: the informer copy is not run.
+        loop = asyncio.get_running_loop()
         self.pods.add_event_handler(
-            on_add=lambda pod: None if is_mirror(pod) else workers.update(pod),
-            on_update=lambda old, new: None if is_mirror(new) else workers.update(new),
-            on_delete=lambda pod: None if is_mirror(_last_known(pod)) else workers.remove(_uid(pod)))
+            on_add=lambda pod: None if is_mirror(pod) else self._spawn(loop, self._admit(pod, workers)),
+            on_update=lambda old, new: None if is_mirror(new) else self._spawn(loop, self._admit(new, workers)),
+            on_delete=lambda pod: None if is_mirror(_last_known(pod)) else self._forget(loop, _uid(pod), workers))
         if self.args.pod_manifest_path is not None:
             self._tasks.append(asyncio.get_running_loop().create_task(
                 self._static_pods_forever(self.args.pod_manifest_path, workers)))
@@ -278,6 +288,18 @@ class Kubelet:
         self.eviction = EvictionManager(self.reserved.eviction_hard, self.cri, self.root, self.pods.list,
                                         workers.evict)
         self._tasks.append(asyncio.get_running_loop().create_task(self.eviction.run_forever()))
+
+    async def _admit(self, pod: dict[str, Any], workers: PodWorkers) -> None:
+        """Hand ``pod`` (its newest version) to its worker once the objects it uses are cached."""
+        await self.objects.ensure(pod)
+        meta = pod["metadata"]
+        current = self.pods.get(meta["name"], meta["namespace"])
+        if current is not None and current["metadata"].get("uid") == meta.get("uid"):
+            workers.update(current)
+
+    def _forget(self, loop: asyncio.AbstractEventLoop, uid: str, workers: PodWorkers) -> None:
+        workers.remove(uid)
+        self._spawn(loop, self.objects.release(uid))
 
     async def _static_pods_forever(self, directory: Path, workers: PodWorkers) -> None:
         """Run what the manifest directory holds, and keep a mirror pod in the API for each."""
@@ -332,7 +354,12 @@ class Kubelet:
             cert, key = args.tls_cert_file, args.tls_private_key_file
         else:
             cert, key = await asyncio.to_thread(self_signed, self.root / "pki", self.node_name, self.node_ip)
-        self.server = KubeletServer(lambda ns, name: self.pods.get(name, ns), self.cri, self.root)
+        auth = DelegatedAuth(self.rest, token_webhook=args.authentication_token_webhook,
+                             authorize_webhook=args.authorization_mode == "Webhook", anonymous=args.anonymous_auth)
+        node = self.node_name
+        guard = auth.middleware(lambda request: kubelet_action(request.method, request.path, node))
+        self.server = KubeletServer(lambda ns, name: self.pods.get(name, ns), self.cri, self.root, [guard],
+                                    node_name=node)
         await self.server.start(args.address, args.port, serving_context(cert, key, args.client_ca_file))
         log.info("serving", address=f"{args.address}:{args.port}")
 
@@ -361,6 +388,7 @@ class Kubelet:
         if self.workers is not None:
             await self.workers.stop()
         await self.factory.shutdown()
+        await self.objects.stop()
         await self.events.flush()
         if self.cri is not None:
             await self.cri.close()
@@ -375,12 +403,23 @@ def _uid(pod: dict[str, Any] | DeletedFinalStateUnknown) -> str:
     return str(_last_known(pod)["metadata"]["uid"])
 
 
-def _getter(informer: SharedInformer) -> Callable[[str, str], dict[str, Any] | None]:
-    return lambda namespace, name: informer.get(name, namespace)
-
-
 async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     """Register, run pods until ``stop`` is set, then stop driving them (containers keep running)."""
+    if args.bootstrap_kubeconfig is not None:
+        node_name = args.hostname_override or socket.gethostname()
+        joining = asyncio.create_task(bootstrap(Path(args.kubeconfig), args.bootstrap_kubeconfig,
+                                                args.cert_dir or Path(args.root_dir) / "pki", node_name))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({joining, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not joining.done():
+            joining.cancel()
+            return 0
+        try:
+            joining.result()
+        except (ClientError, KubeconfigError, OSError) as err:
+            log.error("TLS bootstrap failed", error=str(err))
+            return 1
     config = Kubeconfig.load(args.kubeconfig).client_config()
     async with RestClient(config, user_agent=f"kubelet/{KUBERNETES_GIT_VERSION}") as rest:
         kubelets = [Kubelet(args, rest, name, cidr) for name, cidr in hollow_fleet(args)] if args.hollow else [

@@ -1,4 +1,4 @@
-"""The kubelet's HTTPS server on 10250: containerLogs, exec, attach, portForward, healthz.
+"""The kubelet's HTTPS server on 10250: containerLogs, exec, attach, portForward, healthz, stats and metrics.
 
 The apiserver proxies pods/log, pods/exec, pods/attach and pods/portforward here (kubectl never talks to a
 kubelet directly). Exec, attach and port-forward are WebSocket sessions relayed frame by frame to the URL
@@ -13,7 +13,7 @@ import datetime
 import ipaddress
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -25,9 +25,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from client import httpupgrade
+from client.spdy import portforward
 from kubelet.cri import CriClient
 from kubelet.logs import LogOptions, parse_lines, render
+from kubelet.portforward import SpdyPortForward
 from kubelet.runtime_view import RUNNING, ContainerView
+from kubelet.stats_provider import StatsProvider
+from kubelet.stats_routes import stats_routes
 from process.log import get_logger
 from protos.cri import api_pb2 as cri
 
@@ -62,12 +67,13 @@ def self_signed(cert_dir: Path, node_name: str, node_ip: str) -> tuple[Path, Pat
 
 
 def serving_context(cert: Path, key: Path, client_ca: Path | None) -> ssl.SSLContext:
-    """TLS for 10250; with a client CA only its certificates (the apiserver's, admins') get in."""
+    """TLS for 10250; a client certificate, when offered, must come from the client CA (it then names the
+    caller); callers without one are judged by their bearer token or as anonymous (see client.delegated_auth)."""
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
     if client_ca is not None:
         ctx.load_verify_locations(cafile=str(client_ca))
-        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.verify_mode = ssl.CERT_OPTIONAL
     return ctx
 
 
@@ -78,17 +84,20 @@ def _truthy(value: str | None) -> bool:
 class KubeletServer:
     """Handlers over the pod cache and the runtime."""
 
-    def __init__(self, pods: PodLookup, cri_client: CriClient, root_dir: Path) -> None:
+    def __init__(self, pods: PodLookup, cri_client: CriClient, root_dir: Path, middlewares: Sequence[Any] = (),
+                 node_name: str = "") -> None:
         self.pods = pods
         self.cri = cri_client
         self.root_dir = root_dir
-        self.app = web.Application()
+        self.app = web.Application(middlewares=list(middlewares))
         self.app.add_routes([
             web.get("/healthz", self._healthz),
             web.get("/containerLogs/{namespace}/{pod}/{container}", self._logs),
             web.get("/exec/{namespace}/{pod}/{container}", self._exec),
             web.get("/attach/{namespace}/{pod}/{container}", self._attach),
             web.get("/portForward/{namespace}/{pod}", self._port_forward),
+            web.post("/portForward/{namespace}/{pod}", self._port_forward),
+            *stats_routes(StatsProvider(node_name, cri_client, root_dir), cri_client),
         ])
         self._runner: web.AppRunner | None = None
 
@@ -202,7 +211,11 @@ class KubeletServer:
         sandbox = runtime.latest_sandbox()
         if sandbox is None:
             raise web.HTTPBadRequest(text=f"pod {pod['metadata']['name']} has no sandbox")
-        ports = [int(p) for value in request.query.getall("port", []) for p in value.split(",") if p]
+        if request.headers.get("Upgrade", "").lower() == portforward.UPGRADE.lower():
+            return await self._port_forward_spdy(request, sandbox.id, f"pod {pod['metadata']['name']}")
+        # The Python client's ?ports=80,443 (the apiserver passes it through), or ?port= repeated.
+        ports = [int(p) for key in ("port", "ports") for value in request.query.getall(key, [])
+                 for p in value.split(",") if p.isdigit()]
         try:
             reply = await self.cri.runtime.PortForward(cri.PortForwardRequest(pod_sandbox_id=sandbox.id, port=ports),
                                                        timeout=30)
@@ -212,6 +225,25 @@ class KubeletServer:
         if ports and "port=" not in url:
             url += ("&" if "?" in url else "?") + "&".join(f"port={p}" for p in ports)
         return await _relay(request, url)
+
+    async def _port_forward_spdy(self, request: web.Request, sandbox_id: str, what: str) -> web.StreamResponse:
+        """kubectl's SPDY port-forward (relayed by the apiserver): each forwarded connection gets its own
+        runtime port-forward URL."""
+        if portforward.PROTOCOL not in request.headers.get("X-Stream-Protocol-Version", ""):
+            raise web.HTTPBadRequest(text=f"port-forward needs X-Stream-Protocol-Version: {portforward.PROTOCOL}")
+
+        async def url_for_port(port: int) -> str:
+            try:
+                reply = await self.cri.runtime.PortForward(
+                    cri.PortForwardRequest(pod_sandbox_id=sandbox_id, port=[port]), timeout=30)
+            except grpc.aio.AioRpcError as err:
+                raise RuntimeError(err.details() or "the runtime refused the port-forward") from None
+            return str(reply.url)
+
+        response, conn = await httpupgrade.accept(request, {"Upgrade": portforward.UPGRADE,
+                                                            "X-Stream-Protocol-Version": portforward.PROTOCOL})
+        await SpdyPortForward(conn, url_for_port, what).run()
+        return response
 
 
 def _complete_lines(path: Path, offset: int) -> bytes:

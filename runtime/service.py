@@ -22,6 +22,7 @@ from runtime.cni import CNIError
 from runtime.containers import EXITED, RUNNING, ContainerError, ContainerRequest, ContainerState
 from runtime.engine import Runtime
 from runtime.linux.cgroups import CgroupError, Resources, Stats
+from runtime.linux.netdev import read_net_dev
 from runtime.linux.rootfs import BindMount
 from runtime.records import ContainerRecord, SandboxRecord
 from runtime.sandbox import SandboxRequest
@@ -425,7 +426,8 @@ class RuntimeServicer(api_pb2_grpc.RuntimeServiceServicer):
     def _memory(cg: Stats, now: int) -> cri.MemoryUsage:
         available = max(0, cg.memory_limit - cg.memory_working_set) if 0 < cg.memory_limit < 1 << 62 else 0
         return cri.MemoryUsage(timestamp=now, working_set_bytes=_u64(cg.memory_working_set),
-                               usage_bytes=_u64(cg.memory_usage), available_bytes=_u64(available))
+                               usage_bytes=_u64(cg.memory_usage), available_bytes=_u64(available),
+                               rss_bytes=_u64(cg.memory_rss))
 
     async def ContainerStats(self, request: cri.ContainerStatsRequest, context: Any) -> cri.ContainerStatsResponse:
         def stats() -> cri.ContainerStatsResponse:
@@ -467,7 +469,19 @@ class RuntimeServicer(api_pb2_grpc.RuntimeServiceServicer):
                 cpu=cri.CpuUsage(timestamp=now, usage_core_nano_seconds=_u64(cg.cpu_usage_ns)),
                 memory=self._memory(cg, now),
                 process=cri.ProcessUsage(timestamp=now, process_count=_u64(cg.pids)),
+                network=self._network(rec, now),
                 containers=containers))
+
+    def _network(self, rec: SandboxRecord, now: int) -> cri.NetworkUsage | None:
+        """The pod network namespace's interfaces, read through the holder (none for host-network pods)."""
+        pid = self.rt.sandboxes.holder_pid(rec) if rec.netns else 0
+        interfaces = [cri.NetworkInterfaceUsage(name=i.name, rx_bytes=_u64(i.rx_bytes), rx_errors=_u64(i.rx_errors),
+                                                tx_bytes=_u64(i.tx_bytes), tx_errors=_u64(i.tx_errors))
+                      for i in (read_net_dev(pid) if pid > 0 else [])]
+        if not interfaces:
+            return None
+        default = next((i for i in interfaces if i.name == "eth0"), interfaces[0])
+        return cri.NetworkUsage(timestamp=now, default_interface=default, interfaces=interfaces)
 
     async def PodSandboxStats(self, request: cri.PodSandboxStatsRequest,
                               context: Any) -> cri.PodSandboxStatsResponse:

@@ -5,7 +5,8 @@ client (kubelet's proxy, ``tinykube crictl exec -it``) opens it as a WebSocket s
 channel protocol (``v5``/``v4.channel.k8s.io``): every binary frame starts with a channel byte —
 0 stdin, 1 stdout, 2 stderr, 3 error/status, 4 resize (``{"Width": W, "Height": H}``), and in v5,
 255 close (``[255, 0]`` closes stdin). For port-forward, port ``i`` of ``?port=`` uses channels
-``2i`` (data) and ``2i+1`` (errors), each opened by the port number as a little-endian uint16.
+``2i`` (data) and ``2i+1`` (errors), each opened by the port number as a little-endian uint16;
+``[255, 2i]`` half-closes that port's connection, and the session ends once every port's connection has.
 Attach relays the same channels to the container's shim pump. Tokens are single-use and expire
 after a minute, like the kubelet's.
 """
@@ -310,14 +311,22 @@ class StreamingServer:
         def on_input(channel: int, data: bytes) -> None:
             if channel in writers:
                 writers[channel].write(data)
+            elif channel == CLOSE and data[:1] and data[0] in writers and writers[data[0]].can_write_eof():
+                writers[data[0]].write_eof()  # as v5's close: the client sends no more; the pod sees EOF
 
-        try:
-            await self._read_client(ws, on_input)
+        # The session ends when the client leaves or when every port's connection has closed (as the
+        # kubelet's does), so the client learns that the pod closed its side.
+        client: asyncio.Future[Any] = asyncio.ensure_future(self._read_client(ws, on_input))
+        pods_done: asyncio.Future[Any] = asyncio.gather(*pumps, return_exceptions=True)
+        try:  # pods_done is already done when no port connected
+            await asyncio.wait([client, pods_done], return_when=asyncio.FIRST_COMPLETED)
         finally:
+            client.cancel()
             for task in pumps:
                 task.cancel()
             for writer in writers.values():
                 writer.close()
+            await ws.close()
         return ws
 
     @staticmethod

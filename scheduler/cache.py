@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from api import labels
 from api.labels import Selector
@@ -32,7 +32,6 @@ class _PodState:
     pod: PodInfo
     node: str
     assumed: bool
-    deadline: float | None = None
 
 
 def pod_key(pod: Mapping[str, Any]) -> str:
@@ -56,6 +55,9 @@ class Cache:
         self._nodes: dict[str, NodeInfo] = {}
         self._node_list: list[NodeInfo] | None = None
         self._pods: dict[str, _PodState] = {}
+        # Assumed pods whose binding returned, with when to give up on the informer delivering them: expiry
+        # scans only these, not every placed pod.
+        self._bound_deadlines: dict[str, float] = {}
         self.image_nodes: dict[str, int] = {}
         self.anti_affinity_pods = 0
         self.scoring_affinity_pods = 0
@@ -63,6 +65,10 @@ class Cache:
         self._label_index: dict[tuple[str, str], dict[str, tuple[PodInfo, str]]] = {}
         # Required anti-affinity terms of placed pods (replicas share terms): term -> node -> pod count.
         self.anti_affinity_terms: dict[AffinityTerm, dict[str, int]] = {}
+        # Likewise the terms InterPodAffinity scores an incoming pod against: required affinity terms, and
+        # preferred terms with their signed weight (+ affinity, - anti-affinity).
+        self.affinity_terms: dict[AffinityTerm, dict[str, int]] = {}
+        self.preferred_terms: dict[tuple[AffinityTerm, int], dict[str, int]] = {}
         self.namespace_labels: dict[str, Mapping[str, str]] = {}
         self.pvcs: dict[str, Mapping[str, Any]] = {}
         self.pvs: dict[str, Mapping[str, Any]] = {}
@@ -141,6 +147,7 @@ class Cache:
         state = self._pods.get(info.key)
         if state is not None:
             self._place(state.pod, state.node, -1)
+        self._bound_deadlines.pop(info.key, None)
         self._pods[info.key] = _PodState(info, info.node_name, assumed=False)
         self._place(info, info.node_name, 1)
 
@@ -151,6 +158,7 @@ class Cache:
     def remove_pod(self, key: str) -> None:
         """The pod is gone (or no longer assigned); free what it took."""
         state = self._pods.pop(key, None)
+        self._bound_deadlines.pop(key, None)
         if state is not None:
             self._place(state.pod, state.node, -1)
 
@@ -165,7 +173,7 @@ class Cache:
         """The bind call returned; start the clock on the informer delivering the bound pod."""
         state = self._pods.get(key)
         if state is not None and state.assumed:
-            state.deadline = now + self.assume_ttl
+            self._bound_deadlines[key] = now + self.assume_ttl
 
     def forget_pod(self, key: str) -> None:
         """The bind failed: undo the assumption so the pod can be scheduled again."""
@@ -173,6 +181,7 @@ class Cache:
         if state is None or not state.assumed:
             return
         del self._pods[key]
+        self._bound_deadlines.pop(key, None)
         self._place(state.pod, state.node, -1)
 
     def is_assumed(self, key: str) -> bool:
@@ -187,7 +196,7 @@ class Cache:
 
     def cleanup_expired(self, now: float) -> list[str]:
         """Forget assumed pods whose finished binding never showed up; returns their keys."""
-        expired = [k for k, s in self._pods.items() if s.assumed and s.deadline is not None and s.deadline <= now]
+        expired = [k for k, deadline in self._bound_deadlines.items() if deadline <= now]
         for key in expired:
             self.forget_pod(key)
         return expired
@@ -217,14 +226,13 @@ class Cache:
                     if not entries:
                         del self._label_index[label]
         for term in pod.required_anti_affinity:
-            per_node = self.anti_affinity_terms.setdefault(term, {})
-            count = per_node.get(node, 0) + sign
-            if count > 0:
-                per_node[node] = count
-            else:
-                per_node.pop(node, None)
-                if not per_node:
-                    del self.anti_affinity_terms[term]
+            _count(self.anti_affinity_terms, term, node, sign)
+        for term in pod.required_affinity:
+            _count(self.affinity_terms, term, node, sign)
+        for w in pod.preferred_affinity:
+            _count(self.preferred_terms, (w.term, w.weight), node, sign)
+        for w in pod.preferred_anti_affinity:
+            _count(self.preferred_terms, (w.term, -w.weight), node, sign)
 
     def placed_pods(self) -> Iterable[tuple[PodInfo, str]]:
         """Every bound or assumed pod with its node."""
@@ -334,3 +342,18 @@ class Cache:
         if not requirements:
             return None
         return Selector(tuple(dict.fromkeys(requirements)))
+
+
+K = TypeVar("K")
+
+
+def _count(index: dict[K, dict[str, int]], key: K, node: str, sign: int) -> None:
+    """Add ``sign`` to a per-node pod count, dropping zero counts and empty keys."""
+    per_node = index.setdefault(key, {})
+    count = per_node.get(node, 0) + sign
+    if count > 0:
+        per_node[node] = count
+    else:
+        per_node.pop(node, None)
+        if not per_node:
+            del index[key]

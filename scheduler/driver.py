@@ -2,8 +2,9 @@
 
 Everything runs on one event loop. Informer handlers only update the cache and queues (never await), and
 the scheduling loop runs one pure `schedule_one` cycle at a time, so a cycle always reads a consistent cache.
-Writes — bindings, status patches, events, victim deletions — are tasks that run while the next pod is
-being scheduled; the cache's assumption makes the next cycle see the previous pod's resources taken.
+Writes — bindings, status patches, victim deletions — are tasks that run while the next pod is being
+scheduled; the cache's assumption makes the next cycle see the previous pod's resources taken. Events go
+through their own bounded queue (scheduler.eventqueue), so they never take a binding's slot.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from client.mapping import lookup
 from client.rest import PatchType, RestClient
 from process.log import get_logger
 from scheduler.cache import Cache, object_key, pod_key
+from scheduler.eventqueue import EventQueue
 from scheduler.events import (
     ASSIGNED_POD_ADD,
     ASSIGNED_POD_DELETE,
@@ -85,7 +87,7 @@ class Scheduler:
                  metrics: SchedulerMetrics, clock: Callable[[], float] = time.monotonic,
                  rng: random.Random | None = None) -> None:
         self.client = client
-        self.recorder = recorder
+        self.events = EventQueue(recorder)
         self.metrics = metrics
         self.clock = clock
         self.cache = Cache()
@@ -344,20 +346,11 @@ class Scheduler:
                 # in an unawaited task.
                 log.error("scheduler write failed", exc_info=True)
 
-    def _event_write(self, obj: PodInfo, type_: str, reason: str, message: str) -> None:
-        self._spawn(self._record(obj, type_, reason, message))
-
-    async def _record(self, pod: PodInfo, type_: str, reason: str, message: str) -> None:
-        try:
-            # List items may come without kind/apiVersion; the Event's involvedObject needs them.
-            await self.recorder.emit({"apiVersion": "v1", "kind": "Pod", **pod.obj}, type_, reason, message)
-        except (ApiError, ApiConnectionError) as exc:
-            log.warning("could not record event", reason=reason, pod=pod.key, error=str(exc))
-
     async def drain(self) -> None:
         """Wait for the writes in flight (bindings, patches, events), e.g. before releasing the lease."""
         while self._writes:
             await asyncio.gather(*list(self._writes), return_exceptions=True)
+        await self.events.flush()
 
     async def _bind(self, profile: _Profile, qp: QueuedPod, result: ScheduleResult, started: float) -> None:
         pod, fw, node = qp.pod, profile.framework, result.node
@@ -385,7 +378,7 @@ class Scheduler:
         queued = self._pending.pop(pod.key, None)
         if queued is not None:
             self.metrics.e2e_seconds.observe(now - queued)
-        self._event_write(pod, NORMAL, "Scheduled", f"Successfully assigned {pod.key} to {node}")
+        self.events.record(pod, NORMAL, "Scheduled", f"Successfully assigned {pod.key} to {node}")
 
     async def _apply_intent(self, intent: object) -> None:
         if isinstance(intent, BindVolume):
@@ -400,14 +393,14 @@ class Scheduler:
             raise TypeError(f"unknown PreBind intent {intent!r}")
 
     def _failed_scheduling(self, pod: PodInfo, message: str, reason: str) -> None:
-        self._event_write(pod, WARNING, "FailedScheduling", message)
+        self.events.record(pod, WARNING, "FailedScheduling", message)
         self._spawn(self._patch_status(pod, {"status": {"conditions": [{
             "type": "PodScheduled", "status": "False", "reason": reason, "message": message,
             "lastProbeTime": None, "lastTransitionTime": _now_rfc3339()}]}}))
 
     async def _preempt(self, pod: PodInfo, node: str, victims: Iterable[PodInfo]) -> None:
         for victim in victims:
-            self._event_write(victim, NORMAL, "Preempted", f"Preempted by pod {pod.uid} on node {node}")
+            self.events.record(victim, NORMAL, "Preempted", f"Preempted by pod {pod.uid} on node {node}")
             await self._delete_victim(victim)
         await self._set_nominated_node(pod, node)
 

@@ -1,9 +1,11 @@
-"""``tinykube scheduler``: kube-scheduler. Leader-elected on Lease ``kube-system/kube-scheduler``; only the
-leader watches and schedules, and a leader that loses its Lease exits non-zero (as kube-scheduler does) so
-a supervisor restarts it as a clean standby. SIGTERM finishes in-flight writes and releases the Lease.
+"""``tinykube scheduler``: kube-scheduler. Leader-elected on Lease ``kube-system/kube-scheduler``; every
+replica keeps its informers, cache and queue warm but only the leader schedules, and a leader that loses its
+Lease exits non-zero (as kube-scheduler does) so a supervisor restarts it as a clean standby. SIGTERM
+finishes in-flight writes and releases the Lease.
 
 ``/healthz`` and ``/metrics`` are served on ``--bind-address:--secure-port`` over HTTPS when
-``--tls-cert-file``/``--tls-private-key-file`` are given, else over plain HTTP (meant for loopback).
+``--tls-cert-file``/``--tls-private-key-file`` are given (/metrics then only for callers the apiserver
+authorizes, see client.secure_serving), else over plain HTTP (meant for loopback).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ssl
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from client.flags import add_client_flags, add_leader_election_flags, leader_ele
 from client.informer import SharedInformerFactory
 from client.leaderelection import LeaderElector
 from client.rest import RestClient
+from client.secure_serving import add_serving_flags, serving_middlewares, serving_tls
 from process import log as process_log
 from process.flags import ComponentParser
 from process.log import get_logger
@@ -47,8 +49,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--secure-port", type=int, default=10259,
                    help="port for /healthz and /metrics (0 disables serving)")
     p.add_argument("--bind-address", default="127.0.0.1", help="address for /healthz and /metrics")
-    p.add_argument("--tls-cert-file", type=Path, default=None, help="serve HTTPS with this certificate")
-    p.add_argument("--tls-private-key-file", type=Path, default=None, help="the certificate's key")
+    add_serving_flags(p)
     return p
 
 
@@ -79,29 +80,29 @@ class Process:
         self.client = client
         self.profiles = profiles
         self.metrics = SchedulerMetrics()
-        self.scheduler: Scheduler | None = None
+        # Informers, cache and queue run from the start, leading or not (as kube-scheduler's do): a standby
+        # that takes over already holds a synced view and only has to start the scheduling loop.
+        self.factory = SharedInformerFactory(client)
+        recorder = EventRecorder(client, profiles[0].scheduler_name)
+        self.scheduler = Scheduler(client, profiles, recorder=recorder, metrics=self.metrics)
+        self.scheduler.watch(self.factory)
+        self.leading = False
         self.elector: LeaderElector | None = None
         self.drained = asyncio.Event()
         self.failed = asyncio.Event()
 
     def is_leader(self) -> bool:
-        return self.elector.is_leader() if self.elector is not None else self.scheduler is not None
+        return self.elector.is_leader() if self.elector is not None else self.leading
 
     async def lead(self, stop: asyncio.Event) -> None:
-        """Watch, sync, schedule until ``stop``; then let the writes in flight finish."""
-        factory = SharedInformerFactory(self.client)
-        recorder = EventRecorder(self.client, self.profiles[0].scheduler_name)
-        sched = Scheduler(self.client, self.profiles, recorder=recorder, metrics=self.metrics)
-        sched.watch(factory)
-        self.scheduler = sched
-        factory.start()
+        """Schedule until ``stop`` (once the informers have synced); then let the writes in flight finish."""
+        self.leading = True
         try:
-            await self._schedule(factory, sched, stop)
+            await self._schedule(self.factory, self.scheduler, stop)
         except Exception:
             self.failed.set()  # leading without scheduling would only keep a healthy standby out
             raise
         finally:
-            await factory.shutdown()
             self.drained.set()
 
     async def _schedule(self, factory: SharedInformerFactory, sched: Scheduler, stop: asyncio.Event) -> None:
@@ -128,27 +129,31 @@ class Process:
 
         @routes.get("/metrics")
         async def metrics(_request: web.Request) -> web.Response:
-            lengths = self.scheduler.queue_lengths if self.scheduler is not None else dict
-            return web.Response(text=self.metrics.render(lengths, self.is_leader), content_type="text/plain")
+            text = self.metrics.render(self.scheduler.queue_lengths, self.is_leader)
+            return web.Response(text=text, content_type="text/plain")
 
         return routes
 
     async def serve_http(self) -> web.AppRunner | None:
         if self.args.secure_port == 0:
             return None
-        ctx: ssl.SSLContext | None = None
-        if self.args.tls_cert_file is not None:
-            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            ctx.load_cert_chain(self.args.tls_cert_file, self.args.tls_private_key_file)
-        app = web.Application()
+        app = web.Application(middlewares=serving_middlewares(self.args, self.client))
         app.add_routes(self.routes())
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, self.args.bind_address, self.args.secure_port, ssl_context=ctx).start()
+        await web.TCPSite(runner, self.args.bind_address, self.args.secure_port,
+                          ssl_context=serving_tls(self.args)).start()
         return runner
 
     async def run(self, stop: asyncio.Event) -> int:
         """0 after a graceful stop; 1 when leadership was lost or leading failed."""
+        self.factory.start()
+        try:
+            return await self._run(stop)
+        finally:
+            await self.factory.shutdown()
+
+    async def _run(self, stop: asyncio.Event) -> int:
         election = leader_election_from_args(self.args)
         lead_stop = asyncio.Event()
         if election is None:
@@ -173,7 +178,7 @@ class Process:
                       error=str(exc) if exc else "lease lost")
             return 1
         lead_stop.set()
-        if self.scheduler is not None:  # leading: finish writes before giving the Lease away
+        if self.leading:  # finish writes before giving the Lease away
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(10):
                     await self.drained.wait()

@@ -35,7 +35,6 @@ class NodeInfo:
         "non_zero_cpu",
         "non_zero_memory",
         "pods",
-        "pods_with_affinity",
         "pods_with_required_anti_affinity",
         "pvc_refs",
         "requested",
@@ -56,7 +55,6 @@ class NodeInfo:
         self.non_zero_cpu = 0
         self.non_zero_memory = 0
         self.pods: dict[str, PodInfo] = {}
-        self.pods_with_affinity: dict[str, PodInfo] = {}
         self.pods_with_required_anti_affinity: dict[str, PodInfo] = {}
         self.used_ports: dict[tuple[str, int], dict[str, int]] = {}
         self.pvc_refs: dict[str, int] = {}
@@ -83,8 +81,6 @@ class NodeInfo:
         """Count a pod (bound or assumed) against this node."""
         self._account(pod, 1)
         self.pods[pod.key] = pod
-        if pod.has_affinity:
-            self.pods_with_affinity[pod.key] = pod
         if pod.required_anti_affinity:
             self.pods_with_required_anti_affinity[pod.key] = pod
 
@@ -93,7 +89,6 @@ class NodeInfo:
         pod = self.pods.pop(key, None)
         if pod is None:
             return None
-        self.pods_with_affinity.pop(key, None)
         self.pods_with_required_anti_affinity.pop(key, None)
         self._account(pod, -1)
         return pod
@@ -142,7 +137,6 @@ class NodeInfo:
         other.non_zero_cpu = self.non_zero_cpu
         other.non_zero_memory = self.non_zero_memory
         other.pods = dict(self.pods)
-        other.pods_with_affinity = dict(self.pods_with_affinity)
         other.pods_with_required_anti_affinity = dict(self.pods_with_required_anti_affinity)
         other.used_ports = {k: dict(v) for k, v in self.used_ports.items()}
         other.pvc_refs = dict(self.pvc_refs)

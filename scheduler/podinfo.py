@@ -158,16 +158,6 @@ class PodInfo:
             self.namespace, affinity.get("podAntiAffinity")
         )
 
-    @property
-    def has_affinity(self) -> bool:
-        """Whether any (anti-)affinity term exists; the node keeps such pods in a separate list for speed."""
-        return bool(
-            self.required_affinity
-            or self.preferred_affinity
-            or self.required_anti_affinity
-            or self.preferred_anti_affinity
-        )
-
     def __repr__(self) -> str:
         return f"PodInfo({self.key})"
 

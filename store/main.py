@@ -10,6 +10,7 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 from urllib.parse import urlsplit
 
 import grpc
@@ -21,12 +22,21 @@ from process import shutdown
 from process.flags import ComponentParser, parse_bool
 from process.log import get_logger
 from protos.etcd import rpc_pb2, rpc_pb2_grpc
+from store import grpc_h2
 from store.apply import Applier
 from store.compactor import Compactor
 from store.health import Health
 from store.mvcc.kvstore import KVStore
 from store.node import NodeConfig, StoreNode
-from store.server import ClusterService, Core, KVService, LeaseService, MaintenanceService, grpc_server
+from store.server import (
+    ClusterService,
+    Core,
+    KVService,
+    LeaseService,
+    MaintenanceService,
+    grpc_server,
+    plain_server,
+)
 from store.watch_service import WatchService
 
 log = get_logger("store.main")
@@ -201,7 +211,8 @@ class StoreMember:
                                        "compact", rpc_pb2.CompactionRequest(revision=rev))) if retention else None
         self._tasks: list[asyncio.Task[None]] = []
 
-    def register(self, server: aio.Server) -> None:
+    def register(self, to: aio.Server | grpc_h2.Server) -> None:
+        server = cast(aio.Server, to)  # grpc_h2.Server has the two methods the generated add_* functions call
         rpc_pb2_grpc.add_KVServicer_to_server(KVService(self.core), server)
         rpc_pb2_grpc.add_WatchServicer_to_server(self.watch, server)
         rpc_pb2_grpc.add_LeaseServicer_to_server(LeaseService(self.core), server)
@@ -234,15 +245,24 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
         log.error("--listen-client-urls has https URLs: --cert-file and --key-file are required")
         return 2
     await member.start()
-    server = grpc_server()
-    member.register(server)
-    for listen in listens:
-        address = f"{listen.host}:{listen.port}"
-        if listen.tls and creds is not None:
-            server.add_secure_port(address, creds)
-        else:
-            server.add_insecure_port(address)
-    await server.start()
+    # http:// URLs are served by our own HTTP/2 server (the fast path), https:// ones by grpcio's.
+    servers: list[aio.Server | grpc_h2.Server] = []
+    if any(not listen.tls for listen in listens):
+        plain = plain_server()
+        member.register(plain)
+        for listen in listens:
+            if not listen.tls:
+                plain.add_insecure_port(f"{listen.host}:{listen.port}")
+        servers.append(plain)
+    if any(listen.tls for listen in listens) and creds is not None:
+        secure = grpc_server()
+        member.register(secure)
+        for listen in listens:
+            if listen.tls:
+                secure.add_secure_port(f"{listen.host}:{listen.port}", creds)
+        servers.append(secure)
+    for server in servers:
+        await server.start()
     metrics = await serve_metrics(split_urls(args.listen_metrics_urls), member.health.app())
     log.info("serving clients", name=args.name, member=f"{member.node.member_id:x}", urls=args.listen_client_urls)
     # A member removed from the cluster, or whose Raft loop failed, must not keep serving stale state.
@@ -250,7 +270,7 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     signalled = asyncio.create_task(stop.wait())
     await asyncio.wait([stopped, signalled], return_when=asyncio.FIRST_COMPLETED)
     signalled.cancel()
-    await server.stop(grace=1.0)
+    await asyncio.gather(*(server.stop(grace=1.0) for server in servers))
     await metrics.cleanup()
     if stopped.done():
         failure = member.node.failure

@@ -1,12 +1,15 @@
 """The asyncio driver of one store member: ticks the Raft core, persists, sends, applies.
 
 One task owns the core. It takes a ``Ready``, sends the leader's replication messages at once,
-persists entries and hard state with one ``fdatasync`` (on a worker thread, so the loop keeps
-stepping messages and taking proposals meanwhile: whatever arrives during a sync is in the next
-Ready, which is the group commit), sends the messages that promise durable state, and calls
-``advance``. Committed entries are applied while that sync runs, not after it: they are durable
-on a quorum already, and nothing derived from them reaches the disk before the sync (a snapshot is
-taken only after it), so answers never wait for the sync of entries that arrived later.
+hands entries and hard state to the WAL (one ``fdatasync`` on a worker thread for everything handed
+over during the previous sync: the group commit), applies the committed entries, and takes the next
+Ready without waiting for the sync: Readies are pipelined. As each sync completes, in order, the node
+appends its entries to the in-memory log, sends the messages that promise durable state (responses,
+votes) and calls ``advance``, which is when the leader counts its own log toward a quorum. So a
+write commits once any majority has it on disk, even if the leader's own sync is the slow one.
+Committed entries are applied before this member's sync of them may finish: they are durable on a
+quorum already, and nothing derived from them reaches the disk before it (a snapshot is taken only
+at an index the synced log holds).
 
 Entries are ``msgpack([request_id, kind, payload])``; kinds starting with ``_`` are the node's own
 (member attributes), the rest go to the applier. A follower forwards a proposal to the leader over
@@ -25,10 +28,14 @@ it in the WAL, drops WAL segments it covers and compacts the in-memory log, keep
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import ctypes
+import gc
 import heapq
 import itertools
 import os
+import signal
 import ssl
 import struct
 import time
@@ -47,6 +54,7 @@ from store.apply import decode_entry, encode_entry, lease_revoke_proposal
 from store.errors import EtcdError
 from store.members import Member, Membership, cluster_id, member_id
 from store.raft import (
+    CompactedError,
     ConfChange,
     ConfChangeError,
     ConfChangeType,
@@ -66,6 +74,8 @@ from store.raft import (
     Ready,
     Role,
     Snapshot,
+    SnapshotMeta,
+    SnapshotOutOfDateError,
 )
 from store.raft.errors import NotLeaderError as RaftNotLeaderError
 from store.transport import FRAME_PROPOSE, FRAME_PROPOSE_RESULT, Transport
@@ -82,6 +92,7 @@ DEDUP_WINDOW = 50_000
 after a failover is applied once even if the old leader's copy commits too."""
 _KIND_MEMBER_ATTR = "_member_attr"
 _KIND_MEMBER_UPDATE = "_member_update"
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 class NoLeaderError(EtcdError):
@@ -213,6 +224,7 @@ class StoreNode:
         self.resubmitted = 0  # proposals re-sent to a new leader
         self.duplicates_skipped = 0  # re-sent copies found already applied
         self._applied_waits: list[_AppliedWait] = []
+        self._persisting: collections.deque[tuple[Ready, asyncio.Future[None] | None]] = collections.deque()
         self._seq = itertools.count()
         self._read_next: list[_Pending] = []
         self._read_inflight: tuple[bytes, list[_Pending], float] | None = None
@@ -468,62 +480,141 @@ class StoreNode:
                 self._wake_event.clear()
                 self._pump_reads()
                 while raft.has_ready():
-                    await self._handle_ready(raft, raft.ready())
+                    rd = raft.ready()
+                    if rd.snapshot is None:
+                        self._start_ready(raft, rd)
+                    else:
+                        await self._handle_ready(raft, rd)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
-            # A failed disk write or a broken invariant: serving on would risk wrong answers.
-            self._failure = exc
-            log.error("raft loop failed; this member stops serving", exc_info=True)
-            self._running = False
-            self._fail_all(StoppedError())
-            self._spawn(self.stop(transfer_leadership=False))
+            self._loop_failed(exc)
             raise
 
+    def _loop_failed(self, exc: BaseException) -> None:
+        # A failed disk write or a broken invariant: serving on would risk wrong answers.
+        if self._failure is not None:
+            return
+        self._failure = exc
+        log.error("raft loop failed; this member stops serving", exc_info=True)  # called in an except block
+        self._running = False
+        self._fail_all(StoppedError())
+        self._spawn(self.stop(transfer_leadership=False))
+
     async def _handle_ready(self, raft: Raft, rd: Ready) -> None:
+        """Carry out ``rd`` completely before returning (start-up replay, and every Ready with a snapshot)."""
+        await self._drain_persisting()
+        if rd.snapshot is None:
+            self._start_ready(raft, rd)
+            await self._drain_persisting()
+            return
         transport = self._transport
         wal = self._wal
         assert transport is not None and wal is not None
-        soft = rd.soft_state
-        if soft.leader != self._leader or soft.role != self._role:
-            self._on_soft_state(soft.leader, soft.role)
+        self._note_soft_state(rd)
         if rd.early_messages:
             transport.send(rd.early_messages)
+        # A snapshot replaces the state machine: strictly persist, then restore, then apply.
         snap = rd.snapshot
-        applied_early = False
-        if snap is not None:
-            # A snapshot replaces the state machine: strictly persist, then restore, then apply.
-            await asyncio.to_thread(self._snap_files.save, snap)
-            await wal.save(rd.hard_state, rd.entries, SnapshotMarker(snap.meta.term, snap.meta.index, installed=True),
-                           sync=rd.must_sync)
-        else:
-            syncing = wal.submit(rd.hard_state, rd.entries, sync=rd.must_sync)
-            if rd.committed_entries:
-                # Committed entries are durable on a quorum already: apply them while our own fsync runs,
-                # so an answer never waits for the sync of the entries that arrived after it.
-                self._apply(raft, rd.committed_entries)
-                applied_early = True
-            if syncing is not None:
-                await syncing
-        if snap is not None:
-            self._storage.apply_snapshot(snap)
+        await asyncio.to_thread(self._snap_files.save, snap)
+        await wal.save(rd.hard_state, rd.entries, SnapshotMarker(snap.meta.term, snap.meta.index, installed=True),
+                       sync=rd.must_sync)
+        self._storage.apply_snapshot(snap)
         if rd.entries:
             self._storage.append(rd.entries)
         if rd.hard_state is not None:
             self._storage.set_hard_state(rd.hard_state)
         if rd.messages:
             transport.send(rd.messages)
-        if snap is not None:
-            self._restore_state(snap)
-            self._sync_peers()
-            self._wake_applied()
-            log.info("installed snapshot from leader", index=snap.meta.index, term=snap.meta.term)
-        if rd.committed_entries and not applied_early:
+        self._restore_state(snap)
+        self._sync_peers()
+        self._wake_applied()
+        log.info("installed snapshot from leader", index=snap.meta.index, term=snap.meta.term)
+        if rd.committed_entries:
             self._apply(raft, rd.committed_entries)
         if rd.read_states:
             self._on_read_states(rd.read_states)
         raft.advance(rd)
+        self._maybe_snapshot()
+
+    def _note_soft_state(self, rd: Ready) -> None:
+        soft = rd.soft_state
+        if soft.leader != self._leader or soft.role != self._role:
+            self._on_soft_state(soft.leader, soft.role)
+
+    def _start_ready(self, raft: Raft, rd: Ready) -> None:
+        """Hand ``rd``'s entries and hard state to the WAL and do everything that need not wait for the sync.
+
+        The loop then takes the next Ready while this one syncs (Readies are pipelined; the WAL merges
+        what arrives during a sync into the next one): the leader sends new appends at once, and commits
+        entries as soon as a quorum has them durable, even if its own sync is the slow one. What needs
+        this member's durability (its responses and votes, and ``advance``, which counts the leader's
+        own log) waits in ``_finish_ready``, Ready by Ready in order.
+        """
+        transport = self._transport
+        wal = self._wal
+        assert transport is not None and wal is not None
+        self._note_soft_state(rd)
+        if rd.early_messages:
+            transport.send(rd.early_messages)
+        syncing = wal.submit(rd.hard_state, rd.entries, sync=rd.must_sync)
+        if rd.committed_entries:
+            # Committed entries are durable on a quorum already: apply them while our own fsync runs,
+            # so an answer never waits for the sync of the entries that arrived after it.
+            self._apply(raft, rd.committed_entries)
+        if rd.read_states:
+            self._on_read_states(rd.read_states)
+        self._persisting.append((rd, syncing))
+        if syncing is None:
+            self._finish_persisted()
+        else:
+            syncing.add_done_callback(self._on_synced)
+
+    def _on_synced(self, _: asyncio.Future[None]) -> None:
+        try:
+            self._finish_persisted()
+        except BaseException as exc:
+            self._loop_failed(exc)
+
+    def _finish_persisted(self) -> None:
+        """Finish, in order, every Ready whose sync is done (raises the WAL's error if a sync failed)."""
+        raft = self._raft
+        persisting = self._persisting
+        while persisting and self._failure is None and raft is not None:
+            rd, syncing = persisting[0]
+            if syncing is not None:
+                if not syncing.done():
+                    return
+                failed = syncing.exception()
+                if failed is not None:
+                    raise failed
+            persisting.popleft()
+            self._finish_ready(raft, rd)
+
+    def _finish_ready(self, raft: Raft, rd: Ready) -> None:
+        assert self._transport is not None
+        if rd.entries:
+            self._storage.append(rd.entries)
+        if rd.hard_state is not None:
+            self._storage.set_hard_state(rd.hard_state)
+        if rd.messages:
+            self._transport.send(rd.messages)
+        raft.advance(rd)
+        self._maybe_snapshot()
+        self._wake()
+
+    async def _drain_persisting(self) -> None:
+        """Wait until every Ready handed to the WAL is finished."""
+        while self._persisting:
+            syncing = self._persisting[-1][1]
+            if syncing is not None and not syncing.done():
+                await asyncio.wait([syncing])  # not ``await syncing``: cancelling us must not cancel the WAL's future
+            self._finish_persisted()
+
+    def _maybe_snapshot(self) -> None:
+        # The snapshot is of the applied state, so its index must be in the (synced) in-memory log already.
         if (self._applied - self._snapshot_index >= self.config.snapshot_count and not self._catching_up
+                and self._applied <= self._storage.last_index()
                 and (self._snapshot_task is None or self._snapshot_task.done())):
             self._take_snapshot()
 
@@ -690,25 +781,51 @@ class StoreNode:
         self._snapshot_index = snap.meta.index
 
     def _take_snapshot(self) -> None:
-        """Snapshot the applied state now (on the loop, so it is exactly at ``applied``); write it in the background."""
+        """Snapshot the applied state as of now; a forked child serializes and saves it.
+
+        Serializing a large state holds the GIL for seconds (one msgpack call, and big copies); on the
+        loop that silenced the leader's heartbeats long enough for an election. The fork, taken right
+        here, sees the state exactly at ``applied`` while the loop goes on; the child only packs and
+        writes the file (no logging, no gRPC, no loop) and leaves with ``os._exit``.
+        """
         index = self._applied
-        snap = self._storage.create_snapshot(index, self._conf_state, self._snapshot_data())
+        meta = SnapshotMeta(index, self._storage.term(index), self._conf_state)
+        snap_files = self._snap_files
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                _detach_from_parent(parent)
+                snap_files.save(Snapshot(meta, self._snapshot_data()))
+                code = 0
+            finally:
+                os._exit(code)
         self._snapshot_index = index
-        compact_to = index - self.config.catchup_entries
-        if compact_to > self._storage.first_index():
-            self._storage.compact(compact_to)
-        self._snapshot_task = asyncio.get_running_loop().create_task(self._persist_snapshot(snap))
+        self._snapshot_task = asyncio.get_running_loop().create_task(self._persist_snapshot(meta, pid))
         self._snapshot_task.add_done_callback(_log_snapshot_failure)
 
-    async def _persist_snapshot(self, snap: Snapshot) -> None:
+    async def _persist_snapshot(self, meta: SnapshotMeta, pid: int) -> None:
+        """Wait for the child to save the snapshot, read it back (a thread: no GIL held), then record it."""
         wal = self._wal
         assert wal is not None
         started = time.monotonic()
-        await asyncio.to_thread(self._snap_files.save, snap)
-        await wal.save(None, [], SnapshotMarker(snap.meta.term, snap.meta.index))
-        removed = await asyncio.to_thread(wal.release_to, snap.meta.index)
+        _, status = await asyncio.to_thread(os.waitpid, pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"the process saving snapshot {meta.index} failed (wait status {status})")
+        snap = await asyncio.to_thread(self._snap_files.read, meta.term, meta.index)
+        try:
+            self._storage.create_snapshot(meta.index, meta.conf_state, snap.data)
+        except (SnapshotOutOfDateError, CompactedError):
+            log.info("dropping a snapshot overtaken by one from the leader", index=meta.index)
+            return
+        compact_to = meta.index - self.config.catchup_entries
+        if compact_to > self._storage.first_index():
+            self._storage.compact(compact_to)
+        await wal.save(None, [], SnapshotMarker(meta.term, meta.index))
+        removed = await asyncio.to_thread(wal.release_to, meta.index)
         await asyncio.to_thread(self._snap_files.purge)
-        log.info("saved snapshot", index=snap.meta.index, bytes=len(snap.data), wal_segments_removed=removed,
+        log.info("saved snapshot", index=meta.index, bytes=len(snap.data), wal_segments_removed=removed,
                  seconds=round(time.monotonic() - started, 3))
 
     # -- proposals ------------------------------------------------------------------------------------
@@ -1100,6 +1217,19 @@ class StoreNode:
                 "snapshot_index": self._snapshot_index, "first_index": self._storage.first_index(),
                 "last_index": self._storage.last_index(), "role": self._role.name, "pid": os.getpid(),
                 "resubmitted": self.resubmitted, "duplicates_skipped": self.duplicates_skipped}
+
+
+def _detach_from_parent(parent: int) -> None:
+    """In a forked child: die with the parent, and hold none of its sockets or files.
+
+    An orphan holding the member's listening sockets would keep a restarted member from binding its
+    ports, and one holding the WAL open would outlive the member it wrote for.
+    """
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    gc.disable()  # no finalizer may close an inherited descriptor's number once the save reuses it
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
 
 
 def _log_snapshot_failure(task: asyncio.Task[None]) -> None:

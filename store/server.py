@@ -22,7 +22,7 @@ from grpc import aio
 
 from process.log import get_logger
 from protos.etcd import rpc_pb2, rpc_pb2_grpc
-from store import errors
+from store import errors, grpc_h2
 from store.apply import Applier
 from store.errors import EtcdError
 from store.mvcc.errors import MVCCError
@@ -514,8 +514,13 @@ class MaintenanceService(rpc_pb2_grpc.MaintenanceServicer):
         return rpc_pb2.MoveLeaderResponse(header=self.core.header())
 
 
+def plain_server() -> grpc_h2.Server:
+    """The server for http:// client URLs: ``store.grpc_h2``, several times cheaper per call than grpcio's."""
+    return grpc_h2.Server(max_receive_message_length=MAX_REQUEST_BYTES + GRPC_OVERHEAD_BYTES)
+
+
 def grpc_server() -> aio.Server:
-    """A gRPC server that takes etcd's largest request (so the size check above answers, not gRPC)."""
+    """grpcio's server, for https:// client URLs; it takes etcd's largest request (so the size check above answers)."""
     limit = MAX_REQUEST_BYTES + GRPC_OVERHEAD_BYTES
     return aio.server(options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", -1),
                                ("grpc.so_reuseport", 0),

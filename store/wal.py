@@ -524,16 +524,23 @@ class SnapshotFiles:
         _fsync_dir(self.directory)
         return path
 
+    def read(self, term: int, index: int) -> Snapshot:
+        """The snapshot saved for (term, index) (blocking); raises WalCorruptError if it is damaged."""
+        return self._read(self._path(term, index))
+
     def _read(self, path: Path) -> Snapshot:
-        raw = path.read_bytes()
-        if len(raw) < _SNAP_HEADER.size:
-            raise WalCorruptError(f"snapshot {path} is truncated")
-        magic, crc, head_len = _SNAP_HEADER.unpack_from(raw)
-        body = memoryview(raw)[_SNAP_HEADER.size:]
-        if magic != _SNAP_MAGIC or head_len > len(body) or zlib.crc32(body) != crc:
+        # The data is read into its own bytes, not sliced out of the whole file: slicing copies it with
+        # the GIL held, which stalls the event loop of the member reading it back.
+        with open(path, "rb") as f:
+            header = f.read(_SNAP_HEADER.size)
+            if len(header) < _SNAP_HEADER.size:
+                raise WalCorruptError(f"snapshot {path} is truncated")
+            magic, crc, head_len = _SNAP_HEADER.unpack(header)
+            head = f.read(head_len) if magic == _SNAP_MAGIC else b""
+            data = f.read()
+        if magic != _SNAP_MAGIC or len(head) < head_len or zlib.crc32(data, zlib.crc32(head)) != crc:
             raise WalCorruptError(f"snapshot {path} fails its CRC check")
-        term, index, voters, learners = _unpack(body[:head_len])
-        data = raw[_SNAP_HEADER.size + head_len:]
+        term, index, voters, learners = _unpack(head)
         return Snapshot(SnapshotMeta(index, term, ConfState(tuple(voters), tuple(learners))), data)
 
     def load(self, markers: Sequence[SnapshotMarker]) -> Snapshot | None:

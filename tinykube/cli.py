@@ -29,12 +29,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "netpol": ("proxy.netpol_agent", "enforce NetworkPolicies for a node's pods"),
     "proxy": ("proxy.main", "run kube-proxy: Services to netfilter rules"),
     "certs": ("tinykube.certs_cmd", "generate the cluster CA, component certificates and admin kubeconfig"),
+    "token": ("tinykube.token_cmd", "create bootstrap tokens for joining nodes (kubeadm token create)"),
     "up": ("tinykube.up_cmd", "bring up a local cluster (nodes are network namespaces)"),
     "down": ("tinykube.down_cmd", "stop a local cluster and remove everything it made"),
     "status": ("tinykube.status_cmd", "show a local cluster's nodes, components and leaders"),
     "node": ("tinykube.node_cmd", "hard-stop or start a node of a local cluster"),
     "logs": ("tinykube.logs_cmd", "print (or follow) a component's log on a node of a local cluster"),
     "chaos": ("tinykube.chaos_cmd", "break a running cluster on purpose: kill leaders, partition nodes"),
+    "init": ("tinykube.init_cmd", "initialise a cluster on its first machine (components as systemd units)"),
+    "join": ("tinykube.join_cmd", "join this machine to a cluster of machines (components as systemd units)"),
     "underlay": ("tinykube.underlay_cmd", "create or destroy a cluster's network namespaces and links"),
 }
 

@@ -27,6 +27,7 @@ class Options:
 
     proxy_mode: str = "iptables"
     backend: str = "vxlan"
+    underlay_iface: str = "eth0"  # the node's link to the other nodes (eth1 on a Vagrant VM)
 
 
 @dataclass(frozen=True)

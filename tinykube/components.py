@@ -29,25 +29,38 @@ def tinykube_bin() -> str:
 
 
 def store_client_url(node: Node) -> str:
-    return f"http://{node.ip}:{STORE_CLIENT_PORT}"
+    return f"https://{node.ip}:{STORE_CLIENT_PORT}"
+
+
+def etcdctl_tls(cluster: Cluster) -> tuple[str, ...]:
+    """etcdctl's flags for the store: its CA, and the health-check client certificate (the store wants one)."""
+    etcd = cluster.pki_dir / "etcd"
+    return (f"--cacert={etcd / 'ca.crt'}", f"--cert={etcd / 'healthcheck-client.crt'}",
+            f"--key={etcd / 'healthcheck-client.key'}")
 
 
 def store(cluster: Cluster, node: Node, state: str = "new") -> Component:
     """One member of the store's Raft group; the control-plane nodes are its members."""
-    initial = ",".join(f"{n.name}=http://{n.ip}:{STORE_PEER_PORT}" for n in cluster.topology.control_plane)
+    initial = ",".join(f"{n.name}=https://{n.ip}:{STORE_PEER_PORT}" for n in cluster.topology.control_plane)
+    etcd = cluster.pki_dir / "etcd"
     argv = (
         tinykube_bin(), "store",
         f"--name={node.name}",
         f"--data-dir={cluster.node_dir(node) / 'store'}",
-        f"--listen-client-urls={store_client_url(node)},http://127.0.0.1:{STORE_CLIENT_PORT}",
+        f"--listen-client-urls={store_client_url(node)},https://127.0.0.1:{STORE_CLIENT_PORT}",
         f"--advertise-client-urls={store_client_url(node)}",
-        f"--listen-peer-urls=http://{node.ip}:{STORE_PEER_PORT}",
-        f"--initial-advertise-peer-urls=http://{node.ip}:{STORE_PEER_PORT}",
+        f"--listen-peer-urls=https://{node.ip}:{STORE_PEER_PORT}",
+        f"--initial-advertise-peer-urls=https://{node.ip}:{STORE_PEER_PORT}",
         f"--initial-cluster={initial}",
         f"--initial-cluster-state={state}",
         f"--initial-cluster-token={cluster.name}",
         f"--listen-metrics-urls=http://{node.ip}:{STORE_METRICS_PORT}",
         "--auto-compaction-mode=periodic", "--auto-compaction-retention=5m",
+        # kubeadm's etcd TLS: client and peer traffic both mutually authenticated against the store's own CA.
+        f"--cert-file={etcd / f'server-{node.name}.crt'}", f"--key-file={etcd / f'server-{node.name}.key'}",
+        f"--trusted-ca-file={etcd / 'ca.crt'}", "--client-cert-auth=true",
+        f"--peer-cert-file={etcd / f'peer-{node.name}.crt'}", f"--peer-key-file={etcd / f'peer-{node.name}.key'}",
+        f"--peer-trusted-ca-file={etcd / 'ca.crt'}", "--peer-client-cert-auth=true",
     )
     return Component(node.name, "store", argv, netns=node.netns)
 
@@ -59,6 +72,9 @@ def apiserver(cluster: Cluster, node: Node) -> Component:
     argv = (
         tinykube_bin(), "apiserver",
         f"--etcd-servers={','.join(store_client_url(n) for n in members)}",
+        f"--etcd-cafile={pki / 'etcd' / 'ca.crt'}", f"--etcd-certfile={pki / 'apiserver-etcd-client.crt'}",
+        f"--etcd-keyfile={pki / 'apiserver-etcd-client.key'}", "--enable-bootstrap-token-auth",
+        "--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
         f"--bind-address={node.ip}", f"--advertise-address={node.ip}", f"--secure-port={APISERVER_PORT}",
         f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
         f"--client-ca-file={pki / 'ca.crt'}",
@@ -155,17 +171,21 @@ def runtime(cluster: Cluster, node: Node) -> Component:
     return Component(node.name, "runtime", argv, netns=node.netns)
 
 
-def kubelet(cluster: Cluster, node: Node, kubeconfig: Path) -> Component:
+def kubelet(cluster: Cluster, node: Node, kubeconfig: Path, bootstrap_kubeconfig: Path | None = None) -> Component:
+    """A node's kubelet; with ``bootstrap_kubeconfig`` it gets its client certificate through a CSR first."""
     pki = cluster.pki_dir
     argv = (
         tinykube_bin(), "kubelet",
         f"--kubeconfig={kubeconfig}", f"--container-runtime-endpoint=unix://{runtime_socket(cluster, node)}",
+        *((f"--bootstrap-kubeconfig={bootstrap_kubeconfig}",) if bootstrap_kubeconfig is not None else ()),
+        f"--tls-cert-file={pki / f'kubelet-{node.name}-serving.crt'}",
+        f"--tls-private-key-file={pki / f'kubelet-{node.name}-serving.key'}",
+        "--anonymous-auth=false", "--authentication-token-webhook=true", "--authorization-mode=Webhook",
         f"--node-ip={node.ip}", f"--hostname-override={node.name}",
         f"--root-dir={cluster.node_dir(node) / 'kubelet'}", f"--cgroup-root={cluster.name}-{node.name}",
         f"--cluster-dns={dns_address(node)}", "--cluster-domain=cluster.local",
         f"--address={node.ip}", f"--client-ca-file={pki / 'ca.crt'}",
         f"--pod-manifest-path={cluster.node_dir(node) / 'manifests'}",
-        *(("--node-labels=node-role.kubernetes.io/control-plane=",) if node.control_plane else ()),
     )
     return Component(node.name, "kubelet", argv, netns=node.netns)
 
@@ -177,8 +197,9 @@ def dns_address(node: Node) -> str:
 
 def flanneld(cluster: Cluster, node: Node, kubeconfig: Path) -> Component:
     bin_dir, conf_dir = cni_dirs(cluster, node)
-    argv = (tinykube_bin(), "flanneld", f"--kubeconfig={kubeconfig}", "--kube-subnet-mgr", "--iface=eth0",
-            f"--public-ip={node.ip}", f"--backend={cluster.options.backend}", f"--node-name={node.name}",
+    argv = (tinykube_bin(), "flanneld", f"--kubeconfig={kubeconfig}", "--kube-subnet-mgr",
+            f"--iface={cluster.options.underlay_iface}", f"--public-ip={node.ip}",
+            f"--backend={cluster.options.backend}", f"--node-name={node.name}",
             f"--cni-conf-dir={conf_dir}", f"--cni-bin-dir={bin_dir}",
             f"--ipam-dir={cluster.node_dir(node) / 'cni' / 'ipam'}")
     return Component(node.name, "flanneld", argv, netns=node.netns)
@@ -197,14 +218,24 @@ def clusterdns(cluster: Cluster, node: Node, kubeconfig: Path) -> Component:
     return Component(node.name, "clusterdns", argv, netns=node.netns)
 
 
+def _secure_serving(cluster: Cluster, node: Node, stem: str) -> tuple[str, ...]:
+    """HTTPS health and metrics on the node's address; /metrics for callers the apiserver authorizes."""
+    pki = cluster.pki_dir
+    return (f"--bind-address={node.ip}", f"--tls-cert-file={pki / f'{stem}-serving.crt'}",
+            f"--tls-private-key-file={pki / f'{stem}-serving.key'}", f"--client-ca-file={pki / 'ca.crt'}")
+
+
 def scheduler(cluster: Cluster, node: Node, kubeconfig: Path) -> Component:
     argv = (tinykube_bin(), "scheduler", f"--kubeconfig={kubeconfig}", "--leader-elect=true",
-            "--bind-address=127.0.0.1")  # plain-HTTP healthz/metrics stay inside the node
+            *_secure_serving(cluster, node, "kube-scheduler"))
     return Component(node.name, "scheduler", argv, netns=node.netns)
 
 
 def controller_manager(cluster: Cluster, node: Node, kubeconfig: Path) -> Component:
     argv = (tinykube_bin(), "controller-manager", f"--kubeconfig={kubeconfig}", "--leader-elect=true",
             "--allocate-node-cidrs", f"--cluster-cidr={CLUSTER_CIDR}", "--node-cidr-mask-size=24",
-            "--bind-address=127.0.0.1")  # plain-HTTP healthz/metrics stay inside the node
+            f"--cluster-signing-cert-file={cluster.pki_dir / 'ca.crt'}",
+            f"--cluster-signing-key-file={cluster.pki_dir / 'ca.key'}",
+            f"--service-account-private-key-file={cluster.pki_dir / 'sa.key'}",
+            *_secure_serving(cluster, node, "kube-controller-manager"))
     return Component(node.name, "controller-manager", argv, netns=node.netns)

@@ -22,20 +22,24 @@ from pathlib import Path
 from typing import Any
 
 from client.errors import AlreadyExists
-from client.kubeconfig import load_client_config
+from client.kubeconfig import build_kubeconfig, load_client_config, write_kubeconfig
 from client.mapping import lookup
 from client.rest import RestClient
 from process.log import get_logger
 from tinykube import components, leftovers
-from tinykube.certs_cmd import component_kubeconfig
+from tinykube.addons import create_addons
+from tinykube.certs_cmd import NodeIdentity
 from tinykube.certs_cmd import generate as generate_certs
 from tinykube.cluster import Cluster
 from tinykube.steps import Step, StepError, undo_steps
 from tinykube.supervisor import Component, Supervisor
-from tinykube.topology import REGISTRY_PORT
+from tinykube.token_cmd import create_token
+from tinykube.topology import REGISTRY_PORT, Node
 
 log = get_logger("lifecycle")
 
+BOOTSTRAP_TOKEN_TTL = 24 * 3600.0
+CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
 REQUIRED_COMMANDS = ("ip", "nsenter", "iptables", "haproxy", "docker-registry", "etcdctl")
 
 
@@ -65,11 +69,19 @@ async def check_prerequisites(ctx: UpContext) -> None:
         raise StepError(f"missing commands: {', '.join(missing)}", "run `make setup` (it installs them)")
 
 
+def joins_by_bootstrap(node: Node) -> bool:
+    """Kubelets join as kubeadm's do: the first node's kubelet gets its certificate made for it (kubeadm
+    init), every other one asks for it with a bootstrap token (kubeadm join)."""
+    return node.index > 1
+
+
 async def make_certs(ctx: UpContext) -> None:
+    """Every certificate and kubeconfig of the cluster, each component with its own identity (kubeadm's set)."""
     topo = ctx.cluster.topology
+    nodes = [NodeIdentity(n.name, n.ip, n.control_plane, joins_by_bootstrap(n)) for n in topo.nodes]
     await asyncio.to_thread(
         generate_certs, ctx.cluster.pki_dir, ips=[topo.gateway_ip, *(n.ip for n in topo.nodes)],
-        names=[n.name for n in topo.nodes], server=topo.apiserver_url, cluster=topo.name)
+        names=[n.name for n in topo.nodes], server=topo.apiserver_url, cluster=topo.name, nodes=nodes)
     admin = ctx.cluster.admin_kubeconfig
     if not admin.exists():
         admin.symlink_to(ctx.cluster.pki_dir / "admin.kubeconfig")
@@ -116,6 +128,7 @@ def store_leader(cluster: Cluster, timeout: float = 1.0) -> str | None:
     for node in cluster.topology.control_plane:
         try:
             out = subprocess.run(["etcdctl", f"--endpoints={components.store_client_url(node)}",
+                                  *components.etcdctl_tls(cluster),
                                   f"--command-timeout={timeout}s", "endpoint", "status", "-w", "json"],
                                  capture_output=True, text=True, timeout=timeout + 2,
                                  env={**os.environ, "ETCDCTL_API": "3"})
@@ -162,29 +175,23 @@ async def start_haproxy(ctx: UpContext) -> None:
                 30, "apiserver load balancer", ctx.log_hint(spec))
 
 
-# Each component's client identity: kubeconfig stem -> (user, groups), with Kubernetes' names.
-IDENTITIES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "kube-proxy": ("system:kube-proxy", ()),
-    "flanneld": ("system:serviceaccount:kube-system:flannel", ()),
-    "clusterdns": ("system:serviceaccount:kube-system:coredns", ()),
-    "scheduler": ("system:kube-scheduler", ()),
-    "controller-manager": ("system:kube-controller-manager", ()),
-}
-
-
 def kubeconfig_of(cluster: Cluster, stem: str) -> Path:
     return cluster.pki_dir / f"{stem}.kubeconfig"
 
 
-async def make_identities(ctx: UpContext) -> None:
-    """A client certificate and kubeconfig per component, with Kubernetes' user and group names."""
+def bootstrap_kubeconfig(cluster: Cluster) -> Path:
+    return cluster.pki_dir / "bootstrap-kubelet.kubeconfig"
+
+
+async def make_bootstrap_token(ctx: UpContext) -> None:
+    """A fresh bootstrap token (kubeadm token create) in the kubeconfig joining kubelets start with."""
     cluster = ctx.cluster
-    wanted = dict(IDENTITIES)
-    for node in cluster.topology.nodes:
-        wanted[f"kubelet-{node.name}"] = (f"system:node:{node.name}", ("system:nodes",))
-    for stem, (user, groups) in wanted.items():
-        await asyncio.to_thread(component_kubeconfig, cluster.pki_dir, stem, user=user, organizations=groups,
-                                server=cluster.topology.apiserver_url, cluster=cluster.name)
+    async with admin_client(cluster) as rest:
+        token = await create_token(rest, ttl_seconds=BOOTSTRAP_TOKEN_TTL, description="tinykube up")
+    ca = (cluster.pki_dir / "ca.crt").read_bytes()
+    await asyncio.to_thread(write_kubeconfig, bootstrap_kubeconfig(cluster), build_kubeconfig(
+        cluster=cluster.name, server=cluster.topology.apiserver_url, user="kubelet-bootstrap", ca_data=ca,
+        token=token, context=cluster.name))
 
 
 async def push_default_images(ctx: UpContext) -> None:
@@ -217,10 +224,17 @@ async def register_nodes(ctx: UpContext) -> None:
     """Nodes exist before their kubelets, with the pod subnets the topology assigned (their DNS addresses)."""
     async with admin_client(ctx.cluster) as rest:
         for node in ctx.cluster.topology.nodes:
-            body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node.name},
+            # The role label is the admin's to set (NodeRestriction keeps kubelets from claiming roles).
+            labels = {CONTROL_PLANE_LABEL: ""} if node.control_plane else {}
+            body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node.name, "labels": labels},
                     "spec": {"podCIDR": node.pod_cidr, "podCIDRs": [node.pod_cidr]}}
             with contextlib.suppress(AlreadyExists):  # a later `up` of a kept cluster
                 await rest.create(lookup("nodes"), body)
+
+
+async def make_addons(ctx: UpContext) -> None:
+    async with admin_client(ctx.cluster) as rest:
+        await create_addons(ctx.cluster, rest)
 
 
 async def start_node_agents(ctx: UpContext) -> None:
@@ -229,7 +243,12 @@ async def start_node_agents(ctx: UpContext) -> None:
         (cluster.node_dir(node) / "manifests").mkdir(parents=True, exist_ok=True)
         ctx.supervisor.start(components.runtime(cluster, node))
         ctx.supervisor.start(components.flanneld(cluster, node, kubeconfig_of(cluster, "flanneld")))
-        ctx.supervisor.start(components.kubelet(cluster, node, kubeconfig_of(cluster, f"kubelet-{node.name}")))
+        if joins_by_bootstrap(node):
+            kubelet = components.kubelet(cluster, node, cluster.node_dir(node) / "kubelet" / "kubelet.kubeconfig",
+                                         bootstrap_kubeconfig(cluster))
+        else:
+            kubelet = components.kubelet(cluster, node, kubeconfig_of(cluster, f"kubelet-{node.name}"))
+        ctx.supervisor.start(kubelet)
         ctx.supervisor.start(components.proxy(cluster, node, kubeconfig_of(cluster, "kube-proxy")))
         ctx.supervisor.start(components.clusterdns(cluster, node, kubeconfig_of(cluster, "clusterdns")))
 
@@ -272,9 +291,10 @@ def steps() -> list[Step[UpContext]]:
         Step("store", start_store),
         Step("apiservers", start_apiservers),
         Step("apiserver load balancer", start_haproxy),
-        Step("component identities", make_identities),
+        Step("bootstrap token", make_bootstrap_token),
         Step("default images", push_default_images),
         Step("nodes", register_nodes),
+        Step("add-ons", make_addons),
         Step("node agents", start_node_agents),
         Step("scheduler and controller-manager", start_controllers),
         Step("nodes ready", wait_nodes_ready),

@@ -50,6 +50,7 @@ class Stats:
 
     memory_usage: int = 0
     memory_working_set: int = 0
+    memory_rss: int = 0
     memory_limit: int = 0
     cpu_usage_ns: int = 0
     pids: int = 0
@@ -221,10 +222,11 @@ class CgroupV1(CgroupDriver):
     def stats(self, path: str) -> Stats:
         mem = self.dir("memory", path)
         usage = int(_read(mem / "memory.usage_in_bytes", "0"))
-        inactive = _keyed(_read(mem / "memory.stat")).get("total_inactive_file", 0)
+        memory_stat = _keyed(_read(mem / "memory.stat"))
         return Stats(
             memory_usage=usage,
-            memory_working_set=max(0, usage - inactive),
+            memory_working_set=max(0, usage - memory_stat.get("total_inactive_file", 0)),
+            memory_rss=memory_stat.get("total_rss", 0),
             memory_limit=int(_read(mem / "memory.limit_in_bytes", "0")),
             cpu_usage_ns=int(_read(self.dir("cpuacct", path) / "cpuacct.usage", "0")),
             pids=int(_read(self.dir("pids", path) / "pids.current", "0")),
@@ -292,11 +294,12 @@ class CgroupV2(CgroupDriver):
     def stats(self, path: str) -> Stats:
         leaf = self.dir(path)
         usage = int(_read(leaf / "memory.current", "0"))
-        inactive = _keyed(_read(leaf / "memory.stat")).get("inactive_file", 0)
+        memory_stat = _keyed(_read(leaf / "memory.stat"))
         limit = _read(leaf / "memory.max", "max")
         return Stats(
             memory_usage=usage,
-            memory_working_set=max(0, usage - inactive),
+            memory_working_set=max(0, usage - memory_stat.get("inactive_file", 0)),
+            memory_rss=memory_stat.get("anon", 0),
             memory_limit=0 if limit == "max" else int(limit),
             cpu_usage_ns=_keyed(_read(leaf / "cpu.stat")).get("usage_usec", 0) * 1000,
             pids=int(_read(leaf / "pids.current", "0")),

@@ -197,23 +197,20 @@ class InterPodAffinity(PreFilterPlugin, PreFilterExtensions, FilterPlugin, PreSc
                     node = snapshot.node_info(node_name)
                     if node is not None and w.term.matches(other, ns_labels):
                         bump(w.term.topology_key, node.labels, sign * w.weight)
-        # Existing pods' terms about the incoming pod (symmetry); only pods with such terms are looked at.
-        with_terms = (
-            [n for n in snapshot.node_infos() if n.pods_with_affinity] if snapshot.scoring_affinity_pods else []
-        )
-        for node in with_terms:
-            node_labels = node.labels
-            for other in node.pods_with_affinity.values():
-                if self.hard_pod_affinity_weight:
-                    for t in other.required_affinity:
-                        if t.matches(pod, ns_labels):
-                            bump(t.topology_key, node_labels, self.hard_pod_affinity_weight)
-                for w in other.preferred_affinity:
-                    if w.term.matches(pod, ns_labels):
-                        bump(w.term.topology_key, node_labels, w.weight)
-                for w in other.preferred_anti_affinity:
-                    if w.term.matches(pod, ns_labels):
-                        bump(w.term.topology_key, node_labels, -w.weight)
+        # Existing pods' terms about the incoming pod (symmetry), from the cache's per-term index: replicas
+        # share terms, so each distinct term is matched once and counts for every pod that carries it.
+        symmetric: list[tuple[AffinityTerm, int, dict[str, int]]] = [
+            (term, weight, per_node) for (term, weight), per_node in snapshot.preferred_terms.items()]
+        if self.hard_pod_affinity_weight:
+            symmetric.extend((term, self.hard_pod_affinity_weight, per_node)
+                             for term, per_node in snapshot.affinity_terms.items())
+        for term, weight, per_node in symmetric:
+            if not term.matches(pod, ns_labels):
+                continue
+            for node_name, count in per_node.items():
+                node = snapshot.node_info(node_name)
+                if node is not None:
+                    bump(term.topology_key, node.labels, weight * count)
         if not scores:
             return SKIP
         state.write(self.name + "/score", _ScoreState(scores))

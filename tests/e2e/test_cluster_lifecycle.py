@@ -1,17 +1,34 @@
 """`tinykube up -d` / `status` / `down` as a user runs them, checked from the host afterwards."""
 
+import base64
 import json
+import ssl
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 BIN = Path(sys.executable).parent / "tinykube"
 
 
 def tk(*argv: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(BIN), *argv], capture_output=True, text=True, timeout=timeout)
+
+
+def _https_status(url: str, ca: Path, cert: Path | None = None) -> int:
+    """The status of a GET over TLS verified against ``ca``, optionally with the client certificate ``cert``."""
+    context = ssl.create_default_context(cafile=str(ca))
+    if cert is not None:
+        context.load_cert_chain(f"{cert}.crt", f"{cert}.key")
+    try:
+        with urllib.request.urlopen(url, context=context, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return err.code
 
 
 @pytest.fixture
@@ -63,15 +80,50 @@ def test_up_status_store_and_down_leave_nothing(cluster):
     failed = subprocess.run([*kubectl, "exec", web, "--", "sh", "-c", "exit 3"], capture_output=True, text=True)
     assert failed.returncode == 3, failed.stderr
     kc("logs", "probe")
+    # Add-ons: the default StorageClass, and kube-dns where Kubernetes puts it (answered by every node's DNS).
+    assert kc("get", "storageclass", "-o", "name").split() == ["storageclass.storage.k8s.io/local-path"]
+    cluster_ip = kc("get", "service", "web", "-o", "jsonpath={.spec.clusterIP}")
+    assert cluster_ip in kc("exec", web, "--", "nslookup", "web.default.svc.cluster.local", "10.96.0.10")
 
-    endpoints = ",".join(f"http://{n['ip']}:2379" for n in status["nodes"])
+    # The store speaks only mutual TLS, with its own CA: etcdctl needs the health-check client certificate.
+    etcd = state / "pki" / "etcd"
+    tls = [f"--cacert={etcd / 'ca.crt'}", f"--cert={etcd / 'healthcheck-client.crt'}",
+           f"--key={etcd / 'healthcheck-client.key'}"]
+    endpoints = ",".join(f"https://{n['ip']}:2379" for n in status["nodes"])
     env = {"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"}
-    put = subprocess.run(["etcdctl", f"--endpoints={endpoints}", "put", "/tk/hello", "world"], env=env,
+    put = subprocess.run(["etcdctl", f"--endpoints={endpoints}", *tls, "put", "/tk/hello", "world"], env=env,
                          capture_output=True, text=True)
     assert put.returncode == 0, put.stderr
-    got = subprocess.run(["etcdctl", f"--endpoints={status['nodes'][2]['ip']}:2379", "get", "/tk/hello",
-                          "--print-value-only"], env=env, capture_output=True, text=True)
+    got = subprocess.run(["etcdctl", f"--endpoints=https://{status['nodes'][2]['ip']}:2379", *tls, "get",
+                          "/tk/hello", "--print-value-only"], env=env, capture_output=True, text=True)
     assert got.stdout.strip() == "world"
+    # A cluster certificate (the admin's) is from another CA than the store's: refused.
+    admin = [f"--cacert={etcd / 'ca.crt'}", f"--cert={state / 'pki' / 'admin.crt'}",
+             f"--key={state / 'pki' / 'admin.key'}", "--dial-timeout=2s", "--command-timeout=3s"]
+    refused = subprocess.run(["etcdctl", f"--endpoints={endpoints}", *admin, "get", "/tk/hello"], env=env,
+                             capture_output=True, text=True, timeout=30)
+    assert refused.returncode != 0 and "world" not in refused.stdout
+
+    # Nodes 2 and 3 joined with a bootstrap token: their client certificates came through approved CSRs.
+    csrs = json.loads(kc("get", "csr", "-o", "json"))["items"]
+    joined = {c["spec"]["username"].split(":")[1] for c in csrs
+              if c["spec"]["signerName"] == "kubernetes.io/kube-apiserver-client-kubelet"
+              and c["status"].get("certificate")}
+    assert joined == {"bootstrap"} and len(csrs) >= 2, csrs
+    # The kubelet's API wants a caller the apiserver vouches for; health ports of the control plane are
+    # open, their metrics are not.
+    ca = state / "pki" / "ca.crt"
+    node1 = status["nodes"][0]["ip"]
+    assert _https_status(f"https://{node1}:10250/pods", ca) == 401
+    assert _https_status(f"https://{node1}:10250/healthz", ca, cert=state / "pki" / "admin") == 200
+    proxy = yaml.safe_load((state / "pki" / "kube-proxy.kubeconfig").read_text())["users"][0]["user"]
+    (state / "proxy.crt").write_bytes(base64.b64decode(proxy["client-certificate-data"]))
+    (state / "proxy.key").write_bytes(base64.b64decode(proxy["client-key-data"]))
+    assert _https_status(f"https://{node1}:10250/pods", ca, cert=state / "proxy") == 403  # RBAC: not its business
+    for port in (10259, 10257):
+        assert _https_status(f"https://{node1}:{port}/healthz", ca) == 200
+        assert _https_status(f"https://{node1}:{port}/metrics", ca) == 401
+        assert _https_status(f"https://{node1}:{port}/metrics", ca, cert=state / "pki" / "admin") == 200
 
     again = tk("up", "--name", name, "--state-dir", str(state), "-d")
     assert "already up" in again.stderr

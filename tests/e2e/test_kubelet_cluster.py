@@ -198,8 +198,8 @@ def test_pods_through_the_api(cluster: ApiserverCluster, cri_endpoint: str, tmp_
         cluster.kubectl("cp", f"{pod}:/data/seed", str(tmp_path / "seed.txt"))
         assert (tmp_path / "seed.txt").read_text() == "seeded\n"
         assert cluster.kubectl("exec", pod, "--", "cat", "/data/upload.txt").stdout == "from the host\n"
-        # Port-forward straight at the kubelet, as the Python client speaks it (v4.channel.k8s.io): kubectl
-        # tunnels SPDY inside the WebSocket, which neither the apiserver nor the runtime serves yet.
+        # Port-forward straight at the kubelet, as the Python client speaks it (v4.channel.k8s.io); kubectl's
+        # SPDY port-forward through the apiserver is covered by test_kubelet_streaming.
         assert asyncio.run(kubelet_get(kubelet_port, "/healthz")) == (200, "ok")
         code, text = asyncio.run(kubelet_get(kubelet_port, f"/containerLogs/default/{pod}/app?tailLines=1"))
         assert (code, text) == (200, "started hello\n")

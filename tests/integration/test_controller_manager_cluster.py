@@ -7,6 +7,7 @@ exit), so what is under test is only the controllers' behaviour through the API.
 
 from __future__ import annotations
 
+import base64
 import json
 import signal
 import subprocess
@@ -163,6 +164,7 @@ def start_manager(c: ApiserverCluster, name: str, *extra: str) -> subprocess.Pop
         str(BIN / "tinykube"), "controller-manager", "--kubeconfig", str(c.apiservers[0].kubeconfig),
         "--secure-port", "0", "--allocate-node-cidrs", "--cluster-cidr", "10.245.0.0/16",
         "--node-cidr-mask-size", "24", "--root-ca-file", str(c.pki / "ca.crt"),
+        "--service-account-private-key-file", str(c.pki / "sa.key"),
         "--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s",
         "--leader-elect-retry-period", "1s", "--node-monitor-grace-period", "1h",
         "--controllers", "*,-nodelifecycle", *extra,
@@ -327,6 +329,88 @@ def test_every_namespace_gets_default_serviceaccount_and_root_ca(cluster: Apiser
     cluster.kubectl("delete", "serviceaccount", "-n", ns, "default")
     wait_for("default ServiceAccount recreated",
              lambda: _get(cluster, f"/api/v1/namespaces/{ns}/serviceaccounts/default"))
+
+
+def test_legacy_token_secret_gets_a_token_kubectl_can_use(cluster: ApiserverCluster, ns: str) -> None:
+    cluster.kubectl("create", "serviceaccount", "-n", ns, "builder")
+    wait_for("ServiceAccount", lambda: _get(cluster, f"/api/v1/namespaces/{ns}/serviceaccounts/builder"))
+    secret = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+              "metadata": {"name": "builder-token", "annotations": {"kubernetes.io/service-account.name": "builder"}}}
+    cluster.kubectl("apply", "-n", ns, "-f", "-", stdin=yaml.safe_dump(secret))
+    filled = wait_for("token filled", lambda: (s := _get(cluster, f"/api/v1/namespaces/{ns}/secrets/builder-token"))
+                      and "token" in (s.get("data") or {}) and s)
+    data = {k: base64.b64decode(v).decode() for k, v in filled["data"].items()}
+    assert data["namespace"] == ns and data["ca.crt"] == (cluster.pki / "ca.crt").read_text()
+    sa = _get(cluster, f"/api/v1/namespaces/{ns}/serviceaccounts/builder")
+    assert sa is not None
+    assert filled["metadata"]["annotations"]["kubernetes.io/service-account.uid"] == sa["metadata"]["uid"]
+    # The token alone (no client certificate) is who kubectl talks as.
+    kubeconfig = cluster.root / f"{ns}-token.kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "sa",
+        "clusters": [{"name": "c", "cluster": {"server": cluster.apiservers[0].url,
+                                               "certificate-authority": str(cluster.pki / "ca.crt")}}],
+        "users": [{"name": "sa", "user": {"token": data["token"]}}],
+        "contexts": [{"name": "sa", "context": {"cluster": "c", "user": "sa", "namespace": ns}}]}))
+    whoami = _kubectl(cluster, "--kubeconfig", str(kubeconfig), "auth", "whoami", "-o", "json")
+    assert json.loads(whoami.stdout)["status"]["userInfo"]["username"] == f"system:serviceaccount:{ns}:builder"
+    # Deleting the account takes the Secret with it, and the token stops working.
+    cluster.kubectl("delete", "serviceaccount", "-n", ns, "builder")
+    wait_for("token Secret deleted", lambda: _get(cluster, f"/api/v1/namespaces/{ns}/secrets/builder-token") is None)
+    refused = _kubectl(cluster, "--kubeconfig", str(kubeconfig), "auth", "whoami", check=False)
+    assert refused.returncode != 0 and "Unauthorized" in refused.stderr
+
+
+def test_gc_watches_a_crd_created_after_it_started(cluster: ApiserverCluster, ns: str) -> None:
+    group, plural = f"{ns}.example.com", "widgets"
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": f"{plural}.{group}"},
+           "spec": {"group": group, "scope": "Namespaced",
+                    "names": {"plural": plural, "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                        "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+    cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(crd))
+    try:
+        path = f"/apis/{group}/v1/namespaces/{ns}/{plural}"
+        wait_for("CRD served", lambda: _get(cluster, path) is not None)
+        owner = {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "owner"}}
+        cluster.kubectl("apply", "-n", ns, "-f", "-", stdin=yaml.safe_dump(owner))
+        got = _get(cluster, f"{path}/owner")
+        assert got is not None
+        owner_ref = {"apiVersion": f"{group}/v1", "kind": "Widget", "name": "owner", "uid": got["metadata"]["uid"]}
+        dependent = {"apiVersion": f"{group}/v1", "kind": "Widget",
+                     "metadata": {"name": "dependent", "ownerReferences": [owner_ref]}}
+        # A built-in dependent too, which the collector may see before it knows the owner's kind.
+        owned_map = {"apiVersion": "v1", "kind": "ConfigMap",
+                     "metadata": {"name": "owned", "ownerReferences": [owner_ref]}}
+        cluster.kubectl("apply", "-n", ns, "-f", "-", stdin=yaml.safe_dump_all([dependent, owned_map]))
+        _kubectl(cluster, "delete", "-n", ns, f"{plural}.{group}/owner", "--cascade=background", "--wait=false")
+        wait_for("dependent widget collected", lambda: _get(cluster, f"{path}/dependent") is None, timeout=90,
+                 logs=lambda: cluster.processes.log("controller-manager-1")[-3000:])
+        wait_for("dependent ConfigMap collected",
+                 lambda: _get(cluster, f"/api/v1/namespaces/{ns}/configmaps/owned") is None, timeout=90)
+    finally:
+        cluster.kubectl("delete", "customresourcedefinition", f"{plural}.{group}", "--wait=false", check=False)
+
+
+def test_hpa_reports_what_the_metrics_api_could_not_give(cluster: ApiserverCluster, ns: str) -> None:
+    # The fake node has no kubelet to scrape: metrics.k8s.io has no usage for its pods, so the HPA says so
+    # and leaves the Deployment alone (the e2e test scales on real usage).
+    cluster.kubectl("apply", "-n", ns, "-f", "-", stdin=yaml.safe_dump(_deployment("auto", 2)))
+    wait_for("2 pods", lambda: len(_live_pods(cluster, ns, "app%3Dauto")) == 2)
+    _kubectl(cluster, "autoscale", "-n", ns, "deployment/auto", "--cpu-percent=50", "--min=1", "--max=4")
+
+    def active() -> dict[str, Any] | None:
+        hpa = _get(cluster, f"/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers/auto") or {}
+        return {c["type"]: c for c in (hpa.get("status") or {}).get("conditions") or []}.get("ScalingActive")
+
+    condition = wait_for("ScalingActive condition", active, logs=lambda: cluster.processes.log("controller-manager-1"))
+    assert (condition["status"], condition["reason"]) == ("False", "FailedGetResourceMetric"), condition
+    hpa = _get(cluster, f"/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers/auto")
+    assert hpa is not None and hpa["status"]["currentReplicas"] == 2
+    events = _items(cluster, f"/api/v1/namespaces/{ns}/events?fieldSelector=involvedObject.name%3Dauto")
+    assert "FailedGetResourceMetric" in {e["reason"] for e in events}
+    assert len(_live_pods(cluster, ns, "app%3Dauto")) == 2
 
 
 def test_nodes_get_distinct_pod_cidrs(cluster: ApiserverCluster) -> None:

@@ -345,6 +345,14 @@ def test_tls_for_clients_and_peers(processes, port, tmp_path):
          "--command-timeout=3s", "get", "secure"],
         capture_output=True, text=True, timeout=20, env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"})
     assert anonymous.returncode != 0 and "yes" not in anonymous.stdout
+    # Nor is a client whose certificate another CA signed (what a cluster identity is to the store).
+    foreign = make_tls(tmp_path / "foreign")
+    refused = subprocess.run(
+        [ETCDCTL, f"--endpoints={cluster.endpoints[0]}", f"--cacert={tls.ca}", f"--cert={foreign.client_cert}",
+         f"--key={foreign.client_key}", "--dial-timeout=2s", "--command-timeout=3s", "get", "secure"],
+        capture_output=True, text=True, timeout=20, env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"})
+    assert refused.returncode != 0 and "yes" not in refused.stdout
+    # (Peers refusing another CA's certificate: test_store_transport.py.)
 
 
 def test_periodic_auto_compaction(processes, port, tmp_path):

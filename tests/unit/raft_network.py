@@ -50,7 +50,7 @@ class Member:
     applied_index: int = 0
     sm_hash: bytes = b""
     conf_state: ConfState = field(default_factory=ConfState)
-    pending: Ready | None = None  # fetched, early messages sent, not yet persisted
+    pending: list[Ready] = field(default_factory=list)  # fetched, early messages sent, not yet persisted
     read_states: list[ReadState] = field(default_factory=list)
     applied_data: list[bytes] = field(default_factory=list)
     restarts: int = 0
@@ -175,8 +175,10 @@ class Network:
         max_size_per_msg: int = 1 << 20,
         max_inflight_msgs: int = 256,
         bootstrap: str = "entries",
+        pipeline: bool = False,
     ) -> None:
         self.seed = seed
+        self.pipeline = pipeline
         if bootstrap not in ("entries", "snapshot"):
             raise ValueError(f"bootstrap must be 'entries' or 'snapshot', not {bootstrap!r}")
         self.bootstrap = bootstrap
@@ -224,7 +226,7 @@ class Network:
             **self.config_args,  # type: ignore[arg-type]
         )
         m.raft = Raft(cfg, m.storage)
-        m.pending = None
+        m.pending = []
         self.checker.forget(m.id)
         # Like the driver: re-apply what the log says is committed (the membership, first) before serving.
         commit = m.storage.initial_state()[0].commit
@@ -249,7 +251,7 @@ class Network:
         """Lose everything volatile: the core, unpersisted entries, the state machine."""
         m = self.members[node_id]
         m.raft = None
-        m.pending = None
+        m.pending = []
         m.read_states.clear()
 
     def restart(self, node_id: int) -> None:
@@ -276,21 +278,33 @@ class Network:
     # ----- the driver -------------------------------------------------------------------------------------
 
     def begin_ready(self, node_id: int) -> bool:
-        """Take a Ready and send its early messages; persistence happens in `finish_ready`."""
+        """Take a Ready and send its early messages; persistence happens in `finish_ready`.
+
+        With ``pipeline`` (as ``store.node`` drives the core), the next Ready may be taken while earlier
+        ones persist, and a Ready's committed entries are applied as soon as it is taken; a Ready holding
+        a snapshot first lets the earlier ones finish and is then handled alone.
+        """
         m = self.members[node_id]
-        if not m.up or m.pending is not None or not m.node.has_ready():
+        if not m.up or not m.node.has_ready():
             return False
-        m.pending = m.node.ready()
-        self.send(m.pending.early_messages)
+        if m.pending and (not self.pipeline or m.pending[-1].snapshot is not None):
+            return False
+        rd = m.node.ready()
+        self.send(rd.early_messages)
+        if rd.snapshot is not None:
+            while m.pending:
+                self.finish_ready(node_id)
+        elif self.pipeline:
+            self._apply(m, rd.committed_entries)
+        m.pending.append(rd)
         return True
 
     def finish_ready(self, node_id: int) -> bool:
-        """Persist the pending Ready, send its messages, apply, then advance."""
+        """Persist the oldest pending Ready, send its messages, apply (unless done already), then advance."""
         m = self.members[node_id]
-        rd = m.pending
-        if not m.up or rd is None:
+        if not m.up or not m.pending:
             return False
-        m.pending = None
+        rd = m.pending.pop(0)
         if rd.snapshot is not None:
             m.storage.apply_snapshot(rd.snapshot)
         m.storage.append(rd.entries)
@@ -301,7 +315,13 @@ class Network:
             m.sm_restore(rd.snapshot.data)
             m.applied_index = rd.snapshot.meta.index
             m.conf_state = rd.snapshot.meta.conf_state
-        for e in rd.committed_entries:
+        self._apply(m, rd.committed_entries)
+        m.read_states.extend(rd.read_states)
+        m.node.advance(rd)
+        return True
+
+    def _apply(self, m: Member, entries: list[Entry]) -> None:
+        for e in entries:
             if e.index <= m.applied_index:
                 continue
             if e.index != m.applied_index + 1:
@@ -313,9 +333,6 @@ class Network:
             if e.data and e.type == EntryType.NORMAL:
                 m.applied_data.append(e.data)
             self.checker.record_apply(m.id, e.index, e.data, m.sm_hash)
-        m.read_states.extend(rd.read_states)
-        m.node.advance(rd)
-        return True
 
     def process_ready(self, node_id: int) -> bool:
         """Handle one Ready completely (returns False if there was none)."""

@@ -1,30 +1,24 @@
-"""The apiserver's pure parts: negotiation, continue tokens, watch cache semantics, token signing, allocation
+"""The apiserver's pure parts: negotiation, continue tokens, watch cache semantics, allocation
 choices and the gnostic OpenAPI v2 encoding."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncGenerator
-from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 import yaml
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from api import openapi
 from api.catalog import REGISTRY
 from api.protobuf import fields_of
 from apiserver import openapi_proto, tables
 from apiserver.allocators import Allocators, RangeFull
-from apiserver.auth import User, load_token_file
 from apiserver.errors import APIError
 from apiserver.registry import continue_token, parse_continue, scan
-from apiserver.tokens import ServiceAccountIdentity, TokenIssuer
 from apiserver.watch_cache import Event, ResourceCache, Watcher
 from protos.etcd import kv_pb2, rpc_pb2
 from store.client import WatchUpdate
@@ -117,40 +111,6 @@ async def test_watch_cache_lists_then_replays_from_a_revision_and_refuses_older_
         assert err.value.code == 410 and "too old resource version: 3" in str(err.value.body["message"])
     finally:
         await cache.stop()
-
-
-def _key_files(tmp_path: Path) -> tuple[Path, Path]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = tmp_path / "sa.key"
-    private.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    public = tmp_path / "sa.pub"
-    public.write_bytes(
-        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    return private, public
-
-
-def test_service_account_tokens_verify_only_when_ours_and_unexpired(tmp_path: Path) -> None:
-    private, public = _key_files(tmp_path)
-    issuer = TokenIssuer("https://issuer", private, [public])
-    sa = ServiceAccountIdentity("ns", "robot", "uid-1")
-    token, expires = issuer.issue(sa, [], 600)
-    assert expires > time.time() and issuer.verify(token) == sa
-    verifier_only = TokenIssuer("https://issuer", None, [public])
-    assert verifier_only.verify(token) == sa and not verifier_only.can_sign
-    assert TokenIssuer("https://other", None, [public]).verify(token) is None
-    header, claims, signature = token.split(".")
-    assert issuer.verify(f"{header}.{claims}x.{signature}") is None
-    expired, _ = issuer.issue(sa, [], -1)
-    assert issuer.verify(expired) is None
-
-
-def test_token_file_is_read_like_kube_apiserver_reads_it(tmp_path: Path) -> None:
-    path = tmp_path / "tokens.csv"
-    path.write_text('secret1,alice,u1,"dev,ops"\nsecret2,bob,u2\n')
-    assert load_token_file(path) == {"secret1": User("alice", "u1", ("dev", "ops")), "secret2": User("bob", "u2")}
 
 
 async def test_allocator_skips_reserved_addresses_and_reports_full_ranges() -> None:

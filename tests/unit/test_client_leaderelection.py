@@ -20,6 +20,7 @@ from client.leaderelection import (
     LeaderElector,
     after_write,
     decide,
+    next_try_in,
     release_record,
     still_leading,
 )
@@ -56,6 +57,16 @@ def test_takeover_only_after_a_full_lease_duration_without_change():
     assert d.record.holder_identity == "b"
     assert d.record.leader_transitions == 1
     assert d.record.acquire_time == WALL + timedelta(seconds=15)
+
+
+def test_a_candidate_retries_no_later_than_the_observed_lease_expires():
+    watching = decide(ElectionState("b"), held_by("a"), 100.0, WALL, LEASE).state
+    assert next_try_in(watching, 101.0, RETRY) == RETRY          # expiry (115) is far: the usual retry
+    assert next_try_in(watching, 114.5, RETRY) == 0.5            # wake exactly when the lease runs out
+    assert next_try_in(watching, 120.0, RETRY) == 0.0
+    leading = after_write(ElectionState("a"), held_by("a"), 100.0)
+    assert next_try_in(leading, 114.5, RETRY) == RETRY
+    assert next_try_in(ElectionState("b"), 100.0, RETRY) == RETRY
 
 
 def test_every_renewal_restarts_the_observers_wait():

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
+from apiserver.authn.serviceaccount_tokens import ServiceAccountKeys, read_claims
 from client.rest import ResourceRef
 from controller_manager import garbagecollector as gc
 from controller_manager import namespace, serviceaccount
 from controller_manager.actions import Create, Delete, RequeueAfter, RequireAbsent, Update
+from controller_manager.legacy_tokens import TokenSigner
 from controller_manager.view import CONFIG_MAPS, DEPLOYMENTS, NAMESPACES, PODS, REPLICA_SETS, SECRETS, SERVICE_ACCOUNTS
 from tests.unit.controller_fixtures import Conflict, FakeCluster
+from tinykube.pki import new_signing_key, public_pem
 
 KINDS = {("apps/v1", "Deployment"): DEPLOYMENTS, ("apps/v1", "ReplicaSet"): REPLICA_SETS, ("v1", "Pod"): PODS}
 
@@ -180,3 +187,58 @@ def test_token_secrets_of_vanished_service_accounts_are_deleted():
     assert [type(a) for a in serviceaccount.reconcile_token_secret(c, "ns", "stale")] == [Delete]
     c.remove(SERVICE_ACCOUNTS, "ns", "builder")
     assert [type(a) for a in serviceaccount.reconcile_token_secret(c, "ns", "live")] == [Delete]
+
+
+def _token_secret(c: FakeCluster, name: str, account: str, **extra: Any) -> dict[str, Any]:
+    return c.add(SECRETS, {"metadata": {"name": name, "namespace": "ns", "annotations": {
+        serviceaccount.SA_NAME_ANNOTATION: account}}, "type": serviceaccount.TOKEN_SECRET_TYPE, **extra})
+
+
+def test_token_secret_gets_a_token_the_apiserver_accepts(tmp_path: Path):
+    key = new_signing_key()
+    signer = TokenSigner(key)
+    c = FakeCluster()
+    sa = c.add(SERVICE_ACCOUNTS, {"metadata": {"name": "builder", "namespace": "ns"}})
+    _token_secret(c, "builder-token", "builder")
+    (update,) = serviceaccount.reconcile_token_secret(c, "ns", "builder-token", signer.sign, "PEM")
+    assert isinstance(update, Update)
+    data = {k: base64.b64decode(v).decode() for k, v in update.body["data"].items()}
+    assert data["namespace"] == "ns" and data["ca.crt"] == "PEM"
+    assert update.body["metadata"]["annotations"][serviceaccount.SA_UID_ANNOTATION] == sa["metadata"]["uid"]
+    # The apiserver's own verifier (signature and claims) accepts what the controller signed.
+    (tmp_path / "sa.pub").write_bytes(public_pem(key))
+    keys = ServiceAccountKeys(None, [tmp_path / "sa.pub"])
+    claims = read_claims(keys.verified_claims(data["token"]), frozenset())
+    assert (claims.namespace, claims.account.name, claims.account.uid, claims.legacy_secret) == \
+        ("ns", "builder", sa["metadata"]["uid"], "builder-token")
+    assert claims.expires is None
+    c.apply([update])
+    assert serviceaccount.reconcile_token_secret(c, "ns", "builder-token", signer.sign, "PEM") == []
+
+
+def test_token_secret_keeps_its_token_and_refreshes_a_changed_ca():
+    c = FakeCluster()
+    c.add(SERVICE_ACCOUNTS, {"metadata": {"name": "builder", "namespace": "ns"}})
+    _token_secret(c, "t", "builder", data={"token": base64.b64encode(b"kept").decode()})
+    signer = TokenSigner(new_signing_key())
+    (update,) = serviceaccount.reconcile_token_secret(c, "ns", "t", signer.sign, "NEW-CA")
+    assert isinstance(update, Update)
+    assert base64.b64decode(update.body["data"]["token"]) == b"kept"
+    assert base64.b64decode(update.body["data"]["ca.crt"]) == b"NEW-CA"
+
+
+def test_token_secret_without_signer_or_account():
+    c = FakeCluster()
+    c.add(SERVICE_ACCOUNTS, {"metadata": {"name": "builder", "namespace": "ns"}})
+    _token_secret(c, "t", "builder")
+    _token_secret(c, "orphan", "nobody")
+    assert serviceaccount.reconcile_token_secret(c, "ns", "t", None, "PEM") == []
+    signer = TokenSigner(new_signing_key())
+    assert [type(a) for a in serviceaccount.reconcile_token_secret(c, "ns", "orphan", signer.sign, "PEM")] == [Delete]
+
+
+def test_token_signer_refuses_non_rsa_keys():
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    with pytest.raises(ValueError, match="RSA"):
+        TokenSigner.from_pem(pem)

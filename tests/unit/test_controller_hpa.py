@@ -108,3 +108,38 @@ def test_zero_replicas_disables_scaling():
     st = status(run(c, {}))
     active = next(cd for cd in st["conditions"] if cd["type"] == "ScalingActive")
     assert (active["status"], active["reason"]) == ("False", "ScalingDisabled")
+
+
+def test_pod_metrics_list_becomes_millicores_per_pod():
+    listed = {"kind": "PodMetricsList", "items": [
+        {"metadata": {"name": "p0"}, "containers": [{"name": "a", "usage": {"cpu": "150m", "memory": "1Mi"}},
+                                                    {"name": "b", "usage": {"cpu": "50000000n"}}]},
+        {"metadata": {"name": "p1"}, "containers": [{"name": "a", "usage": {"cpu": "1"}}]},
+        {"metadata": {"name": "p2"}, "containers": []}]}
+    assert hpa.pod_cpu_milli(listed) == {"p0": 200, "p1": 1000, "p2": 0}
+    assert hpa.pod_cpu_milli({}) == {}
+
+
+def test_unreadable_metrics_api_is_reported_and_nothing_scales():
+    c = setup()
+    result = hpa.reconcile(c, "ns/web", DEPLOYMENTS, {}, c.clock.now, metrics_error="the server is unavailable")
+    assert scaled_to(result) is None
+    active = {cd["type"]: cd for cd in status(result)["conditions"]}["ScalingActive"]
+    assert (active["status"], active["reason"]) == ("False", "FailedGetResourceMetric")
+    assert "the server is unavailable" in active["message"]
+
+
+def test_target_kind_nobody_serves():
+    c = setup()
+    result = hpa.reconcile(c, "ns/web", None, {}, c.clock.now)
+    able = {cd["type"]: cd for cd in status(result)["conditions"]}["AbleToScale"]
+    assert (able["status"], able["reason"]) == ("False", "FailedGetScale")
+
+
+def test_no_metrics_for_any_pod_is_a_failed_metric_not_zero_utilization():
+    c = setup()
+    result = run(c, {"someone-else": 500})
+    assert scaled_to(result) is None
+    active = {cd["type"]: cd for cd in status(result)["conditions"]}["ScalingActive"]
+    assert (active["reason"], "no metrics returned from resource metrics API" in active["message"]) == \
+        ("FailedGetResourceMetric", True)

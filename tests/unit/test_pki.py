@@ -8,7 +8,7 @@ import yaml
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from tinykube.certs_cmd import generate
+from tinykube.certs_cmd import NodeIdentity, generate
 
 BIN = Path(sys.executable).parent
 
@@ -88,3 +88,29 @@ def test_cli_rejects_a_bad_ip_in_one_line(tmp_path):
     assert "'1.2.3.x' is not an IP address" in result.stderr
     assert "Traceback" not in result.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_node_identities_like_kubeadm(tmp_path):
+    nodes = [NodeIdentity("node1", "172.28.1.11", control_plane=True),
+             NodeIdentity("node2", "172.28.1.12", bootstrap=True)]
+    written = make(tmp_path, nodes=nodes)
+    assert {"etcd/ca.crt", "etcd/server-node1.crt", "etcd/peer-node1.crt", "apiserver-etcd-client.crt",
+            "etcd/healthcheck-client.crt", "kubelet-node1.kubeconfig", "kubelet-node1-serving.crt",
+            "kubelet-node2-serving.crt", "kube-scheduler-serving.crt", "kube-controller-manager-serving.crt",
+            "scheduler.kubeconfig", "controller-manager.kubeconfig", "kube-proxy.kubeconfig"} <= set(written)
+    # The store has its own CA (no cluster identity reaches it) and no member certificate for a worker.
+    etcd_ca = x509.load_pem_x509_certificate((tmp_path / "etcd" / "ca.crt").read_bytes())
+    member = x509.load_pem_x509_certificate((tmp_path / "etcd" / "server-node1.crt").read_bytes())
+    assert member.issuer == etcd_ca.subject != x509.load_pem_x509_certificate(
+        (tmp_path / "ca.crt").read_bytes()).subject
+    assert not (tmp_path / "etcd" / "server-node2.crt").exists()
+    # A bootstrapping node gets no client certificate made for it: it asks for one through a CSR.
+    assert not (tmp_path / "kubelet-node2.kubeconfig").exists()
+    kubelet = yaml.safe_load((tmp_path / "kubelet-node1.kubeconfig").read_text())
+    assert kubelet["users"][0]["name"] == "system:node:node1"
+    serving = x509.load_pem_x509_certificate((tmp_path / "kubelet-node2-serving.crt").read_bytes())
+    san = serving.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert [str(i) for i in san.get_values_for_type(x509.IPAddress)] == ["172.28.1.12"]
+    assert yaml.safe_load((tmp_path / "scheduler.kubeconfig").read_text())["users"][0]["name"] == \
+        "system:kube-scheduler"
+    assert make(tmp_path, nodes=nodes) == []

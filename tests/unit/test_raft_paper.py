@@ -271,8 +271,7 @@ def test_5_3_appends_are_batched_by_size_and_pipelined_up_to_the_inflight_window
     for i in range(20):
         net[1].propose(b"%040d" % i)
     assert net.begin_ready(1)
-    rd = net.members[1].pending
-    assert rd is not None
+    rd = net.members[1].pending[0]
     apps = [m for m in rd.early_messages if m.type == MessageType.APP and m.to == 2]
     assert len(apps) == 3  # the window is full
     assert all(len(m.entries) == 2 for m in apps)  # 100 bytes of data hold two 40-byte entries

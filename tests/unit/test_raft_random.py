@@ -90,7 +90,7 @@ def _run(net: Network, kind: str, arg: int, counter: list[int]) -> None:
         if leader and node_id in net[leader].tracker.voters:
             with contextlib.suppress(ProposalDroppedError):  # a removed leader is already handing over
                 net[leader].transfer_leadership(node_id)
-    elif kind == "compact" and member.up and member.pending is None:
+    elif kind == "compact" and member.up and not member.pending:
         index = member.applied_index
         if index > member.storage.snapshot().meta.index and index <= member.storage.last_index():
             member.storage.create_snapshot(index, member.conf_state, member.sm_snapshot())
@@ -132,7 +132,8 @@ def _converge(net: Network) -> None:
         if not m.up:
             net.restart(m.id)
     for m in net.up_members():
-        net.finish_ready(m.id)
+        while net.finish_ready(m.id):
+            pass
     while net.queue:
         net.drop()
     for _ in range(200):
@@ -159,9 +160,10 @@ def _converge(net: Network) -> None:
     pre_vote=st.booleans(),
     max_size=st.sampled_from([1, 64, 1 << 20]),
     inflight=st.sampled_from([1, 2, 256]),
+    pipeline=st.booleans(),
 )
 def test_random_faults_never_break_safety_and_the_healed_cluster_converges(
-    size: int, seed: int, actions: list[int], pre_vote: bool, max_size: int, inflight: int
+    size: int, seed: int, actions: list[int], pre_vote: bool, max_size: int, inflight: int, pipeline: bool
 ) -> None:
     net = Network(
         range(1, size + 1),
@@ -170,6 +172,7 @@ def test_random_faults_never_break_safety_and_the_healed_cluster_converges(
         check_quorum=pre_vote,
         max_size_per_msg=max_size,
         max_inflight_msgs=inflight,
+        pipeline=pipeline,
     )
     counter = [0]
     for action in actions:
@@ -179,11 +182,11 @@ def test_random_faults_never_break_safety_and_the_healed_cluster_converges(
 
 
 @_SETTINGS
-@given(seed=st.integers(0, 1 << 16), actions=_schedule)
+@given(seed=st.integers(0, 1 << 16), actions=_schedule, pipeline=st.booleans())
 def test_random_membership_changes_never_break_safety_and_the_healed_cluster_converges(
-    seed: int, actions: list[int]
+    seed: int, actions: list[int], pipeline: bool
 ) -> None:
-    net = Network([1, 2, 3], learners=[4], seed=seed)
+    net = Network([1, 2, 3], learners=[4], seed=seed, pipeline=pipeline)
     net.add_member(5)  # not in the configuration yet: joins only by a conf change
     counter = [0]
     for action in actions:

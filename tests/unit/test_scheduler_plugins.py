@@ -415,6 +415,20 @@ def test_existing_pods_preferred_terms_score_the_newcomer_symmetrically():
     assert scores == {"a1": 0, "a2": 0, "b1": 100, "nozone": 0}
 
 
+def test_existing_pods_terms_count_once_per_pod_and_leave_with_the_pod():
+    shy = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 10, "podAffinityTerm": _term({"app": "web"}, "zone")}]}}
+    clingy = {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [_term({"app": "web"}, "zone")]}}
+    existing = [pod("shy1", node_name="a1", affinity=shy), pod("shy2", node_name="a2", affinity=shy),
+                pod("clingy", node_name="b1", affinity=clingy)]
+    cache = cluster(_zoned(), existing)
+    web = pod("web", labels={"app": "web"})
+    # Raw: zone a -20 (two shy pods), zone b +1 (hard affinity weight 1), nozone 0; then min-max normalized.
+    assert _scores(InterPodAffinity(), cache, web) == {"a1": 0, "a2": 0, "b1": 100, "nozone": 95}
+    cache.remove_pod("default/shy2")
+    assert _scores(InterPodAffinity(), cache, web) == {"a1": 0, "a2": 0, "b1": 100, "nozone": 90}
+
+
 # --- PodTopologySpread ---
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tinykube import control, logs_cmd
+from tinykube.addons import DNS_SERVICE_IP, kube_dns_endpoints, kube_dns_service
 from tinykube.cluster import Cluster
 from tinykube.leaders import node_of_holder
 from tinykube.supervisor import Component
@@ -97,3 +98,13 @@ def test_control_socket_round_trip(tmp_path: Path) -> None:
 def test_control_request_without_a_supervisor(tmp_path: Path) -> None:
     with pytest.raises(control.ControlError, match="supervisor is not running"):
         control.request(tmp_path / "missing.sock", {"op": "node-stop"})
+
+
+def test_kube_dns_points_at_every_node_dns(cluster: Cluster) -> None:
+    service = kube_dns_service()
+    assert service["spec"]["clusterIP"] == DNS_SERVICE_IP and "selector" not in service["spec"]
+    slice_ = kube_dns_endpoints(cluster)
+    assert slice_["metadata"]["labels"]["kubernetes.io/service-name"] == "kube-dns"
+    assert [(e["nodeName"], e["addresses"]) for e in slice_["endpoints"]] == [
+        (n.name, [n.pod_cidr.rsplit(".", 1)[0] + ".1"]) for n in cluster.topology.nodes]
+    assert {(p["protocol"], p["port"]) for p in slice_["ports"]} == {("UDP", 53), ("TCP", 53)}

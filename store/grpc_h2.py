@@ -1,0 +1,345 @@
+"""A gRPC server over ``store.http2`` for the servicers grpcio's generated ``add_*Servicer_to_server`` register.
+
+It hosts the same servicer objects as ``grpc.aio.server`` (unary and streaming, ``context.abort`` and
+``context.invocation_metadata``), at a fraction of the CPU per call, which is what bounds the store's
+write throughput (see ``store/http2.py``). Messages are never compressed (no etcd client compresses);
+deadlines are left to the client, which resets the stream when one passes, and a reset cancels the
+handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import struct
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, TypeAlias
+
+import grpc
+from grpc import aio
+
+from process.log import get_logger
+from store.http2 import Connection, Stream, encode_int, literal
+
+log = get_logger("store.grpc_h2")
+
+_PREFIX = struct.Struct(">BI")  # compressed flag, message length
+_END = object()  # the end of a request stream
+_RESPONSE_HEADERS = b"\x88" + literal(b"content-type", b"application/grpc")  # :status 200 (static index 8)
+_OK_TRAILERS = literal(b"grpc-status", b"0")
+_TRANSPORT_HEADERS = frozenset({"content-type", "te", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding"})
+
+
+Method: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+
+
+class _Abort(aio.AbortError):
+    """Raised by ``context.abort``: ends the call with this status (grpcio's handlers re-raise AbortError)."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(details)
+        self.code = code
+        self.details = details
+
+
+class _CallDetails(NamedTuple):
+    method: str
+    invocation_metadata: Sequence[tuple[str, str | bytes]]
+
+
+class Context:
+    """The part of ``grpc.aio.ServicerContext`` the store's services (and grpcio's generated stubs) use."""
+
+    __slots__ = ("_metadata", "code", "details")
+
+    def __init__(self, metadata: tuple[tuple[str, str | bytes], ...]) -> None:
+        self._metadata = metadata
+        self.code: grpc.StatusCode | None = None
+        self.details = ""
+
+    def set_code(self, code: grpc.StatusCode) -> None:
+        self.code = code
+
+    def set_details(self, details: str) -> None:
+        self.details = details
+
+    def invocation_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
+        return self._metadata
+
+    async def abort(self, code: grpc.StatusCode, details: str = "") -> None:
+        raise _Abort(code, details)
+
+
+def status_block(code: grpc.StatusCode, message: str, *, trailers_only: bool) -> bytes:
+    """The header block ending a call with ``code``; ``trailers_only`` when no response headers were sent."""
+    block = _RESPONSE_HEADERS if trailers_only else b""
+    block += literal(b"grpc-status", str(code.value[0]).encode())
+    if message:
+        block += literal(b"grpc-message", _percent_encode(message))
+    return block
+
+
+def _percent_encode(message: str) -> bytes:
+    """grpc-message's encoding: printable ASCII but ``%`` as is, every other byte as ``%XX``."""
+    return b"".join(bytes((b,)) if 0x20 <= b <= 0x7E and b != 0x25 else b"%%%02X" % b for b in message.encode())
+
+
+class _Call:
+    """One RPC in progress on a stream."""
+
+    __slots__ = ("buffer", "headers_sent", "metadata", "method", "path", "request", "requests", "stream", "task")
+
+    def __init__(self, stream: Stream, path: str, method: Method,
+                 metadata: tuple[tuple[str, str | bytes], ...]) -> None:
+        self.stream = stream
+        self.path = path
+        self.method = method
+        self.metadata = metadata
+        self.buffer = bytearray()
+        self.requests: asyncio.Queue[Any] | None = asyncio.Queue() if method.request_streaming else None
+        self.task: asyncio.Task[None] | None = None
+        self.headers_sent = False
+        self.request: Any = _END
+
+    def messages(self, max_length: int) -> list[bytes]:
+        """Complete messages in the buffer, removed from it; raises _Abort on a bad or oversized one."""
+        buf = self.buffer
+        out = []
+        pos = 0
+        while len(buf) - pos >= 5:
+            compressed, length = _PREFIX.unpack_from(buf, pos)
+            if compressed:
+                raise _Abort(grpc.StatusCode.UNIMPLEMENTED, "compressed messages are not supported")
+            if length > max_length:
+                raise _Abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                             f"Received message larger than max ({length} vs. {max_length})")
+            if len(buf) - pos - 5 < length:
+                break
+            out.append(bytes(buf[pos + 5:pos + 5 + length]))
+            pos += 5 + length
+        if pos:
+            del buf[:pos]
+        return out
+
+
+class _Handler:
+    """Turns one connection's stream events into calls of the registered methods."""
+
+    def __init__(self, server: Server, conn: Connection) -> None:
+        self._server = server
+        self._conn = conn
+
+    def on_headers(self, stream: Stream, headers: list[tuple[str, str]], end_stream: bool) -> None:
+        call: _Call | None = stream.state  # type: ignore[assignment]
+        if call is not None:  # trailers from a client: only END_STREAM matters
+            if end_stream:
+                self.on_data(stream, b"", True)
+            return
+        path = method = ""
+        content_type = ""
+        metadata: list[tuple[str, str | bytes]] = []
+        for name, value in headers:
+            if name == ":path":
+                path = value
+            elif name == ":method":
+                method = value
+            elif name == "content-type":
+                content_type = value
+            elif not name.startswith(":") and name not in _TRANSPORT_HEADERS:
+                metadata.append((name, _binary(value) if name.endswith("-bin") else value))
+        conn = self._conn
+        if method != "POST" or not content_type.startswith("application/grpc"):
+            # Not gRPC: HTTP 415, as grpc-go answers.
+            conn.send_headers(stream, b"\x00" + encode_int(7, 7) + b":status" + encode_int(3, 7) + b"415",
+                              end_stream=True)
+            return
+        handler = self._server.lookup(path, metadata)
+        if handler is None:
+            conn.send_headers(stream, status_block(grpc.StatusCode.UNIMPLEMENTED, "Method not found!",
+                                                   trailers_only=True), end_stream=True)
+            return
+        call = _Call(stream, path, handler, tuple(metadata))
+        stream.state = call
+        if handler.request_streaming:
+            call.task = self._server.spawn(self._run(call))
+        if end_stream:
+            self.on_data(stream, b"", True)
+
+    def on_data(self, stream: Stream, data: bytes, end_stream: bool) -> None:
+        call: _Call | None = stream.state  # type: ignore[assignment]
+        if call is None:
+            return
+        if data:
+            call.buffer += data
+        try:
+            messages = call.messages(self._server.max_receive_message_length)
+        except _Abort as exc:
+            self._fail(call, exc.code, exc.details)
+            return
+        deserialize = call.method.request_deserializer
+        try:
+            requests = [deserialize(m) for m in messages] if deserialize else messages
+        except Exception:
+            self._fail(call, grpc.StatusCode.INTERNAL, "Exception deserializing request!")
+            return
+        if call.requests is not None:
+            for request in requests:
+                call.requests.put_nowait(request)
+            if end_stream:
+                call.requests.put_nowait(_END)
+            return
+        if requests:
+            if call.request is not _END or len(requests) > 1:
+                self._fail(call, grpc.StatusCode.UNIMPLEMENTED, "more than one request message in a unary call")
+                return
+            call.request = requests[0]
+        if end_stream and call.task is None:
+            if call.request is _END:
+                self._fail(call, grpc.StatusCode.UNIMPLEMENTED, "no request message in a unary call")
+                return
+            call.task = self._server.spawn(self._run(call))
+
+    def on_reset(self, stream: Stream) -> None:
+        call: _Call | None = stream.state  # type: ignore[assignment]
+        if call is not None and call.task is not None:
+            call.task.cancel()
+
+    def _fail(self, call: _Call, code: grpc.StatusCode, message: str) -> None:
+        if call.task is not None:
+            call.task.cancel()
+        self._finish(call, code, message)
+
+    def _finish(self, call: _Call, code: grpc.StatusCode, message: str) -> None:
+        block = status_block(code, message, trailers_only=not call.headers_sent)
+        if call.headers_sent:
+            self._conn.send_trailers(call.stream, block)
+        else:
+            self._conn.send_headers(call.stream, block, end_stream=True)
+
+    def _send(self, call: _Call, response: Any) -> None:
+        serialize = call.method.response_serializer
+        data = serialize(response) if serialize else response
+        if not call.headers_sent:
+            call.headers_sent = True
+            self._conn.send_headers(call.stream, _RESPONSE_HEADERS)
+        self._conn.send_data(call.stream, _PREFIX.pack(0, len(data)) + data)
+
+    async def _requests(self, call: _Call) -> AsyncIterator[Any]:
+        queue = call.requests
+        assert queue is not None
+        while (request := await queue.get()) is not _END:
+            yield request
+
+    async def _run(self, call: _Call) -> None:
+        method = call.method
+        context = Context(call.metadata)
+        code, message = grpc.StatusCode.OK, ""
+        try:
+            # grpcio's handler types describe its sync API; with the asyncio servicers these are coroutines
+            # (unary responses) or async generators (streaming responses).
+            request: Any = self._requests(call) if method.request_streaming else call.request
+            if not method.response_streaming:
+                unary: Any = method.stream_unary if method.request_streaming else method.unary_unary
+                self._send(call, await unary(request, context))
+            else:
+                streaming: Any = method.stream_stream if method.request_streaming else method.unary_stream
+                responses = streaming(request, context)
+                try:
+                    async for response in responses:
+                        self._send(call, response)
+                        await self._conn.drain(call.stream)
+                finally:
+                    await responses.aclose()
+        except asyncio.CancelledError:
+            return  # the client reset the stream (or the server is stopping): nobody to answer
+        except _Abort as exc:
+            code, message = exc.code, exc.details
+        except Exception as exc:
+            if context.code is not None:  # e.g. grpcio's generated "Method not implemented!"
+                code, message = context.code, context.details
+            else:
+                log.error("rpc handler failed", exc_info=True, path=call.path)
+                code, message = grpc.StatusCode.UNKNOWN, f"Unexpected {type(exc).__name__}: {exc}"
+        if code == grpc.StatusCode.OK and call.headers_sent:
+            self._conn.send_trailers(call.stream, _OK_TRAILERS)
+        else:
+            self._finish(call, code, message)
+
+
+def _binary(value: str) -> bytes:
+    return base64.b64decode(value + "=" * (-len(value) % 4))
+
+
+class Server:
+    """Serves registered gRPC methods on plain TCP listeners (``add_insecure_port``), like ``grpc.aio.Server``."""
+
+    def __init__(self, *, max_receive_message_length: int) -> None:
+        self.max_receive_message_length = max_receive_message_length
+        self._methods: dict[str, Method] = {}
+        self._generic: list[grpc.GenericRpcHandler[Any, Any]] = []
+        self._addresses: list[tuple[str, int]] = []
+        self._servers: list[asyncio.Server] = []
+        self._connections: set[Connection] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- what grpcio's generated add_*Servicer_to_server calls --------------------------------------
+
+    def add_generic_rpc_handlers(self, handlers: Iterable[grpc.GenericRpcHandler[Any, Any]]) -> None:
+        self._generic.extend(handlers)
+
+    def add_registered_method_handlers(self, service: str, handlers: Mapping[str, Method]) -> None:
+        for name, handler in handlers.items():
+            self._methods[f"/{service}/{name}"] = handler
+
+    def lookup(self, path: str, metadata: Sequence[tuple[str, str | bytes]]) -> Method | None:
+        handler = self._methods.get(path)
+        if handler is None:
+            for generic in self._generic:
+                handler = generic.service(_CallDetails(path, tuple(metadata)))  # type: ignore[arg-type]
+                if handler is not None:
+                    break
+        return handler
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+
+    def add_insecure_port(self, address: str) -> int:
+        host, _, port = address.rpartition(":")
+        self._addresses.append((host.strip("[]"), int(port)))
+        return int(port)
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        for host, port in self._addresses:
+            self._servers.append(await loop.create_server(self._connection, host, port, backlog=1024))
+
+    def _connection(self) -> Connection:
+        conn = Connection(lambda c: _Handler(self, c), self._connections.discard)
+        self._connections.add(conn)
+        return conn
+
+    def spawn(self, coro: Any) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Refuse new calls, let calls in progress finish for up to ``grace`` seconds, then cancel them."""
+        for server in self._servers:
+            server.close()
+        for conn in self._connections:
+            conn.goaway()
+        if self._tasks and grace:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+        for task in set(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=1.0)
+        for conn in list(self._connections):
+            conn.close()
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                await server.wait_closed()
+        self._servers.clear()
+
