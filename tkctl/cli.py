@@ -102,11 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     verb, rest = find_verb(args)
     if verb is None:
-        if "--version" in args:
-            verb, rest = "version", [a for a in args if a != "--version"]
-        else:
-            print(usage())
+        if "--version" in args:  # tkctl's own version, offline (`tkctl version` asks the server too)
+            from process.version import KUBERNETES_GIT_VERSION, __version__  # noqa: PLC0415
+            print(f"tkctl {__version__} (kubectl-compatible, Kubernetes API {KUBERNETES_GIT_VERSION})")
             return 0
+        print(usage())
+        return 0
     if verb not in VERBS:
         print(f'error: unknown command "{verb}" for "tkctl"', file=sys.stderr)
         return 1

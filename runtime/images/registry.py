@@ -258,7 +258,15 @@ class RegistryClient:
 
         for desc in blobs:
             store.content.touch(desc.digest)  # keeps a blob we reuse from a concurrent prune
-        await asyncio.gather(*(fetch(d) for d in blobs if not store.content.has(d.digest)))
+        fetches = [asyncio.create_task(fetch(d)) for d in blobs if not store.content.has(d.digest)]
+        try:
+            await asyncio.gather(*fetches)
+        except BaseException:
+            # One blob failed: the others stop too, and their partial writes are gone before the error surfaces.
+            for task in fetches:
+                task.cancel()
+            await asyncio.gather(*fetches, return_exceptions=True)
+            raise
         store.content.write(data, digest)
         names = [ref.with_tag(ref.tag)] if ref.tag else []
         record = await asyncio.to_thread(store.commit, digest, names, [ref.with_digest(top_digest)])
