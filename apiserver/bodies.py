@@ -6,14 +6,13 @@ A body that cannot be decoded is a 400; an unsupported content type a 415; more 
 
 from __future__ import annotations
 
-import json
-
 import yaml
 from aiohttp import web
 
 from api import protobuf, status
 from api.catalog import REGISTRY, type_name_for
 from api.schema import JSON
+from apiserver import json_codec
 from apiserver.errors import APIError, bad_request
 
 MAX_BODY_BYTES = 3 * 1024 * 1024 // 2
@@ -60,7 +59,7 @@ def _too_large() -> dict[str, JSON]:
 def parse_json(raw: bytes, what: str = "object") -> JSON:
     """JSON text; 400 with the decoder's complaint otherwise."""
     try:
-        return json.loads(raw)
+        return json_codec.loads(raw)
     except (ValueError, UnicodeDecodeError) as err:
         raise bad_request(f"the {what} could not be decoded: {err}") from None
 

@@ -6,13 +6,12 @@ The aggregated form must go out with its own content type: clients pick the deco
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
 from api import discovery, metrics_v1beta1
 from api.catalog import REGISTRY
 from api.schema import JSON, Resource
+from apiserver import json_codec
 from apiserver.errors import not_found_path
 from apiserver.handlers import respond
 from apiserver.kinds import Kinds
@@ -25,7 +24,7 @@ def wants_aggregated(accept: str) -> bool:
 
 def _aggregated(body: dict[str, JSON]) -> web.Response:
     return web.Response(
-        body=json.dumps(body, separators=(",", ":")).encode(),
+        body=json_codec.dumps(body),
         headers={"Content-Type": discovery.AGGREGATED_CONTENT_TYPE},
     )
 

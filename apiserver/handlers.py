@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import json
 import secrets
 import time
 import uuid
@@ -28,7 +27,7 @@ from api.conversion import ConversionError
 from api.errors import Cause, required
 from api.errors import invalid as invalid_cause
 from api.schema import JSON
-from apiserver import bodies, patch, tables
+from apiserver import bodies, json_codec, patch, tables
 from apiserver.admission import CREATE, DELETE, UPDATE, Admission
 from apiserver.admission import Request as Review
 from apiserver.allocators import Allocators, RangeFull, service_keys
@@ -65,7 +64,7 @@ def now_rfc3339() -> str:
 
 def respond(body: JSON, code: int = 200, warnings: list[str] | None = None) -> web.Response:
     """A JSON reply; `warnings` are whole `Warning:` header values (`299 - "…"`, from api.status)."""
-    resp = web.Response(body=json.dumps(body, separators=(",", ":")).encode(), status=code, content_type=JSON_TYPE)
+    resp = web.Response(body=json_codec.dumps(body), status=code, content_type=JSON_TYPE)
     for w in warnings or []:
         resp.headers.add("Warning", w)
     return resp
@@ -298,7 +297,11 @@ class Handlers:
                     raise bad_request(f"invalid resource version {rv!r}") from None
                 if match == "Exact" or (limit and match != "NotOlderThan"):
                     revision = wanted
-            page = await self.registry.list(prefix, limit=limit, token=token, revision=revision, keep=keep)
+            # Objects the watch cache holds at the version read need no decoding (nothing below changes them).
+            cache = self.caches.get(f"{t.kind.storage_prefix}/")
+            page = await self.registry.list(
+                prefix, limit=limit, token=token, revision=revision, keep=keep, decoded=cache.decoded
+            )
             page_items, revision, cont = page.items, page.revision, page.continue_token
         items_out = [t.kind.from_storage(o) for o in page_items]
         list_meta: dict[str, JSON] = {"resourceVersion": str(revision)}
@@ -334,7 +337,7 @@ class Handlers:
         except APIError as err:
             # kube-apiserver starts the stream, then reports 410 as an ERROR event.
             await resp.prepare(request)
-            await resp.write(json.dumps({"type": "ERROR", "object": err.body}).encode() + b"\n")
+            await resp.write(json_codec.dumps({"type": "ERROR", "object": err.body}) + b"\n")
             return resp
         await resp.prepare(request)
         deadline = time.monotonic() + timeout
@@ -344,9 +347,16 @@ class Handlers:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                try:
-                    event = await asyncio.wait_for(watcher.queue.get(), min(remaining, BOOKMARK_SECONDS))
-                except TimeoutError:
+                # Events already queued go out in one write; waiting (with a timer) only when there are none.
+                batch = _drain(watcher.queue)
+                if not batch:
+                    try:
+                        async with asyncio.timeout(min(remaining, BOOKMARK_SECONDS)):
+                            batch = [await watcher.queue.get()]
+                    except TimeoutError:
+                        batch = []
+                    batch += _drain(watcher.queue)
+                if not batch:
                     if bookmarks:
                         res = t.kind.resource
                         mark = {
@@ -354,12 +364,19 @@ class Handlers:
                             "apiVersion": res.api_version,
                             "metadata": {"resourceVersion": str(cache.revision)},
                         }
-                        await resp.write(json.dumps({"type": "BOOKMARK", "object": mark}).encode() + b"\n")
+                        await resp.write(json_codec.dumps({"type": "BOOKMARK", "object": mark}) + b"\n")
                     continue
-                if event is None:
+                ended = any(event is None for event in batch)
+                lines = []
+                for event in batch:
+                    if event is None:
+                        break
+                    lines.append(self._event_line(t, event, as_table, first, query))
+                    first = False
+                if lines:
+                    await resp.write(b"".join(lines))
+                if ended:
                     break
-                await resp.write(self._event_line(t, event, as_table, first, query))
-                first = False
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -384,7 +401,7 @@ class Handlers:
             if as_table
             else obj
         )
-        line = json.dumps({"type": event.type, "object": body}, separators=(",", ":")).encode() + b"\n"
+        line = json_codec.dumps({"type": event.type, "object": body}) + b"\n"
         if shareable:
             event.encoded = line
         return line
@@ -965,6 +982,14 @@ class Handlers:
         current = await self.registry.require(t.kind.resource, t.key, t.name)
         await self._delete_once(request, Target(t.kind, t.namespace, t.name, None), current, delete_opts, False)
         return respond({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
+
+
+def _drain(queue: asyncio.Queue[Event | None]) -> list[Event | None]:
+    """Everything queued now, without waiting."""
+    out: list[Event | None] = []
+    while not queue.empty():
+        out.append(queue.get_nowait())
+    return out
 
 
 def _namespace_pending(kind: str, obj: JSON) -> bool:

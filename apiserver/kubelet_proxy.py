@@ -28,7 +28,7 @@ from api import status
 from api.schema import JSON
 from apiserver.errors import APIError, bad_request
 from apiserver.registry import Registry
-from client import httpupgrade
+from client import httpupgrade, wsrelay
 from client.spdy import portforward
 
 DEFAULT_KUBELET_PORT = 10250
@@ -222,30 +222,7 @@ class KubeletProxy:
             protocols=[upstream.protocol] if upstream.protocol else (), autoping=True, max_msg_size=0
         )
         await client.prepare(request)
-
-        async def pump(
-            src: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-            dst: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-        ) -> None:
-            async for msg in src:
-                if msg.type == aiohttp.WSMsgType.BINARY:
-                    await dst.send_bytes(msg.data)
-                elif msg.type == aiohttp.WSMsgType.TEXT:
-                    await dst.send_str(msg.data)
-                else:
-                    break
-            await dst.close()
-
-        tasks = [asyncio.create_task(pump(client, upstream)), asyncio.create_task(pump(upstream, client))]
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            # One side ended: let the other flush briefly (the exit status on channel 3 comes last).
-            await asyncio.wait(tasks, timeout=2.0)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await upstream.close()
-            await client.close()
+        await wsrelay.relay(client, upstream)
         return client
 
 

@@ -107,9 +107,18 @@ def parser() -> ComponentParser:
     return p
 
 
+# TLS 1.2 clients that send no signature_algorithms extension (busybox wget in pods, RFC 5246 §7.4.1.4.1) can
+# only verify a SHA-1 ServerKeyExchange signature; OpenSSL 3 refuses SHA-1 signatures above security level 0,
+# while Go's TLS (kube-apiserver) still serves them. Ciphers stay ECDHE with AEAD; clients that name their
+# signature algorithms still get SHA-256 or better.
+TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:@SECLEVEL=0"
+
+
 def tls_context(args: argparse.Namespace) -> ssl.SSLContext:
-    """HTTPS with optional client certificates from --client-ca-file."""
+    """HTTPS (TLS 1.2+) with optional client certificates from --client-ca-file."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(TLS12_CIPHERS)
     ctx.load_cert_chain(args.tls_cert_file, args.tls_private_key_file)
     if args.client_ca_file:
         ctx.load_verify_locations(cafile=str(args.client_ca_file))

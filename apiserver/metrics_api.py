@@ -10,7 +10,6 @@ latest working set. ``kubectl top node|pod`` reads these objects.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
 
@@ -18,6 +17,7 @@ from aiohttp import web
 
 from api import labels, metrics_v1beta1, status
 from api.schema import JSON
+from apiserver import json_codec
 from apiserver.errors import APIError, bad_request, not_found_path
 from apiserver.kubelet_proxy import KubeletProxy
 from apiserver.registry import Registry
@@ -125,7 +125,7 @@ class ResourceMetrics:
 
 
 def _json(body: JSON) -> web.Response:
-    return web.Response(body=json.dumps(body, separators=(",", ":")).encode(), content_type="application/json")
+    return web.Response(body=json_codec.dumps(body), content_type="application/json")
 
 
 def _single(items: list[JSON], plural: str, name: str) -> JSON:

@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from api import status
 from api.schema import JSON, Resource
+from apiserver import json_codec
 from apiserver.encryption import PLAINTEXT, Transformer, TransformError
 from apiserver.errors import APIError, bad_request, from_store
 from protos.etcd import kv_pb2, rpc_pb2
@@ -40,7 +41,7 @@ def encode(obj: JSON) -> bytes:
     meta = obj.get("metadata") or {}
     if "resourceVersion" in meta:
         obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
-    return json.dumps(obj, separators=(",", ":"), sort_keys=False).encode()
+    return json_codec.dumps(obj)
 
 
 def decode(
@@ -52,7 +53,8 @@ def decode(
         plain = transformer.from_store(kv.key.decode(), kv.value).data
     except TransformError as err:
         raise APIError(status.internal_error(str(err))) from None
-    obj: dict[str, JSON] = json.loads(plain)
+    obj = json_codec.loads(plain)
+    assert isinstance(obj, dict)
     obj.setdefault("metadata", {})["resourceVersion"] = str(revision if revision is not None else kv.mod_revision)
     return obj
 
@@ -171,8 +173,13 @@ class Registry:
         token: str = "",
         revision: int = 0,
         keep: Callable[[dict[str, JSON]], bool] | None = None,
+        decoded: Callable[[bytes, int], dict[str, JSON] | None] | None = None,
     ) -> Page:
-        """A page of objects under `prefix` (ending in `/`) read at one snapshot; `keep` filters them."""
+        """A page of objects under `prefix` (ending in `/`) read at one snapshot; `keep` filters them.
+
+        `decoded(key, mod_revision)` may hand back the object already decoded (the watch cache's copy of that
+        very version), which spares decoding it again; such objects are shared, so the caller must not change
+        them."""
         pfx = prefix.encode()
         end = store.prefix_end(pfx)
         start = pfx
@@ -193,7 +200,7 @@ class Registry:
                 raise from_store(err) from err
             revision = revision or int(resp.header.revision)
             for kv in resp.kvs:
-                obj = decode(kv, transformer=self.transformer)
+                obj = (decoded and decoded(kv.key, kv.mod_revision)) or decode(kv, transformer=self.transformer)
                 if keep is None or keep(obj):
                     items.append(obj)
             if not resp.more or not resp.kvs:

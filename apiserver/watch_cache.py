@@ -191,6 +191,13 @@ class ResourceCache:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._advanced.wait_for(lambda: self.revision >= revision), seconds)
 
+    def decoded(self, key: bytes, mod_revision: int) -> dict[str, JSON] | None:
+        """The cached object at `key` if it is the version written at `mod_revision` (shared: read only)."""
+        obj = self.state.get(key)
+        if obj is not None and obj["metadata"]["resourceVersion"] == str(mod_revision):
+            return obj
+        return None
+
     def snapshot(self, predicate: Predicate) -> tuple[list[dict[str, JSON]], int]:
         """Current objects (sorted by key, as the store lists them) and the revision they reflect."""
         return [obj for key, obj in sorted(self.state.items()) if predicate(obj)], self.revision

@@ -4,11 +4,14 @@ Measures create/get/update/list latency (p50/p99) and throughput with 1, 16 and 
 spread over both apiservers, mutating latency at a steady 100 writes/s, a list of 10k pods, and watch
 delivery (write sent → event received) to 100 and 1,000 watchers.
 
-With --authz it instead measures what authorization costs: one apiserver with --authorization-mode=AlwaysAllow
-and one with Node,RBAC over the same store, driven in alternating rounds by the same non-admin identity (a
-static token whose namespaced Role grants the operations, so every request goes through the RBAC index, not
-the system:masters shortcut); it prints both latencies, their ratio (target ≤ 1.10) and the in-process cost
-of deriving attributes and authorizing one request.
+With --authz it instead measures what authentication and authorization cost: the same request mix against
+one apiserver with --authorization-mode=AlwaysAllow driven by the admin's certificate (the baseline), and one
+with Node,RBAC over the same store driven by a non-admin user whose namespaced RoleBinding grants the
+operations, once by x509 client certificate and once by static bearer token (so every request goes through
+the RBAC index, not the system:masters shortcut), plus the admin on the RBAC apiserver as a control for the
+difference between the two processes, in rotating rounds; it prints each arm's latency and throughput, their
+ratios to the baseline (target ≤ 1.10), the load average, and the in-process cost of authenticating,
+deriving attributes and authorizing one request.
 
     .venv/bin/python -m bench.apiserver_bench [--quick] [--authz] [--json FILE]
 """
@@ -31,13 +34,19 @@ from typing import Any
 
 import aiohttp
 import uvloop
+from aiohttp.test_utils import make_mocked_request
 
 from apiserver.auth import User
+from apiserver.authn.chain import Authenticator
+from apiserver.authn.client_certs import ClientCertAuthenticator
+from apiserver.authn.impersonation import Impersonation
+from apiserver.authn.static_tokens import StaticTokenAuthenticator
 from apiserver.authz.bootstrap_policy import cluster_role_bindings, cluster_roles
 from apiserver.authz.rbac import RBACAuthorizer, RBACIndex
 from apiserver.authz.request_info import attributes_for
 from apiserver.authz.union import AlwaysAllow, PrivilegedGroup, Union
 from tests.support.ports import free_port
+from tinykube.pki import CertAndKey, issue
 
 REPO = Path(__file__).resolve().parent.parent
 TINYKUBE = REPO / ".venv" / "bin" / "tinykube"
@@ -54,7 +63,7 @@ BENCH_ROLE = {
 class Cluster:
     """Store members and apiservers as child processes (each in its own session, killed at the end)."""
 
-    def __init__(self, workdir: Path, modes: tuple[str, str] = ("AlwaysAllow", "AlwaysAllow")) -> None:
+    def __init__(self, workdir: Path, modes: tuple[str, ...] = ("AlwaysAllow", "AlwaysAllow")) -> None:
         self.workdir = workdir
         self.modes = modes
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -323,9 +332,25 @@ class Bench:
         }
 
 
-def inprocess_authz_us(iterations: int) -> dict[str, float]:
-    """Microseconds to derive the attributes of a GET and authorize it: RBAC (default policy plus the bench Role)
-    against AlwaysAllow, in this process, without the network."""
+class _PeerTransport:
+    """What the apiserver reads from a TLS connection: only the verified peer certificate."""
+
+    def __init__(self, peercert: dict[str, Any] | None) -> None:
+        self.peercert = peercert
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self.peercert if name == "peercert" else default
+
+
+def _peercert(name: str, *groups: str) -> dict[str, Any]:
+    subject = (*((("organizationName", g),) for g in groups), (("commonName", name),))
+    return {"subject": subject, "notAfter": "Jan  1 00:00:00 2099 GMT"}
+
+
+async def inprocess_auth_us(iterations: int) -> dict[str, float]:
+    """Microseconds of what the apiserver does before the handler for a GET: authenticate (certificate or static
+    token), derive the attributes, authorize. Per arm, in this process, without the network; RBAC holds the
+    default policy plus the bench Role."""
     plurals = {"/r/": "roles", "/cr/": "clusterroles", "/rb/": "rolebindings", "/crb/": "clusterrolebindings"}
     index = RBACIndex(plurals)
     meta = {"name": "bench", "namespace": AUTHZ_NAMESPACE}
@@ -342,52 +367,104 @@ def inprocess_authz_us(iterations: int) -> dict[str, float]:
         ],
     )
     index.replace("/crb/", cluster_role_bindings())
-    user = User(BENCH_USER, "uid-bench", ("system:authenticated",))
+    always, rbac = Union([PrivilegedGroup(), AlwaysAllow()]), Union([PrivilegedGroup(), RBACAuthorizer(index)])
+    static = StaticTokenAuthenticator({BENCH_TOKEN: User(BENCH_USER, "uid-bench")})
     path = f"/api/v1/namespaces/{AUTHZ_NAMESPACE}/configmaps/cm-1"
+    headers = {"Accept": "application/json", "User-Agent": "bench", "Accept-Encoding": "gzip"}
+    arms: tuple[tuple[str, Union, dict[str, Any] | None, dict[str, str]], ...] = (
+        (ARMS[0][0], always, _peercert("kubernetes-admin", "system:masters"), {}),
+        (ARMS[1][0], rbac, _peercert(BENCH_USER), {}),
+        (ARMS[2][0], rbac, None, {"Authorization": f"Bearer {BENCH_TOKEN}"}),
+    )
     out: dict[str, float] = {}
-    for name, authorizer in (
-        ("AlwaysAllow", Union([PrivilegedGroup(), AlwaysAllow()])),
-        ("Node,RBAC", Union([PrivilegedGroup(), RBACAuthorizer(index)])),
-    ):
+    for name, authorizer, peercert, extra in arms:
+        authenticator = Authenticator(
+            api_audiences=("https://kubernetes.default.svc.cluster.local",),
+            impersonation=Impersonation(authorizer),
+            certs=ClientCertAuthenticator(),
+            static=static,
+        )
+        request = make_mocked_request("GET", path, {**headers, **extra}, transport=_PeerTransport(peercert))
         started = time.perf_counter()
         for _ in range(iterations):
-            assert authorizer.authorize(attributes_for(user, "GET", path, {})).allowed
+            user = await authenticator.authenticate(request)
+            assert authorizer.authorize(attributes_for(user, request.method, request.path, request.query)).allowed
         out[name] = round((time.perf_counter() - started) / iterations * 1e6, 2)
     return out
 
 
-async def authz_overhead(cluster: Cluster, admin: Bench, rounds: int, per_round: int) -> dict[str, Any]:
-    """The same non-admin requests against the AlwaysAllow and the Node,RBAC apiserver, in alternating rounds."""
-    rbac_url = cluster.urls[1]
+ARMS = (
+    ("AlwaysAllow, admin x509", 0),
+    ("Node,RBAC, user x509", 1),
+    ("Node,RBAC, user token", 1),
+    ("Node,RBAC, admin x509", 1),
+)
+"""(arm, apiserver index): the baseline skips RBAC (and is system:masters anyway); the next two are a non-admin
+user whose RoleBinding grants the operations, once by client certificate and once by static bearer token; the
+last is a control: the baseline's identity on the RBAC apiserver (system:masters short-cuts RBAC), showing how
+much of a difference is the other process rather than authorization."""
+
+
+async def _grant_bench_user(admin: Bench, url: str) -> str:
+    """The namespace, Role and RoleBinding the bench user works through, and 100 configmaps; their base path."""
     rbac_api = "/apis/rbac.authorization.k8s.io/v1/namespaces/" + AUTHZ_NAMESPACE
-    await admin.call_at(rbac_url, "POST", "/api/v1/namespaces", {"metadata": {"name": AUTHZ_NAMESPACE}}, 201)
-    await admin.call_at(
-        rbac_url, "POST", rbac_api + "/roles", {"metadata": {"name": "bench"}, "rules": [BENCH_ROLE]}, 201
-    )
+    await admin.call_at(url, "POST", "/api/v1/namespaces", {"metadata": {"name": AUTHZ_NAMESPACE}}, 201)
+    await admin.call_at(url, "POST", rbac_api + "/roles", {"metadata": {"name": "bench"}, "rules": [BENCH_ROLE]}, 201)
     binding = {
         "metadata": {"name": "bench"},
         "subjects": [{"kind": "User", "name": BENCH_USER}],
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "bench"},
     }
-    await admin.call_at(rbac_url, "POST", rbac_api + "/rolebindings", binding, 201)
+    await admin.call_at(url, "POST", rbac_api + "/rolebindings", binding, 201)
     base = f"/api/v1/namespaces/{AUTHZ_NAMESPACE}/configmaps"
     await admin.drive(16, 100, lambda i: admin.call(i, "POST", base, {"metadata": {"name": f"cm-{i}"}}, 201))
-    ctx = ssl.create_default_context(cafile=str(cluster.workdir / "pki" / "ca.crt"))
-    headers = {"Authorization": f"Bearer {BENCH_TOKEN}"}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx, limit=200), headers=headers) as session:
-        user = Bench(cluster, session)
-        deadline = time.monotonic() + 30
-        while True:  # the RBAC apiserver's index sees the binding a moment after it is written
-            try:
-                await user.call_at(rbac_url, "GET", base + "/cm-0")
-                break
-            except RuntimeError:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.2)
-        samples: dict[str, dict[str, list[float]]] = {m: {"get": [], "list": [], "patch": []} for m in AUTHZ_MODES}
+    return base
 
-        async def one_round(url: str, got: dict[str, list[float]]) -> None:
+
+def _arm_sessions(cluster: Cluster, admin: aiohttp.ClientSession) -> dict[str, aiohttp.ClientSession]:
+    """One client session per arm: the admin's, the bench user's certificate, the bench user's token."""
+    pki = cluster.workdir / "pki"
+    issue(CertAndKey.read(pki, "ca"), BENCH_USER, client=True).write(cluster.workdir, "bench-user")
+    by_cert = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+    by_cert.load_cert_chain(cluster.workdir / "bench-user.crt", cluster.workdir / "bench-user.key")
+    by_token = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+    timeout = aiohttp.ClientTimeout(total=300)
+    return {
+        ARMS[0][0]: admin,
+        ARMS[3][0]: admin,
+        ARMS[1][0]: aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=by_cert, limit=200), timeout=timeout),
+        ARMS[2][0]: aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=by_token, limit=200),
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {BENCH_TOKEN}"},
+        ),
+    }
+
+
+async def authz_overhead(cluster: Cluster, admin: Bench, rounds: int, per_round: int) -> dict[str, Any]:
+    """The same requests (GET, list of 10, merge PATCH) for each arm, in rounds whose order rotates; every arm's
+    mean latency and throughput, and their ratios to the AlwaysAllow baseline (above 1: costlier)."""
+    base = await _grant_bench_user(admin, cluster.urls[1])
+    sessions = _arm_sessions(cluster, admin.session)
+    try:
+        benches = {arm: Bench(cluster, session) for arm, session in sessions.items()}
+        deadline = time.monotonic() + 30
+        for arm, idx in ARMS:  # the RBAC apiserver's index sees the binding a moment after it is written
+            while True:
+                try:
+                    await benches[arm].call_at(cluster.urls[idx], "GET", base + "/cm-0")
+                    break
+                except RuntimeError:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.2)
+        ops = ("get", "list", "patch")
+        samples: dict[str, dict[str, list[float]]] = {arm: {op: [] for op in ops} for arm, _ in ARMS}
+        elapsed = {arm: 0.0 for arm, _ in ARMS}
+
+        async def one_round(arm: str, url: str) -> None:
+            user, got = benches[arm], samples[arm]
+
             async def timed(into: list[float], call: Awaitable[Any]) -> None:
                 started = time.perf_counter()
                 await call
@@ -402,25 +479,31 @@ async def authz_overhead(cluster: Cluster, admin: Bench, rounds: int, per_round:
             def patch(i: int) -> Awaitable[None]:
                 return timed(got["patch"], user.merge_at(url, f"{base}/cm-{i % 100}", {"data": {"v": str(i)}}))
 
+            started = time.perf_counter()
             await user.drive(16, per_round, get)
             await user.drive(16, per_round // 10, list_some)
             await user.drive(16, per_round // 2, patch)
+            elapsed[arm] += time.perf_counter() - started
 
         for r in range(rounds):
-            order = list(enumerate(AUTHZ_MODES))
-            for idx, mode in order if r % 2 == 0 else order[::-1]:
-                await one_round(cluster.urls[idx], samples[mode])
+            for arm, idx in ARMS[r % len(ARMS) :] + ARMS[: r % len(ARMS)]:
+                await one_round(arm, cluster.urls[idx])
+    finally:
+        for session in {sessions[ARMS[1][0]], sessions[ARMS[2][0]]}:
+            await session.close()
     out: dict[str, Any] = {}
-    for op in ("get", "list", "patch"):
-        allow, rbac = samples["AlwaysAllow"][op], samples["Node,RBAC"][op]
-        mean_allow, mean_rbac = sum(allow) / len(allow), sum(rbac) / len(rbac)
-        out[op] = {
-            "AlwaysAllow_p50_ms": round(percentile(allow, 0.5) * 1000, 2),
-            "Node,RBAC_p50_ms": round(percentile(rbac, 0.5) * 1000, 2),
-            "AlwaysAllow_mean_ms": round(mean_allow * 1000, 2),
-            "Node,RBAC_mean_ms": round(mean_rbac * 1000, 2),
-            "ratio": round(mean_rbac / mean_allow, 3),
-        }
+    baseline = ARMS[0][0]
+    for arm, _ in ARMS:
+        every = [x for op in ops for x in samples[arm][op]]
+        out[arm] = {"requests": len(every), "per_s": round(len(every) / elapsed[arm], 1)}
+        for op in ops:
+            mine, theirs = samples[arm][op], samples[baseline][op]
+            out[arm][op] = {
+                "p50_ms": round(percentile(mine, 0.5) * 1000, 2),
+                "mean_ms": round(sum(mine) / len(mine) * 1000, 2),
+                "ratio": round((sum(mine) / len(mine)) / (sum(theirs) / len(theirs)), 3),
+            }
+        out[arm]["throughput_ratio"] = round(out[baseline]["per_s"] / out[arm]["per_s"], 3)
     return out
 
 
@@ -433,13 +516,19 @@ async def run_authz(quick: bool) -> dict[str, Any]:
         async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=300)) as session:
             admin = Bench(cluster, session)
             await admin.wait_ready()
-            results: dict[str, Any] = {"over_http": await authz_overhead(cluster, admin, 6, 300 if quick else 1500)}
-            for op, figures in results["over_http"].items():
-                print(f"authz {op}: {figures} (target ratio <= 1.10)", flush=True)
-            results["in_process_us"] = inprocess_authz_us(20_000 if quick else 100_000)
-            micro = results["in_process_us"]
-            share = (micro["Node,RBAC"] / 1000) / results["over_http"]["get"]["AlwaysAllow_p50_ms"]
-            print(f"authz in-process per request: {micro} µs; RBAC's is {share:.2%} of a GET's p50", flush=True)
+            print(f"load average before: {os.getloadavg()}", flush=True)
+            over_http = await authz_overhead(cluster, admin, 2 * len(ARMS), 300 if quick else 1500)
+            results: dict[str, Any] = {"over_http": over_http, "load_average_after": os.getloadavg()}
+            for arm, figures in over_http.items():
+                print(f"{arm}: {figures}", flush=True)
+            print(f"load average after: {results['load_average_after']} (ratios: target <= 1.10)", flush=True)
+            micro = results["in_process_us"] = await inprocess_auth_us(20_000 if quick else 100_000)
+            baseline = micro[ARMS[0][0]]
+            get_us = over_http[ARMS[0][0]]["get"]["p50_ms"] * 1000
+            print(f"authn + authz in process, µs per request: {micro}", flush=True)
+            for arm, _ in ARMS[1:3]:
+                extra = micro[arm] - baseline
+                print(f"{arm}: {extra:+.1f} µs over the baseline = {extra / get_us:.2%} of a GET's p50", flush=True)
             return results
     finally:
         cluster.stop()
@@ -472,6 +561,7 @@ async def run(quick: bool) -> dict[str, Any]:
             return results
     finally:
         cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main() -> int:

@@ -292,8 +292,11 @@ async def bench_restart(c: Client, keys: int) -> dict[str, float]:
     c.cluster.kill(follower)
     t0 = time.perf_counter()
     c.cluster.start_member(follower, state="existing")
-    # A new channel: the old one's reconnect backoff would be measured otherwise.
-    ch = grpc.aio.insecure_channel(f"127.0.0.1:{follower.client_port}")
+    # A new channel that retries its connection every 50 ms: with grpc's default backoff (1 s, growing
+    # 1.6x per refused attempt) a member that took a few seconds to listen was measured seconds late.
+    ch = grpc.aio.insecure_channel(f"127.0.0.1:{follower.client_port}", options=[
+        ("grpc.initial_reconnect_backoff_ms", 50), ("grpc.min_reconnect_backoff_ms", 50),
+        ("grpc.max_reconnect_backoff_ms", 50)])
     try:
         while True:
             try:

@@ -2,9 +2,10 @@
 
 Starts its own 3-member store and one apiserver on loopback (TLS, admin client certificate), creates
 100 pods in a fresh namespace, warms both clients' discovery caches, then times each command N times,
-interleaved so machine load hits both alike. Prints median and min wall times and the ratio
-tkctl/kubectl (target ≤ 2.0). tkctl runs with bytecode caching on (into a temporary
-``PYTHONPYCACHEPREFIX``), as an installed tkctl has it, even where ``PYTHONDONTWRITEBYTECODE`` is set.
+interleaved so machine load hits both alike. Prints median and min wall times, the ratios
+tkctl/kubectl of both (target ≤ 2.0) and the load average around the timed runs. tkctl runs with
+bytecode caching on (into a temporary ``PYTHONPYCACHEPREFIX``), as an installed tkctl has it, even
+where ``PYTHONDONTWRITEBYTECODE`` is set.
 
     .venv/bin/python -m bench.tkctl_bench [--runs 20] [--pods 100]
 """
@@ -70,14 +71,17 @@ def main() -> None:
                 _timed(argv, env)
                 _timed(argv, env)
             times: dict[str, list[float]] = {"kubectl": [], "tkctl": []}
+            load_before = os.getloadavg()[0]
             for _ in range(args.runs):
                 times["kubectl"].append(_timed(kubectl, env))
                 times["tkctl"].append(_timed(tkctl, env))
+            load_after = os.getloadavg()[0]
         finally:
             procs.stop_all()
     k_med, t_med = statistics.median(times["kubectl"]), statistics.median(times["tkctl"])
     k_min, t_min = min(times["kubectl"]), min(times["tkctl"])
-    print(f"get pods, {args.pods} pods, {args.runs} interleaved runs each (wall time)")
+    print(f"get pods, {args.pods} pods, {args.runs} interleaved runs each (wall time); "
+          f"1-min load average {load_before:.2f} before, {load_after:.2f} after, on {os.cpu_count()} CPUs")
     print(f"  kubectl  median {k_med * 1000:7.1f} ms   min {k_min * 1000:7.1f} ms")
     print(f"  tkctl    median {t_med * 1000:7.1f} ms   min {t_min * 1000:7.1f} ms")
     print(f"  ratio tkctl/kubectl: median {t_med / k_med:.2f}   min {t_min / k_min:.2f}   (target <= 2.0)")

@@ -267,6 +267,15 @@ class SharedInformerFactory:
                 inf.add_indexers(missing)
         return inf
 
+    async def forget(self, ref: ResourceRef, *, namespace: str | None = None, label_selector: str | None = None,
+                     field_selector: str | None = None) -> None:
+        """Stop and drop the informer for ``ref`` (its resource went away, e.g. a deleted CRD); asking
+        for it again later makes a fresh one."""
+        inf = self._informers.pop(_InformerKey(ref, namespace or self.namespace, label_selector, field_selector),
+                                  None)
+        if inf is not None:
+            await inf.stop()
+
     @property
     def informers(self) -> builtins.list[SharedInformer]:
         return list(self._informers.values())

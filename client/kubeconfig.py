@@ -18,13 +18,10 @@ import contextlib
 import copy
 import os
 import ssl
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from client.errors import ClientError
 
@@ -114,6 +111,8 @@ def _memory_file(data: bytes) -> Iterator[str]:
         finally:
             os.close(fd)
         return
+    import tempfile  # noqa: PLC0415 - kept off the start-up path of CLIs
+
     with tempfile.NamedTemporaryFile() as tmp:  # non-Linux: a private (0600) temporary file
         tmp.write(data)
         tmp.flush()
@@ -171,11 +170,14 @@ def _empty_doc() -> dict[str, Any]:
             "contexts": [], "current-context": ""}
 
 
-def _read_doc(path: Path) -> dict[str, Any]:
+def read_doc(path: Path) -> dict[str, Any]:
+    """One kubeconfig file, parsed and checked (missing sections as empty lists)."""
     try:
         text = path.read_text()
     except OSError as exc:
         raise KubeconfigError(f"cannot read kubeconfig {path}: {exc}") from exc
+    import yaml  # noqa: PLC0415 - kept off the start-up path of CLIs that cache parsed files
+
     try:
         doc = yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError as exc:
@@ -212,22 +214,25 @@ class Kubeconfig:
 
     @classmethod
     def load(cls, explicit: str | Path | None = None, env: Mapping[str, str] | None = None,
-             home: str | Path | None = None) -> Kubeconfig:
-        """Load by kubectl's precedence: ``explicit`` (must exist), else ``$KUBECONFIG``, else ``~/.kube/config``."""
+             home: str | Path | None = None, *, read: Callable[[Path], dict[str, Any]] = read_doc) -> Kubeconfig:
+        """Load by kubectl's precedence: ``explicit`` (must exist), else ``$KUBECONFIG``, else ``~/.kube/config``.
+
+        ``read`` parses one file (a CLI may pass a cached ``read_doc``: parsing YAML is most of its start-up).
+        """
         env = os.environ if env is None else env
         home_dir = Path(home) if home is not None else Path(env.get("HOME") or Path.home())
         if explicit:
             path = Path(explicit)
             if not path.exists():
                 raise KubeconfigError(f"kubeconfig {path} does not exist")
-            return cls([_File(path, _read_doc(path))], path)
+            return cls([_File(path, read(path))], path)
         env_paths = _env_paths(env)
         if env_paths:
-            files = [_File(p, _read_doc(p)) for p in env_paths if p.exists()]
+            files = [_File(p, read(p)) for p in env_paths if p.exists()]
             default = next((p for p in env_paths if p.exists()), env_paths[-1])
             return cls(files, default)
         global_file = home_dir / ".kube" / "config"
-        files = [_File(global_file, _read_doc(global_file))] if global_file.exists() else []
+        files = [_File(global_file, read(global_file))] if global_file.exists() else []
         return cls(files, global_file)
 
     @property
@@ -568,6 +573,10 @@ def build_kubeconfig(*, cluster: str, server: str, user: str, ca_data: bytes | N
 def write_kubeconfig(path: str | Path, doc: Mapping[str, Any]) -> None:
     """Write ``doc`` as YAML with mode 0600 (it holds keys), replacing the file atomically."""
     target = Path(path)
+    import tempfile  # noqa: PLC0415
+
+    import yaml  # noqa: PLC0415
+
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".kubeconfig-", dir=target.parent)
     try:

@@ -17,8 +17,6 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from pyroute2 import NetlinkError
-
 from cni import bridge
 from cni.ipam import DEFAULT_DATA_DIR, HostLocal
 from cni.spec import INVALID_CONFIG, IO_FAILURE, CniError, Invocation, dump, netns_exists, parse, version_result
@@ -111,7 +109,7 @@ def run(env: Mapping[str, str], stdin: bytes) -> tuple[int, str]:
         return 0, ""
     except CniError as exc:
         return 1, dump(exc.to_json(version))
-    except (OSError, NetlinkError) as exc:  # kernel and filesystem refusals reach the runtime as I/O errors
+    except OSError as exc:  # kernel and filesystem refusals reach the runtime as I/O errors
         return 1, dump(CniError(IO_FAILURE, f"{type(exc).__name__}: {exc}").to_json(version))
 
 

@@ -95,6 +95,8 @@ log = process_log.get_logger("controller_manager")
 OWNER_UID_INDEX = "ownerUID"
 NODES_KEY = "nodes"
 """The single work-queue key of controllers that reconcile all Nodes in one pass."""
+NAMESPACE_CACHE_SYNC_TIMEOUT: Final = 10.0
+"""Seconds a namespace sync waits for a newly discovered resource's first list before retrying later."""
 
 
 def owner_uids(obj: Obj) -> list[str]:
@@ -114,11 +116,15 @@ class Context:
     """Namespaced, listable, deletable resources found by discovery (namespace deletion, GC)."""
     root_ca: str | None = None
     factory: SharedInformerFactory | None = None
-    """Makes informers for resources found after start (the garbage collector's new monitors)."""
+    """Makes informers for resources found after start (CRDs the GC and namespace deletion must cover)."""
     view: InformerView = field(init=False)
+    on_resource_gone: list[Callable[[ResourceRef], None]] = field(default_factory=list)
+    """Called with each resource ``rediscover`` found no longer served, before its informer stops."""
+    _served: set[tuple[str, str]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.view = InformerView(self.informers)
+        self._served = {(ref.group, ref.resource) for ref in self.namespaced_resources}
 
     def now(self) -> datetime:
         """Wall time for reconcile cores."""
@@ -136,6 +142,28 @@ class Context:
         self.informers[ref] = inf
         self.view.add(ref, inf)
         return inf
+
+    def watched(self, ref: ResourceRef) -> SharedInformer:
+        """The informer for ``ref``, started now if no controller has watched it yet."""
+        return self.informers.get(ref) or self.add_informer(ref)
+
+    async def rediscover(self) -> list[ResourceRef]:
+        """Discovery's deletable resources now. Informers of resources an earlier discovery reported and
+        this one does not (deleted CRDs) are stopped, every controller told first; others' reads never are."""
+        found = await deletable_resources(self.rest)
+        served = {(ref.group, ref.resource) for ref in found}
+        gone = [ref for ref in self.informers
+                if (ref.group, ref.resource) in self._served and (ref.group, ref.resource) not in served]
+        self._served = served
+        for ref in gone:
+            log.info("stopped watching a resource no longer served", resource=ref.path(None))
+            for forget in self.on_resource_gone:
+                forget(ref)
+            self.informers.pop(ref, None)
+            self.view.remove(ref)
+            if self.factory is not None:
+                await self.factory.forget(ref)
+        return found
 
 
 @dataclass
@@ -355,21 +383,46 @@ def endpointslice_controller(ctx: Context) -> Controller:
 
 
 def namespace_controller(ctx: Context) -> Controller:
-    """Terminating namespaces are emptied, then finalized."""
+    """Terminating namespaces are emptied, then finalized. What to empty comes from discovery at each
+    sync, as upstream's deleter asks: resources added since start (CRDs) are watched from then on."""
     queue = _queue("namespace")
     watch(ctx.informer(NAMESPACES), queue, own_key)
+    hooked: dict[ResourceRef, SharedInformer] = {}
 
     def content_gone(o: Obj | DeletedFinalStateUnknown) -> None:
         ns = meta(_obj(o)).get("namespace")
         if ns:
             queue.add(ns)
 
+    def hook(ref: ResourceRef) -> SharedInformer:
+        inf = ctx.watched(ref)
+        if hooked.get(ref) is not inf:  # new, or a fresh informer after its CRD was deleted and made again
+            inf.add_event_handler(on_delete=content_gone)
+            hooked[ref] = inf
+        return inf
+
+    def unhook(ref: ResourceRef) -> None:
+        hooked.pop(ref, None)
+
     for ref in ctx.namespaced_resources:
-        ctx.informer(ref).add_event_handler(on_delete=content_gone)
+        hook(ref)
+    ctx.on_resource_gone.append(unhook)
     executor = _executor(ctx, queue)
 
     async def sync(name: str) -> None:
-        await executor.execute(namespace.reconcile(ctx.view, name, ctx.namespaced_resources, ctx.now()))
+        ns = ctx.view.get(NAMESPACES, None, name)
+        if ns is None or meta(ns).get("deletionTimestamp") is None:
+            return
+        error = None
+        try:
+            resources = [ref for ref in await ctx.rediscover() if ref.namespaced]
+        except ClientError as err:
+            resources, error = list(hooked), str(err)
+        unsynced = [ref.path(None) for ref in resources
+                    if not await hook(ref).wait_for_sync(NAMESPACE_CACHE_SYNC_TIMEOUT)]
+        if unsynced and error is None:
+            error = f"no complete list yet of {', '.join(unsynced)}"
+        await executor.execute(namespace.reconcile(ctx.view, name, resources, ctx.now(), error))
 
     return Controller("namespace", queue, sync, ctx.args.concurrent_namespace_syncs)
 
@@ -695,7 +748,8 @@ GC_RESYNC_PERIOD: Final = 30.0
 
 def garbagecollector_controller(ctx: Context) -> Controller:
     """Dependents whose owners are gone are deleted; orphan and foreground deletion are carried out.
-    Resources that appear later (CRDs) get monitors on CRD events and every ``GC_RESYNC_PERIOD``."""
+    Resources that appear later (CRDs) get monitors on CRD events and every ``GC_RESYNC_PERIOD``; those
+    discovery no longer reports (deleted CRDs) lose theirs, informer and all."""
     queue = _queue("garbagecollector")
     monitored = dict(ctx.informers)
     kinds: dict[tuple[str, str], ResourceRef] = {(ref.api_version, ref.kind): ref for ref in monitored}
@@ -746,9 +800,16 @@ def garbagecollector_controller(ctx: Context) -> Controller:
     queue.add(GC_RESYNC)  # the first pass, once the caches are synced, adds the cluster-scoped resources
     executor = _executor(ctx, queue)
 
+    def unmonitor(ref: ResourceRef) -> None:
+        monitored.pop(ref, None)
+        if kinds.get((ref.api_version, ref.kind)) == ref:
+            del kinds[(ref.api_version, ref.kind)]
+
+    ctx.on_resource_gone.append(unmonitor)
+
     async def resync_monitors() -> None:
         try:
-            found = await deletable_resources(ctx.rest)
+            found = await ctx.rediscover()
         finally:
             queue.add_after(GC_RESYNC, GC_RESYNC_PERIOD)
         added = {(ref.api_version, ref.kind) for ref in found

@@ -17,7 +17,7 @@ from typing import Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from controller_manager.actions import Action, UpdateStatus
@@ -78,8 +78,27 @@ def _sans(request: x509.CertificateSigningRequest) -> x509.SubjectAlternativeNam
         return None
 
 
+_CURVES: Final = frozenset({"secp256r1", "secp384r1", "secp521r1"})
+
+
+def _weak_key_error(request: x509.CertificateSigningRequest) -> str:
+    """Why the request's key is too weak to sign ('' when it is not).
+
+    The apiserver runs OpenSSL at security level 0 (busybox's TLS client needs it), so OpenSSL no longer
+    turns weak keys in client chains away: the signer keeps them out of the cluster instead.
+    """
+    key = request.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA keys shorter than 2048 bits are not allowed" if key.key_size < 2048 else ""
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "" if key.curve.name in _CURVES else f"elliptic curve {key.curve.name} is not allowed"
+    return "" if isinstance(key, ed25519.Ed25519PublicKey) else "only RSA, ECDSA and Ed25519 keys are allowed"
+
+
 def validation_error(signer: str, request: x509.CertificateSigningRequest, usages: Sequence[str]) -> str:
     """Why ``request`` may not be signed by ``signer`` ('' when it may): Kubernetes' kubelet CSR rules."""
+    if weak := _weak_key_error(request):
+        return weak
     cn, orgs = subject_of(request)
     if orgs != [NODES_GROUP]:
         return f"subject organization is not {NODES_GROUP}"

@@ -253,9 +253,8 @@ def reconcile_slices(view: View, key: str) -> list[Action]:
             group = _Group(family, _slice_ports_key(ports))
             group_ports[group] = sorted(ports, key=lambda p: (p.get("name", ""), p["port"]))
             desired.setdefault(group, {})[ip] = _endpoint(pod, svc, ip, zone)
-    existing = [s for s in view.list(ENDPOINT_SLICES, namespace)
-                if (meta(s).get("labels") or {}).get(SERVICE_NAME) == name
-                and (meta(s).get("labels") or {}).get(MANAGED_BY) == CONTROLLER_NAME]
+    existing = view.list(ENDPOINT_SLICES, namespace,
+                         labels.from_label_selector({"matchLabels": {SERVICE_NAME: name, MANAGED_BY: CONTROLLER_NAME}}))
     wanted_labels = {**_service_labels(svc), SERVICE_NAME: name, MANAGED_BY: CONTROLLER_NAME}
     actions: list[Action] = []
     if not any(desired.values()):

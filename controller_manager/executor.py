@@ -36,6 +36,9 @@ from controller_manager.expectations import Expectations
 from controller_manager.view import Obj, meta
 
 Requeue = Callable[[str, float], None]
+BATCH_WRITES_IN_FLIGHT = 32
+"""Most creates of a slow-start batch sent at once: a 256-pod batch all at once would open as many
+connections (each a TLS handshake on both ends) and queue them all at the apiserver anyway."""
 _ObjectKey = tuple[ResourceRef, str | None, str]
 
 
@@ -90,6 +93,7 @@ class Executor:
         self.requeue = requeue
         self.expectations = expectations
         self.now = now
+        self._in_flight = asyncio.Semaphore(BATCH_WRITES_IN_FLIGHT)
 
     async def execute(self, actions: Sequence[Action]) -> None:
         """Run ``actions`` by the driver rules; raises ``ActionFailed`` at the first failure."""
@@ -122,7 +126,7 @@ class Executor:
                 for _, c in members:
                     self._abandon(c)
                 continue
-            results = await asyncio.gather(*(self._create(c) for _, c in members), return_exceptions=True)
+            results = await asyncio.gather(*(self._create_limited(c) for _, c in members), return_exceptions=True)
             for (index, c), result in zip(members, results, strict=True):
                 if isinstance(result, BaseException):
                     if not isinstance(result, (ApiError, ApiConnectionError)):
@@ -143,6 +147,10 @@ class Executor:
 
     async def _create(self, action: Create) -> Obj:
         return await self.rest.create(action.resource, action.body)
+
+    async def _create_limited(self, action: Create) -> Obj:
+        async with self._in_flight:
+            return await self._create(action)
 
     async def _one(self, action: Action, chain: dict[_ObjectKey, tuple[str, str]]) -> None:
         if isinstance(action, Create):

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from client import httpupgrade
+from client import httpupgrade, wsrelay
 from client.spdy import portforward
 from kubelet.cri import CriClient
 from kubelet.logs import LogOptions, parse_lines, render
@@ -269,26 +269,7 @@ async def _relay(request: web.Request, url: str) -> web.StreamResponse:
             raise web.HTTPBadGateway(text=f"the runtime's streaming server refused: {err}") from None
         client = web.WebSocketResponse(protocols=[upstream.protocol] if upstream.protocol else (), max_msg_size=0)
         await client.prepare(request)
-
-        async def pump(src: Any, dst: Any) -> None:
-            async for msg in src:
-                if msg.type == aiohttp.WSMsgType.BINARY:
-                    await dst.send_bytes(msg.data)
-                elif msg.type == aiohttp.WSMsgType.TEXT:
-                    await dst.send_str(msg.data)
-                else:
-                    break
-            await dst.close()
-
-        tasks = [asyncio.create_task(pump(client, upstream)), asyncio.create_task(pump(upstream, client))]
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            await asyncio.wait(tasks, timeout=2.0)  # let the other side flush (the exit status comes last)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await upstream.close()
-            await client.close()
+        await wsrelay.relay(client, upstream)
         return client
     finally:
         await session.close()

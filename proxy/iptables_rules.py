@@ -19,6 +19,10 @@ MASQ_MARK = "0x4000/0x4000"
 # Chains we own in each table; anything else in the tables belongs to someone else and is never touched.
 NAT_BASE = ("KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ")
 FILTER_BASE = ("KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD")
+# Above this many endpoints, per-endpoint rules go without comments (as upstream's large-cluster mode): the
+# legacy iptables-restore reads and rewrites the whole table on every change, and at 10,000 services their
+# comments made it spend 0.53 s of CPU on one endpoint change instead of 0.39 s (measured here).
+LARGE_CLUSTER_ENDPOINTS = 1000
 
 
 def chain_name(prefix: str, *parts: str) -> str:
@@ -47,18 +51,19 @@ def _sep_chain(sp: ServicePort, ep: Endpoint) -> str:
     return chain_name("KUBE-SEP-", sp.key, sp.protocol, f"{ep.ip}:{ep.port}")
 
 
-def _balance(sp: ServicePort, endpoints: tuple[Endpoint, ...]) -> list[str]:
+def _balance(sp: ServicePort, endpoints: tuple[Endpoint, ...], comments: bool) -> list[str]:
     """Rules that pick one endpoint chain uniformly: 1/n, then 1/(n-1) of the rest, ..., then the last."""
     rules: list[str] = []
+    notes = {ep: f"{_comment(f'{sp.key} -> {ep.ip}:{ep.port}')} " if comments else "" for ep in endpoints}
     if sp.session_affinity_seconds:
         for ep in endpoints:
             sep = _sep_chain(sp, ep)
-            rules.append(f"{_comment(f'{sp.key} -> {ep.ip}:{ep.port}')} -m recent --name {sep} --rcheck "
-                         f"--seconds {sp.session_affinity_seconds} --reap -j {sep}")
+            rules.append(f"{notes[ep]}-m recent --name {sep} --rcheck --seconds {sp.session_affinity_seconds} "
+                         f"--reap -j {sep}")
     for i, ep in enumerate(endpoints):
         left = len(endpoints) - i
         pick = "" if left == 1 else f"-m statistic --mode random --probability {1 / left:.11f} "
-        rules.append(f"{_comment(f'{sp.key} -> {ep.ip}:{ep.port}')} {pick}-j {_sep_chain(sp, ep)}")
+        rules.append(f"{notes[ep]}{pick}-j {_sep_chain(sp, ep)}")
     return rules
 
 
@@ -74,7 +79,7 @@ class _Fragment:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _fragment(sp: ServicePort, cluster_cidr: str, node_name: str) -> _Fragment:
+def _fragment(sp: ServicePort, cluster_cidr: str, node_name: str, comments: bool) -> _Fragment:
     proto = sp.protocol.lower()
     endpoints = sp.ready_endpoints
     match = f"-p {proto} -m {proto} --dport {sp.port}"
@@ -92,7 +97,8 @@ def _fragment(sp: ServicePort, cluster_cidr: str, node_name: str) -> _Fragment:
         services.append(f"{_comment(f'{sp.key} external IP')} -d {ip}/32 {match} -j {svc}")
     # Traffic from outside the pod network must come back through this node: masquerade it.
     chains: dict[str, list[str]] = {svc: [f"{_comment(f'{sp.key} cluster IP')} ! -s {cluster_cidr} "
-                                          f"-d {sp.cluster_ip}/32 {match} -j KUBE-MARK-MASQ", *_balance(sp, endpoints)]}
+                                          f"-d {sp.cluster_ip}/32 {match} -j KUBE-MARK-MASQ",
+                                          *_balance(sp, endpoints, comments)]}
     nodeports: list[str] = []
     external: list[str] = []
     if sp.node_port:
@@ -104,16 +110,17 @@ def _fragment(sp: ServicePort, cluster_cidr: str, node_name: str) -> _Fragment:
             # Client source preserved: no masquerade, and only this node's endpoints.
             ext = chain_name("KUBE-XLB-", sp.key, sp.protocol)
             nodeports.append(f"{_comment(sp.key)} {node_match} -j {ext}")
-            chains[ext] = _balance(sp, local)
+            chains[ext] = _balance(sp, local, comments)
         else:
             external.append(f"{_comment(f'{sp.key} has no local endpoints')} -m addrtype --dst-type LOCAL "
                             f"{node_match} -j DROP")
+    note = f"{_comment(sp.key)} " if comments else ""
     for ep in endpoints:
         sep = _sep_chain(sp, ep)
         recent = f"-m recent --name {sep} --set " if sp.session_affinity_seconds else ""
         chains[sep] = [
-            f"{_comment(sp.key)} -s {ep.ip}/32 -j KUBE-MARK-MASQ",  # hairpin: a pod reaching itself
-            f"{_comment(sp.key)} -p {proto} -m {proto} {recent}-j DNAT --to-destination {ep.ip}:{ep.port}",
+            f"{note}-s {ep.ip}/32 -j KUBE-MARK-MASQ",  # hairpin: a pod reaching itself
+            f"{note}-p {proto} -m {proto} {recent}-j DNAT --to-destination {ep.ip}:{ep.port}",
         ]
     return _Fragment(tuple(services), tuple(nodeports), (), tuple(external),
                      tuple((c, tuple(r)) for c, r in chains.items()))
@@ -138,8 +145,10 @@ def build(service_ports: Iterable[ServicePort], cluster_cidr: str, node_name: st
         f'{_comment("kubernetes forwarding rules")} -m mark --mark {MASQ_MARK} -j ACCEPT',
         f'{_comment("kubernetes forwarding conntrack rule")} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
     ]
-    for sp in sorted(service_ports, key=lambda s: s.key):
-        frag = _fragment(sp, cluster_cidr, node_name)
+    ports = sorted(service_ports, key=lambda s: s.key)
+    comments = sum(len(sp.endpoints) for sp in ports) <= LARGE_CLUSTER_ENDPOINTS
+    for sp in ports:
+        frag = _fragment(sp, cluster_cidr, node_name, comments)
         nat["KUBE-SERVICES"] += frag.nat_services
         nat["KUBE-NODEPORTS"] += frag.nat_nodeports
         flt["KUBE-SERVICES"] += frag.filter_services

@@ -1,7 +1,9 @@
 """CRI v1 RuntimeService over grpc.aio: translates CRI messages to and from the runtime engine.
 
 Engine calls block (forks, files, waits), so each runs in a worker thread; the event loop only
-moves messages. Errors become gRPC statuses carrying the engine's message.
+moves messages. Queries (status, lists, stats) have threads of their own: a kubelet's relist must not
+wait behind a burst of sandbox creations or stops (30 pods at once fill the shared pool for seconds).
+Errors become gRPC statuses carrying the engine's message.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn, TypeVar
 
 import grpc
@@ -63,9 +66,16 @@ async def _unimplemented(context: grpc.aio.ServicerContext[Any, Any], message: s
     await context.abort(grpc.StatusCode.UNIMPLEMENTED, message)
 
 
-async def _call(context: grpc.aio.ServicerContext[Any, Any], fn: Callable[..., T], *args: Any) -> T:
+_QUERIES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cri-query")
+
+
+async def _call(context: grpc.aio.ServicerContext[Any, Any], fn: Callable[..., T], *args: Any,
+                pool: ThreadPoolExecutor | None = None) -> T:
+    """``fn(*args)`` on a worker thread (of ``pool``, or the loop's default); an error aborts the RPC."""
     try:
-        return await asyncio.to_thread(fn, *args)
+        if pool is None:
+            return await asyncio.to_thread(fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
     except grpc.aio.AbortError:
         raise
     except Exception as exc:
@@ -266,7 +276,7 @@ class RuntimeServicer(api_pb2_grpc.RuntimeServiceServicer):
             return cri.PodSandboxStatusResponse(status=self._sandbox_status(rec), info=info,
                                                 timestamp=time.time_ns())
 
-        return await _call(context, status)
+        return await _call(context, status, pool=_QUERIES)
 
     async def ListPodSandbox(self, request: cri.ListPodSandboxRequest, context: Any) -> cri.ListPodSandboxResponse:
         def listing() -> cri.ListPodSandboxResponse:
@@ -286,7 +296,7 @@ class RuntimeServicer(api_pb2_grpc.RuntimeServiceServicer):
                                             runtime_handler=rec.extra.get("runtime_handler", "")))
             return cri.ListPodSandboxResponse(items=items)
 
-        return await _call(context, listing)
+        return await _call(context, listing, pool=_QUERIES)
 
     # ---- containers -------------------------------------------------------------------------
 
@@ -338,7 +348,7 @@ class RuntimeServicer(api_pb2_grpc.RuntimeServiceServicer):
                                          annotations=rec.annotations))
             return cri.ListContainersResponse(containers=out)
 
-        return await _call(context, listing)
+        return await _call(context, listing, pool=_QUERIES)
 
     async def ContainerStatus(self, request: cri.ContainerStatusRequest,
                               context: Any) -> cri.ContainerStatusResponse:
@@ -351,7 +361,7 @@ class RuntimeServicer(api_pb2_grpc.RuntimeServiceServicer):
                                 f'"bundle": "{st.record.bundle}"}}')
             return cri.ContainerStatusResponse(status=container_status(st), info=info)
 
-        return await _call(context, status)
+        return await _call(context, status, pool=_QUERIES)
 
     async def UpdateContainerResources(self, request: cri.UpdateContainerResourcesRequest,
                                        context: Any) -> cri.UpdateContainerResourcesResponse:
@@ -433,7 +443,7 @@ class RuntimeServicer(api_pb2_grpc.RuntimeServiceServicer):
         def stats() -> cri.ContainerStatsResponse:
             return cri.ContainerStatsResponse(stats=self._container_stats(self.rt.containers.get(request.container_id)))
 
-        return await _call(context, stats)
+        return await _call(context, stats, pool=_QUERIES)
 
     async def ListContainerStats(self, request: cri.ListContainerStatsRequest,
                                  context: Any) -> cri.ListContainerStatsResponse:
@@ -452,7 +462,7 @@ class RuntimeServicer(api_pb2_grpc.RuntimeServiceServicer):
                 out.append(self._container_stats(rec))
             return cri.ListContainerStatsResponse(stats=out)
 
-        return await _call(context, stats)
+        return await _call(context, stats, pool=_QUERIES)
 
     def _sandbox_stats(self, rec: SandboxRecord) -> cri.PodSandboxStats:
         now = time.time_ns()
@@ -488,7 +498,7 @@ class RuntimeServicer(api_pb2_grpc.RuntimeServiceServicer):
         def stats() -> cri.PodSandboxStatsResponse:
             return cri.PodSandboxStatsResponse(stats=self._sandbox_stats(self.rt.sandboxes.get(request.pod_sandbox_id)))
 
-        return await _call(context, stats)
+        return await _call(context, stats, pool=_QUERIES)
 
     async def ListPodSandboxStats(self, request: cri.ListPodSandboxStatsRequest,
                                   context: Any) -> cri.ListPodSandboxStatsResponse:
@@ -499,4 +509,4 @@ class RuntimeServicer(api_pb2_grpc.RuntimeServiceServicer):
                    and self.rt.sandboxes.ready(rec)]
             return cri.ListPodSandboxStatsResponse(stats=out)
 
-        return await _call(context, stats)
+        return await _call(context, stats, pool=_QUERIES)

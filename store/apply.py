@@ -12,6 +12,7 @@ after ``--quota-backend-bytes`` is hit), so ``snapshot``/``restore`` here wrap t
 
 from __future__ import annotations
 
+import struct
 import time
 import zlib
 from collections.abc import Callable
@@ -28,7 +29,8 @@ from store.errors import EtcdError
 from store.mvcc.errors import LeaseNotFoundError, MVCCError, NotPrimaryError
 from store.mvcc.kvstore import KVStore
 
-_SNAPSHOT_FORMAT = 1
+_SNAPSHOT_FORMAT = 2
+_SNAPSHOT_HEAD = struct.Struct(">I")  # length of the msgpack head before the data model's bytes
 
 
 def encode_entry(request_id: int, kind: str, payload: bytes) -> bytes:
@@ -213,13 +215,20 @@ class Applier:
     # ---- snapshots ----
 
     def snapshot(self) -> bytes:
-        """The replicated state: the data model's snapshot plus the alarms."""
-        return msgpack.packb([_SNAPSHOT_FORMAT, self.kv.snapshot(), sorted(self._alarms)],  # type: ignore[no-any-return]
-                             use_bin_type=True)
+        """The replicated state: ``u32 length | msgpack([format, alarms])``, then the data model's snapshot.
 
-    def restore(self, data: bytes) -> None:
-        version, kv_state, alarms = msgpack.unpackb(data, raw=False)
+        The data model's bytes follow the head rather than being packed inside it: packing and
+        unpacking would each copy them, and they are the bulk of a snapshot.
+        """
+        head: bytes = msgpack.packb([_SNAPSHOT_FORMAT, sorted(self._alarms)], use_bin_type=True)
+        return b"".join((_SNAPSHOT_HEAD.pack(len(head)), head, self.kv.snapshot()))
+
+    def restore(self, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        (head_len,) = _SNAPSHOT_HEAD.unpack_from(view)
+        end = _SNAPSHOT_HEAD.size + head_len
+        version, alarms = msgpack.unpackb(view[_SNAPSHOT_HEAD.size:end], raw=False)
         if version != _SNAPSHOT_FORMAT:
             raise ValueError(f"store snapshot format {version} is not {_SNAPSHOT_FORMAT}")
-        self.kv.restore(kv_state)
+        self.kv.restore(view[end:])
         self._alarms = {(int(m), int(a)) for m, a in alarms}

@@ -130,7 +130,7 @@ class _Handler:
         self._server = server
         self._conn = conn
 
-    def on_headers(self, stream: Stream, headers: list[tuple[str, str]], end_stream: bool) -> None:
+    def on_headers(self, stream: Stream, headers: Sequence[tuple[str, str]], end_stream: bool) -> None:
         call: _Call | None = stream.state  # type: ignore[assignment]
         if call is not None:  # trailers from a client: only END_STREAM matters
             if end_stream:

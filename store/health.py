@@ -2,14 +2,16 @@
 
 ``/health`` is healthy when the member knows a leader, no alarm is raised, and a linearizable read
 barrier completes within a second: the same three things etcd checks.
+
+aiohttp is imported only when the endpoints are served: importing it took half of the store's
+import CPU (0.25 of 0.5 s here), and a restarted member should serve its clients as soon as it can.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from process.metrics import Histogram, Sample, render
 from protos.etcd import rpc_pb2
@@ -17,6 +19,9 @@ from store.apply import Applier
 from store.errors import EtcdError
 from store.mvcc.kvstore import KVStore
 from store.server import Core, Node
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 
 class Health:
@@ -58,6 +63,8 @@ class Health:
         self.leader_changes += 1
 
     def app(self) -> web.Application:
+        from aiohttp import web  # noqa: PLC0415  # see the module docstring
+
         app = web.Application()
         app.router.add_get("/health", self._health)
         app.router.add_get("/metrics", self._metrics_text)
@@ -78,10 +85,14 @@ class Health:
         return ""
 
     async def _health(self, request: web.Request) -> web.Response:
+        from aiohttp import web  # noqa: PLC0415  # imported by app() already
+
         reason = await self.check()
         body = json.dumps({"health": "false" if reason else "true", "reason": reason})
         return web.Response(text=body, status=503 if reason else 200, content_type="application/json")
 
     async def _metrics_text(self, request: web.Request) -> web.Response:
+        from aiohttp import web  # noqa: PLC0415  # imported by app() already
+
         return web.Response(text=render(self._metrics), content_type="text/plain", charset="utf-8",
                             headers={"X-Content-Type-Options": "nosniff"})

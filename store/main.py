@@ -10,11 +10,10 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
 
 import grpc
-from aiohttp import web
 from grpc import aio
 
 from process import log as process_log
@@ -38,6 +37,9 @@ from store.server import (
     plain_server,
 )
 from store.watch_service import WatchService
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = get_logger("store.main")
 
@@ -147,8 +149,13 @@ def client_credentials(args: argparse.Namespace) -> grpc.ServerCredentials | Non
         require_client_auth=bool(args.client_cert_auth))
 
 
-async def serve_metrics(urls: Sequence[str], app: web.Application) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None)
+async def serve_metrics(urls: Sequence[str], health: Health) -> web.AppRunner | None:
+    """Serve ``/health`` and ``/metrics`` on ``urls``; None (and aiohttp never imported) without any."""
+    if not urls:
+        return None
+    from aiohttp import web  # noqa: PLC0415  # half the import CPU: only when needed (store/health.py)
+
+    runner = web.AppRunner(health.app(), access_log=None)
     await runner.setup()
     for url in urls:
         listen = Listen.parse(url)
@@ -263,7 +270,7 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
         servers.append(secure)
     for server in servers:
         await server.start()
-    metrics = await serve_metrics(split_urls(args.listen_metrics_urls), member.health.app())
+    metrics = await serve_metrics(split_urls(args.listen_metrics_urls), member.health)
     log.info("serving clients", name=args.name, member=f"{member.node.member_id:x}", urls=args.listen_client_urls)
     # A member removed from the cluster, or whose Raft loop failed, must not keep serving stale state.
     stopped = asyncio.create_task(member.node.wait_stopped())
@@ -271,7 +278,8 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     await asyncio.wait([stopped, signalled], return_when=asyncio.FIRST_COMPLETED)
     signalled.cancel()
     await asyncio.gather(*(server.stop(grace=1.0) for server in servers))
-    await metrics.cleanup()
+    if metrics is not None:
+        await metrics.cleanup()
     if stopped.done():
         failure = member.node.failure
         log.error("the member stopped: exiting", reason=str(failure) if failure else "removed from the cluster")

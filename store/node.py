@@ -39,7 +39,7 @@ import signal
 import ssl
 import struct
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -83,7 +83,7 @@ from store.wal import SEGMENT_BYTES, SnapshotFiles, SnapshotMarker, Wal, recover
 
 log = get_logger("store.node")
 
-_SNAPSHOT_FORMAT = 2
+_SNAPSHOT_FORMAT = 3
 _SNAPSHOT_HEAD = struct.Struct(">I")  # length of the msgpack head that precedes the state machine's bytes
 _RETRY = object()  # a forwarded proposal the leader refused untouched: safe to submit again
 _RESUBMIT = object()  # the leader changed while the proposal was in flight: hand it to the new one now
@@ -129,7 +129,7 @@ class StateMachine(Protocol):
 
     def apply(self, kind: str, payload: bytes) -> object: ...
     def snapshot(self) -> bytes: ...
-    def restore(self, data: bytes) -> None: ...
+    def restore(self, data: bytes | memoryview) -> None: ...
 
 
 class LeaseExpiry(Protocol):
@@ -293,6 +293,10 @@ class StoreNode:
         """Recover from the data dir (or bootstrap), start the peer listener, and start ticking."""
         cfg = self.config
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        with _long_lived_allocations():
+            await self._start(cfg)
+
+    async def _start(self, cfg: NodeConfig) -> None:
         applied = 0
         if Wal.exists(cfg.data_dir):
             applied = await self._recover()
@@ -768,12 +772,13 @@ class StoreNode:
         return b"".join((_SNAPSHOT_HEAD.pack(len(head)), head, self._sm.snapshot()))
 
     def _restore_state(self, snap: Snapshot) -> None:
-        data = snap.data
+        data = memoryview(snap.data)  # slices of it are not copies of the (large) state machine's bytes
         (head_len,) = _SNAPSHOT_HEAD.unpack_from(data)
         fmt, members, recent = msgpack.unpackb(data[_SNAPSHOT_HEAD.size:_SNAPSHOT_HEAD.size + head_len], raw=False)
         if fmt != _SNAPSHOT_FORMAT:
             raise ValueError(f"snapshot at index {snap.meta.index} has format {fmt}, expected {_SNAPSHOT_FORMAT}")
-        self._sm.restore(data[_SNAPSHOT_HEAD.size + head_len:])
+        with _long_lived_allocations():
+            self._sm.restore(data[_SNAPSHOT_HEAD.size + head_len:])
         self._members = Membership.load(members)
         self._recent = dict.fromkeys(recent)
         self._conf_state = snap.meta.conf_state
@@ -791,6 +796,7 @@ class StoreNode:
         index = self._applied
         meta = SnapshotMeta(index, self._storage.term(index), self._conf_state)
         snap_files = self._snap_files
+        _freeze_heap()  # also spares the child copies of the pages a collection would write to
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:
@@ -1230,6 +1236,33 @@ def _detach_from_parent(parent: int) -> None:
         os._exit(1)
     gc.disable()  # no finalizer may close an inherited descriptor's number once the save reuses it
     os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+
+
+def _freeze_heap() -> None:
+    """Move every object alive now out of the cyclic collector's reach (``gc.freeze``).
+
+    The state machine holds millions of long-lived objects; a full collection walking them all took
+    long enough, on a busy machine, to silence a leader's heartbeats past the election timeout.
+    Frozen objects are still freed by reference counting (the key index holds no cycles); what a
+    freeze costs is that cyclic garbage alive at that moment (a few in-flight requests) is never freed.
+    """
+    gc.freeze()
+
+
+@contextlib.contextmanager
+def _long_lived_allocations() -> Iterator[None]:
+    """Build a large long-lived state (a recovery, a restored snapshot) without collections, then freeze it.
+
+    The collector's passes over the millions of objects a restore allocates doubled its time.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        _freeze_heap()
+        if enabled:
+            gc.enable()
 
 
 def _log_snapshot_failure(task: asyncio.Task[None]) -> None:

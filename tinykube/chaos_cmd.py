@@ -15,10 +15,10 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from tinykube import lifecycle
-from tinykube.cluster import DEFAULT_NAME, Cluster, default_state_dir
+from tinykube.cluster import Cluster
+from tinykube.cluster_cli import add_cluster_args, load_cluster
 from tinykube.leaders import lease_leaders
 from tinykube.supervisor import read_state
 from tinykube.topology import Node
@@ -106,8 +106,7 @@ def heal(cluster: Cluster) -> None:
 
 def main(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="tinykube chaos", description="Break a running local cluster on purpose.")
-    p.add_argument("--name", default=DEFAULT_NAME, help="cluster name (default: %(default)s)")
-    p.add_argument("--state-dir", type=Path, help="the cluster's state directory (default: /var/lib/tinykube/NAME)")
+    add_cluster_args(p)
     sub = p.add_subparsers(dest="action", required=True)
     kl = sub.add_parser("kill-leader", help="SIGKILL the leader of a replicated component")
     kl.add_argument("component", choices=["store", "scheduler", "controller-manager"])
@@ -119,9 +118,10 @@ def main(argv: Sequence[str]) -> int:
     sub.add_parser("heal", help="remove every partition")
     sub.add_parser("restart-all", help="SIGKILL every component on every node at once; they come back")
     args = p.parse_args(argv)
-    state_dir = args.state_dir or default_state_dir(args.name)
+    cluster = load_cluster(args)
+    if cluster is None:
+        return 1
     try:
-        cluster = Cluster.load(state_dir)
         if lifecycle.running_supervisor(cluster) is None:
             raise ChaosError(f"cluster {cluster.name!r} is not running")
         if args.action == "kill-leader":
@@ -134,9 +134,6 @@ def main(argv: Sequence[str]) -> int:
             restart_all(cluster)
         else:
             heal(cluster)
-    except FileNotFoundError:
-        print(f"error: no cluster {args.name!r} (nothing in {state_dir})", file=sys.stderr)
-        return 1
     except (ChaosError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

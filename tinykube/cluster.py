@@ -28,6 +28,16 @@ class Options:
     proxy_mode: str = "iptables"
     backend: str = "vxlan"
     underlay_iface: str = "eth0"  # the node's link to the other nodes (eth1 on a Vagrant VM)
+    # The scheduler's and controller-manager's --leader-elect-* timings in seconds; None keeps their defaults.
+    leader_elect_lease_duration: float | None = None
+    leader_elect_renew_deadline: float | None = None
+    leader_elect_retry_period: float | None = None
+
+    def leader_elect_flags(self) -> tuple[str, ...]:
+        timings = {"lease-duration": self.leader_elect_lease_duration,
+                   "renew-deadline": self.leader_elect_renew_deadline,
+                   "retry-period": self.leader_elect_retry_period}
+        return tuple(f"--leader-elect-{flag}={seconds}s" for flag, seconds in timings.items() if seconds is not None)
 
 
 @dataclass(frozen=True)

@@ -227,12 +227,13 @@ def _secure_serving(cluster: Cluster, node: Node, stem: str) -> tuple[str, ...]:
 
 def scheduler(cluster: Cluster, node: Node, kubeconfig: Path) -> Component:
     argv = (tinykube_bin(), "scheduler", f"--kubeconfig={kubeconfig}", "--leader-elect=true",
-            *_secure_serving(cluster, node, "kube-scheduler"))
+            *cluster.options.leader_elect_flags(), *_secure_serving(cluster, node, "kube-scheduler"))
     return Component(node.name, "scheduler", argv, netns=node.netns)
 
 
 def controller_manager(cluster: Cluster, node: Node, kubeconfig: Path) -> Component:
     argv = (tinykube_bin(), "controller-manager", f"--kubeconfig={kubeconfig}", "--leader-elect=true",
+            *cluster.options.leader_elect_flags(),
             "--allocate-node-cidrs", f"--cluster-cidr={CLUSTER_CIDR}", "--node-cidr-mask-size=24",
             f"--cluster-signing-cert-file={cluster.pki_dir / 'ca.crt'}",
             f"--cluster-signing-key-file={cluster.pki_dir / 'ca.key'}",

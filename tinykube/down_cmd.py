@@ -9,11 +9,10 @@ import shutil
 import signal
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from process import log as process_log
-from tinykube import lifecycle
-from tinykube.cluster import DEFAULT_NAME, Cluster, default_state_dir
+from tinykube import lifecycle, underlay
+from tinykube.cluster_cli import add_cluster_args, load_cluster
 from tinykube.supervisor import Supervisor
 
 STOP_WAIT = 60.0
@@ -21,17 +20,14 @@ STOP_WAIT = 60.0
 
 def main(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="tinykube down", description="Stop a local cluster and remove what it made.")
-    p.add_argument("--name", default=DEFAULT_NAME, help="cluster name (default: %(default)s)")
-    p.add_argument("--state-dir", type=Path, help="the cluster's state directory (default: /var/lib/tinykube/NAME)")
+    add_cluster_args(p)
     p.add_argument("--keep-state", action="store_true", help="keep the cluster's data so a later `up` brings it back")
     args = p.parse_args(argv)
     process_log.configure("tinykube-down")
-    state_dir = args.state_dir or default_state_dir(args.name)
-    try:
-        cluster = Cluster.load(state_dir)
-    except FileNotFoundError:
-        print(f"no cluster {args.name!r} (nothing in {state_dir})")
+    cluster = load_cluster(args, missing_ok=True)  # nothing to take down is no error (as `kind delete cluster`)
+    if cluster is None:
         return 0
+    state_dir = cluster.state_dir
     pid = lifecycle.running_supervisor(cluster)
     if pid is not None:
         os.kill(pid, signal.SIGTERM)  # it stops its components and removes the network itself
@@ -42,6 +38,7 @@ def main(argv: Sequence[str]) -> int:
     ctx = lifecycle.UpContext(cluster, Supervisor(cluster.log_dir, cluster.supervisor_state))
     failures = asyncio.run(lifecycle.teardown(ctx, keep_state=True))
     if not args.keep_state:
+        underlay.release(cluster.topology, state_dir)
         shutil.rmtree(state_dir, ignore_errors=True)
     for failure in failures:
         print(f"error: {failure}")

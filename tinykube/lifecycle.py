@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from client.errors import AlreadyExists
+from client.errors import AlreadyExists, ApiConnectionError
 from client.kubeconfig import build_kubeconfig, load_client_config, write_kubeconfig
 from client.mapping import lookup
 from client.rest import RestClient
@@ -87,22 +87,22 @@ async def make_certs(ctx: UpContext) -> None:
         admin.symlink_to(ctx.cluster.pki_dir / "admin.kubeconfig")
 
 
-async def _underlay(ctx: UpContext, action: str) -> None:
-    """Network work happens in a child process: see tinykube/underlay_cmd.py for why."""
+async def run_underlay(cluster: Cluster, action: str, node: str | None = None) -> None:
+    """Network work happens in a child process (`tinykube underlay`, which says why), on the saved cluster."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tinykube.cli", "underlay", action, "--state-dir", str(ctx.cluster.state_dir),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        sys.executable, "-m", "tinykube.cli", "underlay", action, "--state-dir", str(cluster.state_dir),
+        *(("--node", node) if node else ()), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     out, _ = await proc.communicate()
     if proc.returncode != 0:
-        raise StepError(f"network {action}: {out.decode(errors='replace').strip()}")
+        raise StepError(f"network {action}{f' of {node}' if node else ''}: {out.decode(errors='replace').strip()}")
 
 
 async def make_underlay(ctx: UpContext) -> None:
-    await _underlay(ctx, "create")
+    await run_underlay(ctx.cluster, "create")
 
 
 async def remove_underlay(ctx: UpContext) -> None:
-    await _underlay(ctx, "destroy")
+    await run_underlay(ctx.cluster, "destroy")
 
 
 def _http_ok(url: str) -> bool:
@@ -183,15 +183,18 @@ def bootstrap_kubeconfig(cluster: Cluster) -> Path:
     return cluster.pki_dir / "bootstrap-kubelet.kubeconfig"
 
 
-async def make_bootstrap_token(ctx: UpContext) -> None:
-    """A fresh bootstrap token (kubeadm token create) in the kubeconfig joining kubelets start with."""
-    cluster = ctx.cluster
+async def write_bootstrap_kubeconfig(cluster: Cluster, path: Path, description: str) -> None:
+    """A fresh bootstrap token (kubeadm token create) in a kubeconfig a joining kubelet starts with."""
     async with admin_client(cluster) as rest:
-        token = await create_token(rest, ttl_seconds=BOOTSTRAP_TOKEN_TTL, description="tinykube up")
+        token = await create_token(rest, ttl_seconds=BOOTSTRAP_TOKEN_TTL, description=description)
     ca = (cluster.pki_dir / "ca.crt").read_bytes()
-    await asyncio.to_thread(write_kubeconfig, bootstrap_kubeconfig(cluster), build_kubeconfig(
+    await asyncio.to_thread(write_kubeconfig, path, build_kubeconfig(
         cluster=cluster.name, server=cluster.topology.apiserver_url, user="kubelet-bootstrap", ca_data=ca,
         token=token, context=cluster.name))
+
+
+async def make_bootstrap_token(ctx: UpContext) -> None:
+    await write_bootstrap_kubeconfig(ctx.cluster, bootstrap_kubeconfig(ctx.cluster), "tinykube up")
 
 
 async def push_default_images(ctx: UpContext) -> None:
@@ -220,16 +223,20 @@ def admin_client(cluster: Cluster) -> RestClient:
     return RestClient(load_client_config(cluster.admin_kubeconfig), user_agent="tinykube-up")
 
 
+async def register_node(rest: RestClient, node: Node) -> None:
+    """A Node exists before its kubelet, with the pod subnet the topology assigned (its DNS address)."""
+    # The role label is the admin's to set (NodeRestriction keeps kubelets from claiming roles).
+    labels = {CONTROL_PLANE_LABEL: ""} if node.control_plane else {}
+    body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node.name, "labels": labels},
+            "spec": {"podCIDR": node.pod_cidr, "podCIDRs": [node.pod_cidr]}}
+    with contextlib.suppress(AlreadyExists):  # a later `up` of a kept cluster
+        await rest.create(lookup("nodes"), body)
+
+
 async def register_nodes(ctx: UpContext) -> None:
-    """Nodes exist before their kubelets, with the pod subnets the topology assigned (their DNS addresses)."""
     async with admin_client(ctx.cluster) as rest:
         for node in ctx.cluster.topology.nodes:
-            # The role label is the admin's to set (NodeRestriction keeps kubelets from claiming roles).
-            labels = {CONTROL_PLANE_LABEL: ""} if node.control_plane else {}
-            body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node.name, "labels": labels},
-                    "spec": {"podCIDR": node.pod_cidr, "podCIDRs": [node.pod_cidr]}}
-            with contextlib.suppress(AlreadyExists):  # a later `up` of a kept cluster
-                await rest.create(lookup("nodes"), body)
+            await register_node(rest, node)
 
 
 async def make_addons(ctx: UpContext) -> None:
@@ -237,20 +244,25 @@ async def make_addons(ctx: UpContext) -> None:
         await create_addons(ctx.cluster, rest)
 
 
-async def start_node_agents(ctx: UpContext) -> None:
+def start_agents_on(ctx: UpContext, node: Node, bootstrap: Path) -> None:
+    """Runtime, overlay, kubelet, proxy and DNS of one node; a joining kubelet starts from ``bootstrap``."""
     cluster = ctx.cluster
-    for node in cluster.topology.nodes:
-        (cluster.node_dir(node) / "manifests").mkdir(parents=True, exist_ok=True)
-        ctx.supervisor.start(components.runtime(cluster, node))
-        ctx.supervisor.start(components.flanneld(cluster, node, kubeconfig_of(cluster, "flanneld")))
-        if joins_by_bootstrap(node):
-            kubelet = components.kubelet(cluster, node, cluster.node_dir(node) / "kubelet" / "kubelet.kubeconfig",
-                                         bootstrap_kubeconfig(cluster))
-        else:
-            kubelet = components.kubelet(cluster, node, kubeconfig_of(cluster, f"kubelet-{node.name}"))
-        ctx.supervisor.start(kubelet)
-        ctx.supervisor.start(components.proxy(cluster, node, kubeconfig_of(cluster, "kube-proxy")))
-        ctx.supervisor.start(components.clusterdns(cluster, node, kubeconfig_of(cluster, "clusterdns")))
+    (cluster.node_dir(node) / "manifests").mkdir(parents=True, exist_ok=True)
+    ctx.supervisor.start(components.runtime(cluster, node))
+    ctx.supervisor.start(components.flanneld(cluster, node, kubeconfig_of(cluster, "flanneld")))
+    if joins_by_bootstrap(node):
+        kubelet = components.kubelet(cluster, node, cluster.node_dir(node) / "kubelet" / "kubelet.kubeconfig",
+                                     bootstrap)
+    else:
+        kubelet = components.kubelet(cluster, node, kubeconfig_of(cluster, f"kubelet-{node.name}"))
+    ctx.supervisor.start(kubelet)
+    ctx.supervisor.start(components.proxy(cluster, node, kubeconfig_of(cluster, "kube-proxy")))
+    ctx.supervisor.start(components.clusterdns(cluster, node, kubeconfig_of(cluster, "clusterdns")))
+
+
+async def start_node_agents(ctx: UpContext) -> None:
+    for node in ctx.cluster.topology.nodes:
+        start_agents_on(ctx, node, bootstrap_kubeconfig(ctx.cluster))
 
 
 async def start_controllers(ctx: UpContext) -> None:
@@ -265,20 +277,26 @@ def _ready(node: dict[str, Any]) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
-async def wait_nodes_ready(ctx: UpContext) -> None:
-    want = {n.name for n in ctx.cluster.topology.nodes}
-    deadline = asyncio.get_running_loop().time() + 120
-    async with admin_client(ctx.cluster) as rest:
+async def wait_ready(cluster: Cluster, want: set[str], seconds: float = 120) -> None:
+    """Until every node in ``want`` reports Ready; StepError naming the others after ``seconds``."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    async with admin_client(cluster) as rest:
+        ready: set[str] = set()
         while True:
-            nodes = (await rest.list(lookup("nodes")))["items"]
-            ready = {n["metadata"]["name"] for n in nodes if _ready(n)}
+            with contextlib.suppress(ApiConnectionError):  # a slow answer under load: ask again until the deadline
+                nodes = (await rest.list(lookup("nodes")))["items"]
+                ready = {n["metadata"]["name"] for n in nodes if _ready(n)}
             if want <= ready:
                 return
             if asyncio.get_running_loop().time() > deadline:
                 missing = ", ".join(sorted(want - ready))
-                raise StepError(f"nodes not Ready after 120s: {missing}",
-                                f"see {ctx.cluster.log_dir}/<node>/kubelet.log")
+                raise StepError(f"nodes not Ready after {seconds:.0f}s: {missing}",
+                                f"see {cluster.log_dir}/<node>/kubelet.log")
             await asyncio.sleep(0.5)
+
+
+async def wait_nodes_ready(ctx: UpContext) -> None:
+    await wait_ready(ctx.cluster, {n.name for n in ctx.cluster.topology.nodes})
 
 
 def steps() -> list[Step[UpContext]]:
@@ -306,17 +324,22 @@ def netns_pids(name: str) -> list[int]:
     return [int(p) for p in out.stdout.split()] if out.returncode == 0 else []
 
 
+def kill_in_netns(name: str) -> int:
+    """SIGKILL every process in network namespace ``name``."""
+    killed = 0
+    for pid in netns_pids(name):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+        except ProcessLookupError:
+            pass
+    return killed
+
+
 def kill_stragglers(cluster: Cluster) -> int:
     """SIGKILL whatever still runs in the cluster's namespaces (a crashed supervisor leaves such)."""
-    killed = 0
-    for name in [cluster.topology.infra_netns, *(n.netns for n in cluster.topology.nodes)]:
-        for pid in netns_pids(name):
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-            except ProcessLookupError:
-                pass
-    return killed
+    names = [cluster.topology.infra_netns, *(n.netns for n in cluster.topology.nodes)]
+    return sum(kill_in_netns(name) for name in names)
 
 
 async def teardown(ctx: UpContext, keep_state: bool) -> list[str]:

@@ -9,10 +9,9 @@ import sys
 import time
 from collections import deque
 from collections.abc import Sequence
-from pathlib import Path
 from typing import BinaryIO
 
-from tinykube.cluster import DEFAULT_NAME, Cluster, default_state_dir
+from tinykube.cluster_cli import add_cluster_args, load_cluster
 
 FOLLOW_POLL = 0.2
 
@@ -45,14 +44,10 @@ def main(argv: Sequence[str]) -> int:
     p.add_argument("component", help="store, apiserver, kubelet, runtime, proxy, scheduler, …")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing what is appended")
     p.add_argument("--tail", type=int, default=-1, help="only the last N lines (default: all)")
-    p.add_argument("--name", default=DEFAULT_NAME, help="cluster name (default: %(default)s)")
-    p.add_argument("--state-dir", type=Path, help="the cluster's state directory (default: /var/lib/tinykube/NAME)")
+    add_cluster_args(p)
     args = p.parse_args(argv)
-    state_dir = args.state_dir or default_state_dir(args.name)
-    try:
-        cluster = Cluster.load(state_dir)
-    except FileNotFoundError:
-        print(f"error: no cluster {args.name!r} (nothing in {state_dir})", file=sys.stderr)
+    cluster = load_cluster(args)
+    if cluster is None:
         return 1
     node_dir = cluster.log_dir / args.node
     path = node_dir / f"{args.component}.log"

@@ -6,14 +6,14 @@ import argparse
 import json
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from tinykube import lifecycle
-from tinykube.cluster import DEFAULT_NAME, Cluster, default_state_dir
+from tinykube.cluster import Cluster
+from tinykube.cluster_cli import add_cluster_args, load_cluster
 from tinykube.leaders import LEASES, lease_leaders
 from tinykube.supervisor import read_state
 from tinykube.underlay import netns_exists
@@ -42,15 +42,11 @@ def collect(cluster: Cluster) -> dict[str, Any]:
 
 def main(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="tinykube status", description="Show a local cluster's nodes and components.")
-    p.add_argument("--name", default=DEFAULT_NAME, help="cluster name (default: %(default)s)")
-    p.add_argument("--state-dir", type=Path, help="the cluster's state directory (default: /var/lib/tinykube/NAME)")
+    add_cluster_args(p)
     p.add_argument("-o", "--output", choices=["json"], help="output format")
     args = p.parse_args(argv)
-    state_dir = args.state_dir or default_state_dir(args.name)
-    try:
-        cluster = Cluster.load(state_dir)
-    except FileNotFoundError:
-        print(f"error: no cluster {args.name!r} (nothing in {state_dir})")
+    cluster = load_cluster(args)
+    if cluster is None:
         return 1
     doc = collect(cluster)
     if args.output == "json":

@@ -177,6 +177,14 @@ class Supervisor:
         _signal_group(item.proc.pid, signal.SIGKILL)
         return item.proc.pid
 
+    async def forget(self, node: str, grace: float = 10.0) -> None:
+        """Stop every component of ``node`` and drop it from the supervisor's view (a node leaving the cluster)."""
+        for spec in reversed(self.specs(node)):
+            await self.stop(spec.node, spec.name, grace)
+        for key in [k for k, item in self._items.items() if item.spec.node == node]:
+            del self._items[key]
+        self._save()
+
     async def shutdown(self, grace: float = 10.0) -> None:
         """Stop everything in the reverse of start order (dependents before what they depend on)."""
         for item in reversed(list(self._items.values())):

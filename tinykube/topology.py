@@ -12,6 +12,9 @@ from typing import Any
 
 # Interface names hold 15 characters: "<name>-br" and "<name>-h" must fit.
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,11}$")
+# A node's underlay port is "veth-<node>" in the infra namespace: 15 characters at most.
+_NODE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,9}$")
+MAX_NODE_INDEX = 200
 UNDERLAY_PREFIX = "172.28"
 POD_CIDR_PREFIX = "10.244"
 SERVICE_CIDR = "10.96.0.0/12"
@@ -58,7 +61,7 @@ class Topology:
         validate_name(name)
         if not 1 <= subnet <= 254:
             raise TopologyError(f"subnet index {subnet} outside 1-254")
-        if not 1 <= node_count <= 200:
+        if not 1 <= node_count <= MAX_NODE_INDEX:
             raise TopologyError(f"node count {node_count} outside 1-200")
         if not 1 <= control_plane_count <= node_count or control_plane_count % 2 == 0:
             raise TopologyError(f"control-plane node count must be odd and at most {node_count}, "
@@ -114,6 +117,26 @@ class Topology:
                 return n
         raise TopologyError(f"cluster {self.name!r} has no node {name!r} "
                             f"(nodes: {', '.join(n.name for n in self.nodes)})")
+
+    def with_worker(self, name: str) -> Topology:
+        """This topology plus worker ``name`` on the next free index (its address and pod subnet follow)."""
+        if not _NODE_NAME.match(name) or name.endswith("-"):
+            raise TopologyError(f"invalid node name {name!r}: use 1-10 lowercase letters, digits and '-', "
+                                "starting with a letter")
+        if any(n.name == name for n in self.nodes):
+            raise TopologyError(f"cluster {self.name!r} already has a node {name!r}")
+        index = max((n.index for n in self.nodes), default=0) + 1
+        if index > MAX_NODE_INDEX:
+            raise TopologyError(f"cluster {self.name!r} has no node index left (at most {MAX_NODE_INDEX})")
+        node = Node(index=index, name=name, netns=f"{self.name}-{name}",
+                    ip=f"{UNDERLAY_PREFIX}.{self.subnet}.{10 + index}", control_plane=False)
+        return Topology(self.name, self.subnet, (*self.nodes, node))
+
+    def without_worker(self, name: str) -> Topology:
+        """This topology less worker ``name``; control-plane nodes stay (the store's membership is fixed)."""
+        if self.node(name).control_plane:
+            raise TopologyError(f"{name} is a control-plane node of cluster {self.name!r}; only workers can be removed")
+        return Topology(self.name, self.subnet, tuple(n for n in self.nodes if n.name != name))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -19,12 +19,16 @@ from pathlib import Path
 from pyroute2 import IPRoute, NetlinkError, NetNS, netns
 
 from process.log import get_logger
+from tinykube.cluster import Cluster
 from tinykube.topology import UNDERLAY_PREFIX, Node, Topology, free_subnet
 
 log = get_logger("underlay")
 
 NETNS_DIR = Path("/run/netns")
 LOCK_PATH = Path("/run/tinykube/underlay.lock")
+# subnet index -> the state directory of the cluster laid out on it, so a cluster that is down with its state
+# kept (`down --keep-state`) gets the same addresses back at its next `up` instead of finding them taken.
+RESERVATIONS = Path("/run/tinykube/subnets")
 
 
 class UnderlayError(RuntimeError):
@@ -55,6 +59,26 @@ def used_subnets() -> set[int]:
     return used
 
 
+def reserved_subnets() -> set[int]:
+    """Subnets reserved for kept clusters; a reservation lapses once its state directory holds no such cluster."""
+    reserved: set[int] = set()
+    for path in RESERVATIONS.glob("*"):
+        try:
+            if Cluster.load(Path(path.read_text())).topology.subnet == int(path.name):
+                reserved.add(int(path.name))
+        except (OSError, ValueError, KeyError):
+            continue
+    return reserved
+
+
+def release(topo: Topology, state_dir: Path) -> None:
+    """Drop the subnet reservation of the cluster in ``state_dir`` (it is gone for good)."""
+    path = RESERVATIONS / str(topo.subnet)
+    with contextlib.suppress(FileNotFoundError):
+        if Path(path.read_text()) == state_dir.resolve():
+            path.unlink()
+
+
 def netns_exists(name: str) -> bool:
     return (NETNS_DIR / name).exists()
 
@@ -77,6 +101,16 @@ def _sysctl(netns_name: str, key: str, value: str) -> None:
         raise UnderlayError(f"sysctl {key}={value} in {netns_name}: {result.stderr.strip()}")
 
 
+def _refuse_taken_subnet(ipr: IPRoute, topo: Topology) -> None:
+    """Another cluster's host link holding our host address would split the root namespace's routes to the
+    subnet between two clusters; refuse rather than reach the wrong cluster."""
+    for addr in ipr.get_addr(family=2):
+        if addr.get_attr("IFA_ADDRESS") == topo.host_ip:
+            raise UnderlayError(f"subnet {UNDERLAY_PREFIX}.{topo.subnet}.0/{topo.prefixlen} of cluster {topo.name!r} "
+                                f"is in use by another cluster (link {addr.get_attr('IFA_LABEL')}); "
+                                "take that one down, or this one (tinykube down) and bring it up afresh")
+
+
 def _create_infra(topo: Topology) -> None:
     if not netns_exists(topo.infra_netns):
         netns.create(topo.infra_netns)
@@ -90,6 +124,7 @@ def _create_infra(topo: Topology) -> None:
         ns.link("set", index=bridge, state="up")
     with IPRoute() as ipr:
         if _index(ipr, topo.host_link) is None:
+            _refuse_taken_subnet(ipr, topo)
             ipr.link("add", ifname=topo.host_link, kind="veth",
                      peer={"ifname": "uplink", "net_ns_fd": topo.infra_netns})
         host = _index(ipr, topo.host_link)
@@ -136,10 +171,15 @@ def create(topo: Topology) -> None:
              nodes=len(topo.nodes))
 
 
-def claim(name: str, node_count: int = 3, control_plane_count: int = 3) -> Topology:
-    """Lay out a new cluster on the lowest free subnet and create its underlay, which claims the subnet."""
+def claim(name: str, node_count: int = 3, control_plane_count: int = 3, state_dir: Path | None = None) -> Topology:
+    """Lay out a new cluster on the lowest free subnet and create its underlay, which claims the subnet; with
+    ``state_dir``, the subnet stays reserved for that cluster while its state exists (even when it is down)."""
     with machine_lock():
-        topo = Topology.build(name, free_subnet(used_subnets()), node_count, control_plane_count)
+        topo = Topology.build(name, free_subnet(used_subnets() | reserved_subnets()), node_count,
+                              control_plane_count)
+        if state_dir is not None:
+            RESERVATIONS.mkdir(parents=True, exist_ok=True)
+            (RESERVATIONS / str(topo.subnet)).write_text(str(state_dir.resolve()))
         create(topo)
     return topo
 
@@ -160,6 +200,29 @@ def destroy(topo: Topology) -> None:
         while _index(ipr, topo.host_link) is not None and time.monotonic() < deadline:
             time.sleep(0.05)
     log.info("underlay removed", cluster=topo.name)
+
+
+def add_node(topo: Topology, node: Node) -> None:
+    """Create one node's namespace and link on an existing underlay, leaving the other nodes alone (a
+    hard-stopped node's link stays down)."""
+    try:
+        _create_node(topo, node)
+    except Exception as exc:
+        if isinstance(exc, UnderlayError):
+            raise
+        raise UnderlayError(f"adding node {node.name} to the underlay of {topo.name!r}: {exc}") from exc
+
+
+def remove_node(topo: Topology, node: Node) -> None:
+    """Remove one node's namespace and its port on the bridge (the veth pair dies with the namespace)."""
+    if netns_exists(node.netns):
+        netns.remove(node.netns)
+    with NetNS(topo.infra_netns) as infra:
+        port = _index(infra, f"veth-{node.name}")
+        if port is not None:  # normally gone with its peer's namespace
+            with contextlib.suppress(NetlinkError):
+                infra.link("del", index=port)
+    log.info("node removed from the underlay", cluster=topo.name, node=node.name)
 
 
 def set_node_link(topo: Topology, node: Node, up: bool) -> None:

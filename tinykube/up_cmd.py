@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from rich.console import Console
 
+from client.flags import parse_duration
+from client.leaderelection import LeaderElectionConfig
 from process import log as process_log
 from process.shutdown import serve
-from tinykube import control, lifecycle, node_ops, underlay
-from tinykube.cluster import DEFAULT_NAME, Cluster, Options, default_state_dir
+from tinykube import control, lifecycle, node_ops
+from tinykube.cluster import Cluster, Options
+from tinykube.cluster_cli import add_cluster_args, state_dir_of
 from tinykube.steps import StepError, run_steps
 from tinykube.supervisor import Supervisor
 from tinykube.topology import TopologyError
@@ -28,12 +29,15 @@ console = Console(stderr=True, highlight=False)
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tinykube up", description="Bring up a local cluster: nodes are network "
                                 "namespaces on this machine, with a highly available control plane.")
-    p.add_argument("--name", default=DEFAULT_NAME, help="cluster name (default: %(default)s)")
-    p.add_argument("--state-dir", type=Path, help="where the cluster keeps its state (default: /var/lib/tinykube/NAME)")
+    add_cluster_args(p)
     p.add_argument("--nodes", type=int, default=3, help="number of nodes (default: %(default)s)")
     p.add_argument("--control-plane-nodes", type=int, default=3, help="how many of them run the control plane")
     p.add_argument("--proxy-mode", choices=["iptables", "nftables"], default="iptables")
     p.add_argument("--backend", choices=["vxlan", "host-gw"], default="vxlan")
+    # kube-scheduler's and kube-controller-manager's election timings (Kubernetes' defaults: 15s, 10s, 2s).
+    for flag in ("lease-duration", "renew-deadline", "retry-period"):
+        p.add_argument(f"--leader-elect-{flag}", type=parse_duration, metavar="DURATION",
+                       help=f"the scheduler's and controller-manager's --leader-elect-{flag} (e.g. 5s)")
     p.add_argument("-d", "--detach", action="store_true", help="return once the cluster is up, leaving it running")
     p.add_argument("--retain", action="store_true", help="keep a cluster whose bring-up failed, for inspection")
     p.add_argument("--supervise", action="store_true", help=argparse.SUPPRESS)  # the detached child
@@ -41,15 +45,31 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_leader_election(args: argparse.Namespace) -> None:
+    """Refuse timings the scheduler and controller-manager would refuse at start (ValueError says why)."""
+    given = {"lease_duration": args.leader_elect_lease_duration, "renew_deadline": args.leader_elect_renew_deadline,
+             "retry_period": args.leader_elect_retry_period}
+    LeaderElectionConfig("check", "check", "check", **{k: v for k, v in given.items() if v is not None})
+
+
 def resolve(args: argparse.Namespace) -> Cluster:
     """The saved cluster of that name, or a new one laid out on a free subnet."""
-    state_dir = args.state_dir or default_state_dir(args.name)
+    state_dir = state_dir_of(args)
     try:
         return Cluster.load(state_dir)
     except FileNotFoundError:
         pass
-    topo = underlay.claim(args.name, args.nodes, args.control_plane_nodes)
-    cluster = Cluster(topo, state_dir, Options(proxy_mode=args.proxy_mode, backend=args.backend))
+    # Imported here: pyroute2 (~10 MiB) stays out of the long-lived supervising process, which never claims.
+    from tinykube import underlay  # noqa: PLC0415
+
+    try:
+        topo = underlay.claim(args.name, args.nodes, args.control_plane_nodes, state_dir)
+    except underlay.UnderlayError as exc:
+        raise TopologyError(str(exc)) from exc
+    cluster = Cluster(topo, state_dir, Options(
+        proxy_mode=args.proxy_mode, backend=args.backend, leader_elect_lease_duration=args.leader_elect_lease_duration,
+        leader_elect_renew_deadline=args.leader_elect_renew_deadline,
+        leader_elect_retry_period=args.leader_elect_retry_period))
     cluster.save()
     return cluster
 
@@ -90,8 +110,7 @@ async def supervise(cluster: Cluster, stop: asyncio.Event, retain: bool) -> int:
             await lifecycle.teardown(ctx, keep_state=True)
         stopped.cancel()
         return 1
-    controls = await control.serve(control.socket_path(cluster.state_dir),
-                                   functools.partial(node_ops.handle, cluster, ctx.supervisor))
+    controls = await control.serve(control.socket_path(cluster.state_dir), node_ops.NodeControl(ctx).handle)
     lifecycle.ready_marker(cluster).write_text(str(time.time()))
     print(summary(cluster), flush=True)
     await stopped
@@ -133,8 +152,9 @@ def main(argv: Sequence[str]) -> int:
         console.print("error: tinykube up needs root (nodes are network namespaces, pods are real containers)")
         return 1
     try:
+        check_leader_election(args)
         cluster = resolve(args)
-    except (TopologyError, underlay.UnderlayError) as exc:
+    except ValueError as exc:  # TopologyError too: a name, size or subnet that cannot be laid out
         console.print(f"error: {exc}")
         return 1
     pid = lifecycle.running_supervisor(cluster)

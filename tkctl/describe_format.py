@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tkctl.table import TabWriter
+
+if TYPE_CHECKING:
+    from tkctl.session import Session
 
 SKIP_ANNOTATIONS = {"kubectl.kubernetes.io/last-applied-configuration"}
 
@@ -21,6 +26,31 @@ class Page:
 
     def render(self) -> str:
         return self.tw.render()
+
+
+@dataclass
+class Subject:
+    """What a page section reads: the object, its events (None: not asked for), the session for lookups."""
+
+    session: Session
+    obj: dict[str, Any]
+    events: list[dict[str, Any]] | None
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.obj.get("metadata") or {}
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return self.obj.get("spec") or {}
+
+    @property
+    def status(self) -> dict[str, Any]:
+        return self.obj.get("status") or {}
+
+
+# One part of a describe page: a few lines written for the subject.
+Section = Callable[[Page, Subject], None]
 
 
 def rfc1123z(ts: str | None) -> str:
@@ -78,6 +108,13 @@ def selector_text(selector: dict[str, Any] | None) -> str:
         elif op == "DoesNotExist":
             parts.append(f"!{expr['key']}")
     return ",".join(sorted(parts)) or "<none>"
+
+
+def present_lines(page: Page, level: int, values: dict[str, Any], fields: tuple[tuple[str, str], ...]) -> None:
+    """``Title:\tvalue`` for each ``(title, key)`` whose value is set, as kubectl skips empty optional fields."""
+    for title, key in fields:
+        if values.get(key):
+            page.w(level, f"{title}:\t{values[key]}\n")
 
 
 def map_selector_text(selector: dict[str, str] | None) -> str:

@@ -29,9 +29,12 @@ _NON_STRING = re.compile(
 )
 
 
-def to_json(obj: Any) -> str:
-    """``json.MarshalIndent(obj, "", "    ")`` as kubectl prints it (with the trailing newline)."""
-    text = json.dumps(obj, indent=4, sort_keys=True, ensure_ascii=False, separators=(",", ": "))
+def to_json(obj: Any, *, sort_keys: bool = True) -> str:
+    """``json.MarshalIndent(obj, "", "    ")`` as kubectl prints it (with the trailing newline).
+
+    ``sort_keys=False`` keeps the keys' order, for objects already in Go struct order (tkctl.typed).
+    """
+    text = json.dumps(obj, indent=4, sort_keys=sort_keys, ensure_ascii=False, separators=(",", ": "))
     return _HTML_RE.sub(lambda m: _HTML[m.group()], text) + "\n"
 
 

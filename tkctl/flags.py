@@ -28,11 +28,19 @@ GLOBAL_VALUE_FLAGS = frozenset({
 })
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help laid out for 80 columns, as argparse does off a terminal: asking the terminal's size (argparse
+    builds a formatter for every add_argument) was a visible part of every command's start-up."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=78)
+
+
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser that reports errors as kubectl does and understands Go-style booleans."""
 
     def __init__(self, verb: str, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        kwargs.setdefault("formatter_class", _HelpFormatter)
         kwargs.setdefault("allow_abbrev", False)
         kwargs.setdefault("conflict_handler", "resolve")  # a verb's own flag shadows a global one (--user)
         super().__init__(prog=f"tkctl {verb}".strip(), **kwargs)
@@ -87,7 +95,16 @@ class Parser(argparse.ArgumentParser):
                 words.append(f"{name}={self._optional_values[name]}")
             else:
                 words.append(word)
-        ns, extra = self.parse_known_intermixed_args(words)
+        # argparse formats the whole usage text up front, for error messages that error() above never
+        # prints: a visible part of start-up, skipped unless help (which shows it) was asked for.
+        skip_usage = self.usage is None and not {"-h", "--help"} & set(words)
+        if skip_usage:
+            self.usage = "-"
+        try:
+            ns, extra = self.parse_known_intermixed_args(words)
+        finally:
+            if skip_usage:
+                self.usage = None
         if extra:
             self.error("unrecognized arguments: " + " ".join(extra))
         for name in negated:

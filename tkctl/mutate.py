@@ -19,11 +19,11 @@ def dry_run_mode(o: argparse.Namespace) -> str:
     return "client" if mode == "unchanged" else mode
 
 
-def report(s: Session, obj: dict[str, Any], word: str, o: argparse.Namespace) -> None:
-    """Print the object in ``-o`` format, or the success line for it."""
+def report(s: Session, obj: dict[str, Any], word: str, o: argparse.Namespace, *, built: bool = False) -> None:
+    """Print the object in ``-o`` format, or the success line for it (``built``: see printing.render)."""
     output = getattr(o, "output", "") or ""
     if output and output != "wide":
-        s.out.write(render([obj], output, single=True))
+        s.out.write(render([obj], output, single=True, built=built))
         return
     s.print(f"{name_of(obj)} {word}{_SUFFIX.get(dry_run_mode(o), '')}")
 

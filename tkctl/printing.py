@@ -31,9 +31,17 @@ def name_of(obj: dict[str, Any]) -> str:
     return f"{qualified_kind(obj)}/{(obj.get('metadata') or {}).get('name', '')}"
 
 
-def render(objects: list[dict[str, Any]], output: str, *, single: bool, allow_missing: bool = True) -> str:
-    """Objects in a non-table format; ``single`` prints one object bare rather than as a ``List``."""
+def render(objects: list[dict[str, Any]], output: str, *, single: bool, allow_missing: bool = True,
+           built: bool = False) -> str:
+    """Objects in a non-table format; ``single`` prints one object bare rather than as a ``List``.
+
+    ``built`` objects were made client-side: kubectl prints those from its Go types (tkctl.typed).
+    """
     kind = output_kind(output)
+    if built:
+        from tkctl.typed import typed  # noqa: PLC0415
+
+        objects = [typed(o) for o in objects]
     arg = output.split("=", 1)[1] if "=" in output else ""
     if kind == "name":
         return "".join(name_of(o) + "\n" for o in objects)
@@ -43,7 +51,7 @@ def render(objects: list[dict[str, Any]], output: str, *, single: bool, allow_mi
     if kind == "json":
         from tkctl.encode import to_json  # noqa: PLC0415
 
-        return to_json(doc)
+        return to_json(doc, sort_keys=not built)
     if kind == "yaml":
         from tkctl.encode import to_yaml  # noqa: PLC0415
 

@@ -37,8 +37,14 @@ class Session:
     @functools.cached_property
     def kubeconfig(self) -> Kubeconfig:
         from client.kubeconfig import Kubeconfig  # noqa: PLC0415 - startup cost: loaded only when needed
+        from tkctl.kubeconfig_cache import cached_reader  # noqa: PLC0415
 
-        return Kubeconfig.load(self.opts.kubeconfig)
+        return Kubeconfig.load(self.opts.kubeconfig, read=cached_reader(self.cache_root))
+
+    @property
+    def cache_root(self) -> Path:
+        """``--cache-dir``, else ``$KUBECACHEDIR``, else ``~/.kube/cache`` (as kubectl)."""
+        return Path(self.opts.cache_dir or os.environ.get("KUBECACHEDIR") or Path.home() / ".kube" / "cache")
 
     @functools.cached_property
     def config(self) -> ClientConfig:
@@ -90,8 +96,7 @@ class Session:
     def discovery(self) -> Discovery:
         from tkctl.discovery import Discovery  # noqa: PLC0415
 
-        root = self.opts.cache_dir or os.environ.get("KUBECACHEDIR") or str(Path.home() / ".kube" / "cache")
-        return Discovery(self.client, Path(root))
+        return Discovery(self.client, self.cache_root)
 
     def resource(self, name: str) -> ResourceInfo:
         """A resource argument resolved against discovery (``po``, ``deploy.apps``, ``Lease``)."""

@@ -39,13 +39,19 @@ class ClientCertAuthenticator:
         not_after = peercert.get("notAfter")
         if _expiry(not_after if isinstance(not_after, str) else "") <= self.clock():
             raise InvalidCredentials("client certificate has expired")
-        name, groups = "", []
-        for rdn in peercert.get("subject", ()):
-            for key, value in rdn:
-                if key == "commonName":
-                    name = value
-                elif key == "organizationName":
-                    groups.append(value)
-        if not name:
-            raise InvalidCredentials("client certificate has no common name")
-        return User(name, "", tuple(groups)).authenticated()
+        return _user(peercert.get("subject", ()))
+
+
+@functools.lru_cache(maxsize=1024)
+def _user(subject: tuple[tuple[tuple[str, str], ...], ...]) -> User:
+    """The user a certificate subject names (the same few subjects come on every request: built once)."""
+    name, groups = "", []
+    for rdn in subject:
+        for key, value in rdn:
+            if key == "commonName":
+                name = value
+            elif key == "organizationName":
+                groups.append(value)
+    if not name:
+        raise InvalidCredentials("client certificate has no common name")
+    return User(name, "", tuple(groups)).authenticated()

@@ -31,14 +31,21 @@ UID = "Impersonate-Uid"
 EXTRA_PREFIX = "impersonate-extra-"
 AUTH_GROUP = "authentication.k8s.io"
 NAMES = frozenset(h.lower() for h in (USER, GROUP, UID))
+PREFIX = "impersonate-"
 
 
 Headers = CIMultiDictProxy[str] | CIMultiDict[str]
 
 
 def requested(headers: Headers) -> bool:
-    """Whether the request asks to impersonate anything (cheap: most requests do not)."""
-    return any(k.lower() in NAMES or k.lower().startswith(EXTRA_PREFIX) for k in headers)
+    """Whether the request asks to impersonate anything (every request asks this: only headers that start
+    like an impersonation header are lower-cased and looked at)."""
+    for key in headers:
+        if key[: len(PREFIX)].lower() == PREFIX:
+            name = key.lower()
+            if name in NAMES or name.startswith(EXTRA_PREFIX):
+                return True
+    return False
 
 
 def _extras(headers: Headers) -> dict[str, tuple[str, ...]]:

@@ -188,7 +188,7 @@ class KVStore:
         """The whole replicated state (history since compaction and leases included) as msgpack."""
         return dump(self._revision, self._compact, self._index, self.lessor)
 
-    def restore(self, data: bytes) -> None:
+    def restore(self, data: bytes | memoryview) -> None:
         """Replace the state with a snapshot's. Leases come back without expiry (``promote`` starts it);
         watchers stay and catch up from the new history (or are cancelled if it is compacted past them)."""
         state = load(data)

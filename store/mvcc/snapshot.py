@@ -39,7 +39,7 @@ def dump(revision: int, compact_revision: int, index: KeyIndex, lessor: Lessor) 
     return packed
 
 
-def load(data: bytes) -> SnapshotState:
+def load(data: bytes | memoryview) -> SnapshotState:
     """Decode what ``dump`` produced."""
     document: list[Any] = msgpack.unpackb(data, raw=False, use_list=True)
     version, revision, compact_revision, base, logged, leases = document

@@ -5,66 +5,45 @@ worker and each leaves the cluster whole again: (a) the store leader SIGKILLed d
 client reads, writes and compare-and-swaps through the API (its history must be linearizable); (b) the
 scheduler and controller-manager leaders SIGKILLed (standbys take over; the times are printed); (c) the
 store leader's node partitioned (the majority serves, the minority refuses writes, healing converges);
-(d) a node hard-stopped (NotReady, its pods replaced elsewhere) and started again; (e) `down --keep-state`
-then `up` brings every object back.
+(d) a node hard-stopped (NotReady, its pods replaced elsewhere) and started again; (e) a worker added with
+`tinykube node add` runs pods; (f) `down --keep-state` then `up` brings every object and node back;
+(g) `tinykube node remove` drains the worker (its pods recreated elsewhere) and leaves nothing of it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import random
 import ssl
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 import yaml
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from tests.support.cleanup import Cleanup
 from tests.support.linearizability import History, check
 from tests.support.names import unique_prefix
+from tests.support.tinykube_up import LocalCluster, up
+from tinykube.lifecycle import CONTROL_PLANE_LABEL
 
-BIN = Path(sys.executable).parent / "tinykube"
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cluster-chaos")]
 REPLICAS = 20
 # Pods tolerate an unreachable node this long before they are evicted (Kubernetes' default is 300 s).
 TOLERATION_SECONDS = 5
 
 
-def tk(*argv: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN), *argv], capture_output=True, text=True, timeout=timeout)
-
-
-@dataclass
-class ChaosCluster:
-    args: list[str]
-    state: Path
-
-    @property
-    def kubeconfig(self) -> Path:
-        return self.state / "admin.kubeconfig"
-
-    def kubectl(self, *argv: str, check: bool = True, timeout: float = 240) -> str:
-        out = subprocess.run(["kubectl", "--kubeconfig", str(self.kubeconfig), "--cache-dir",
-                              str(self.state.parent / "kube-cache"), *argv],
-                             capture_output=True, text=True, timeout=timeout)
-        if check:
-            assert out.returncode == 0, f"kubectl {' '.join(argv)}: {out.stderr}"
-        return out.stdout
-
-    def status(self) -> dict[str, Any]:
-        doc: dict[str, Any] = json.loads(tk("status", *self.args, "-o", "json").stdout)
-        return doc
-
+class ChaosCluster(LocalCluster):
     def chaos(self, *argv: str) -> str:
-        out = tk("chaos", *self.args, *argv)
+        out = self.tk("chaos", *argv)
         assert out.returncode == 0, out.stderr
         print(out.stdout.strip())
         return out.stdout
@@ -87,11 +66,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaosCluster]:
     name = unique_prefix()
     state = tmp_path_factory.mktemp("chaos") / "state"
     cleanup = Cleanup()
-    cleanup.add(lambda: tk("down", "--name", name, "--state-dir", str(state)))
     try:
-        up = tk("up", "--name", name, "--state-dir", str(state), "-d")
-        assert up.returncode == 0, up.stdout + up.stderr
-        c = ChaosCluster(["--name", name, "--state-dir", str(state)], state)
+        c = ChaosCluster(name, up(name, state, cleanup).state)
         toleration = [{"key": f"node.kubernetes.io/{t}", "operator": "Exists", "effect": "NoExecute",
                        "tolerationSeconds": TOLERATION_SECONDS} for t in ("unreachable", "not-ready")]
         deployment = {
@@ -115,9 +91,9 @@ def test_status_and_logs_name_every_leader(cluster: ChaosCluster) -> None:
     leaders = cluster.status()["leaders"]
     nodes = {"node1", "node2", "node3"}
     assert {leaders["store"], leaders["scheduler"], leaders["controller-manager"]} <= nodes, leaders
-    log = tk("logs", *cluster.args, leaders["scheduler"], "scheduler", "--tail", "50")
+    log = cluster.tk("logs", leaders["scheduler"], "scheduler", "--tail", "50")
     assert "acquired lease" in log.stdout, log.stdout[-2000:]
-    missing = tk("logs", *cluster.args, "node1", "no-such-component")
+    missing = cluster.tk("logs", "node1", "no-such-component")
     assert missing.returncode == 1 and "no log for no-such-component" in missing.stderr
 
 
@@ -287,7 +263,7 @@ def test_partitioned_store_leader_node(cluster: ChaosCluster) -> None:
 
 def test_hard_stopped_node_pods_move_elsewhere(cluster: ChaosCluster) -> None:
     victim = "node3"
-    out = tk("node", *cluster.args, "stop", victim)
+    out = cluster.tk("node", "stop", victim)
     assert out.returncode == 0, out.stderr
     print(out.stdout.strip())
 
@@ -304,20 +280,95 @@ def test_hard_stopped_node_pods_move_elsewhere(cluster: ChaosCluster) -> None:
         return len(running) == REPLICAS
     took = cluster.wait("the pods of the stopped node replaced on the others", 120, replaced)
     print(f"{REPLICAS} pods running on the remaining nodes {took:.1f}s after {victim} went NotReady")
-    out = tk("node", *cluster.args, "start", victim)
+    out = cluster.tk("node", "start", victim)
     assert out.returncode == 0, out.stderr
     cluster.wait(f"{victim} Ready again", 90, lambda: ready(victim) == "True")
     cluster.wait("the evicted pods gone", 90, lambda: victim not in cluster.kubectl(
         "get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].spec.nodeName}"))
 
 
+WORKER = "node4"
+PINNED = 2
+
+
+def ensure_worker_with_pods(cluster: ChaosCluster) -> None:
+    """Worker node4 in the cluster with the ``pinned`` Deployment's pods on it (the other nodes are cordoned
+    while they are scheduled), whether or not an earlier test of the module made them."""
+    if WORKER not in {n["name"] for n in cluster.status()["nodes"]}:
+        added = cluster.tk("node", "add", WORKER, timeout=360)
+        assert added.returncode == 0, added.stdout + added.stderr
+        print(added.stdout.strip())
+    if cluster.kubectl("get", "deployment", "pinned", "--ignore-not-found", "-o", "name").strip():
+        return
+    others = [n["name"] for n in cluster.status()["nodes"] if n["name"] != WORKER]
+    cluster.kubectl("cordon", *others)
+    try:
+        cluster.kubectl("create", "deployment", "pinned", "--image=busybox", f"--replicas={PINNED}", "--",
+                        "sleep", "3600")
+        cluster.kubectl("rollout", "status", "deployment/pinned", "--timeout=180s")
+    finally:
+        cluster.kubectl("uncordon", *others)
+
+
+def pinned_nodes(cluster: ChaosCluster) -> list[str]:
+    """The nodes of the ``pinned`` pods that run (and are not being deleted)."""
+    pods = json.loads(cluster.kubectl("get", "pods", "-l", "app=pinned", "-o", "json"))["items"]
+    return sorted(p["spec"].get("nodeName", "") for p in pods
+                  if not p["metadata"].get("deletionTimestamp") and p["status"].get("phase") == "Running")
+
+
+def test_added_worker_joins_and_runs_pods(cluster: ChaosCluster) -> None:
+    ensure_worker_with_pods(cluster)
+    node = json.loads(cluster.kubectl("get", "node", WORKER, "-o", "json"))
+    assert CONTROL_PLANE_LABEL not in node["metadata"]["labels"]
+    assert pinned_nodes(cluster) == [WORKER] * PINNED
+    status = cluster.status()
+    assert {"name": WORKER, "ready": True} in [{"name": n["name"], "ready": n["ready"]} for n in status["nodes"]]
+    assert {c["name"] for c in status["components"] if c["node"] == WORKER and c["state"] == "running"} == {
+        "runtime", "flanneld", "kubelet", "proxy", "clusterdns"}
+    # It joined the kubeadm way: its client certificate came through a CSR made with a bootstrap token.
+    csrs = json.loads(cluster.kubectl("get", "csr", "-o", "json"))["items"]
+    joined = [x509.load_pem_x509_csr(base64.b64decode(c["spec"]["request"])).subject
+              for c in csrs if c["spec"]["username"].startswith("system:bootstrap:") and c["status"].get("certificate")]
+    names = [a.value for subject in joined for a in subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    assert f"system:node:{WORKER}" in names, names
+    for argv, refusal in ((("add", WORKER), "already has a node"), (("remove", "node1"), "control-plane node"),
+                          (("remove", "node9"), "has no node 'node9'"), (("add", "Bad_Name"), "invalid node name")):
+        out = cluster.tk("node", *argv)
+        assert out.returncode == 1 and refusal in out.stderr and len(out.stderr.strip().splitlines()) == 1, out
+
+
 def test_down_keep_state_then_up_brings_everything_back(cluster: ChaosCluster) -> None:
     cluster.kubectl("create", "configmap", "survivor", "--from-literal=k=v")
-    down = tk("down", *cluster.args, "--keep-state")
+    down = cluster.tk("down", "--keep-state")
     assert down.returncode == 0, down.stdout + down.stderr
     assert (cluster.state / "cluster.json").exists()
-    up = tk("up", *cluster.args, "-d")
-    assert up.returncode == 0, up.stdout + up.stderr
+    again = cluster.tk("up", "-d")
+    assert again.returncode == 0, again.stdout + again.stderr
     assert cluster.kubectl("get", "configmap", "survivor", "-o", "jsonpath={.data.k}") == "v"
     took = cluster.wait("the Deployment available again", 180, lambda: cluster.available() == REPLICAS)
     print(f"web: {REPLICAS}/{REPLICAS} available {took:.1f}s after up")
+    # Added workers are part of the kept cluster: they come back Ready with the rest.
+    assert all(n["ready"] for n in cluster.status()["nodes"]), cluster.status()["nodes"]
+
+
+def test_removed_worker_is_drained_and_leaves_nothing(cluster: ChaosCluster) -> None:
+    ensure_worker_with_pods(cluster)
+    removed = cluster.tk("node", "remove", WORKER, timeout=360)
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    print(removed.stdout.strip())
+    took = cluster.wait("the pinned pods recreated elsewhere", 120,
+                        lambda: len(pinned_nodes(cluster)) == PINNED and WORKER not in pinned_nodes(cluster))
+    print(f"{PINNED} pods of {WORKER} running elsewhere {took:.1f}s after the removal")
+    assert cluster.kubectl("get", "node", WORKER, "--ignore-not-found", "-o", "name").strip() == ""
+    assert WORKER not in {n["name"] for n in cluster.status()["nodes"]}
+    assert WORKER not in {c["node"] for c in cluster.status()["components"]}
+    netns = f"{cluster.name}-{WORKER}"
+    assert netns not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    infra_links = subprocess.run(["ip", "-n", f"{cluster.name}-infra", "-o", "link"], capture_output=True, text=True)
+    assert f"veth-{WORKER}@" not in infra_links.stdout
+    node_dir = cluster.state / WORKER
+    assert not node_dir.exists()
+    assert subprocess.run(["pgrep", "-af", str(node_dir)], capture_output=True, text=True).stdout == ""
+    assert not list(Path("/sys/fs/cgroup").glob(f"*/{netns}")), "cgroups of the removed node left behind"
+    cluster.kubectl("delete", "deployment", "pinned")

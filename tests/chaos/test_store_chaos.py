@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,24 +15,16 @@ import pytest
 
 from protos.etcd import rpc_pb2, rpc_pb2_grpc
 from tests.support.linearizability import History, check
+from tests.support.tinykube_up import tk, up
 
-BIN = Path(sys.executable).parent / "tinykube"
 KEYS = [f"/chaos/k{i}" for i in range(8)]  # short per-key histories keep the search tractable
 pytestmark = pytest.mark.slow
 
 
-def tk(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN), *argv], capture_output=True, text=True, timeout=180)
-
-
 @pytest.fixture
 def cluster(prefix, tmp_path, cleanup):
-    state = tmp_path / "state"
-    cleanup.add(lambda: tk("down", "--name", prefix, "--state-dir", str(state)))
-    up = tk("up", "--name", prefix, "--state-dir", str(state), "-d")
-    assert up.returncode == 0, up.stdout + up.stderr
-    status = json.loads(tk("status", "--name", prefix, "--state-dir", str(state), "-o", "json").stdout)
-    return ["--name", prefix, "--state-dir", str(state)], [n["ip"] for n in status["nodes"]], state / "pki"
+    c = up(prefix, tmp_path / "state", cleanup)
+    return c.args, [n["ip"] for n in c.status()["nodes"]], c.state / "pki"
 
 
 def store_channel(ip: str, pki: Path) -> grpc.aio.Channel:

@@ -4,7 +4,6 @@ import base64
 import json
 import ssl
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -12,11 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-BIN = Path(sys.executable).parent / "tinykube"
-
-
-def tk(*argv: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN), *argv], capture_output=True, text=True, timeout=timeout)
+from tests.support.tinykube_up import tk, up
 
 
 def _https_status(url: str, ca: Path, cert: Path | None = None) -> int:
@@ -33,36 +28,24 @@ def _https_status(url: str, ca: Path, cert: Path | None = None) -> int:
 
 @pytest.fixture
 def cluster(prefix, tmp_path, cleanup):
-    state = tmp_path / "state"
-    cleanup.add(lambda: tk("down", "--name", prefix, "--state-dir", str(state)))
-    up = tk("up", "--name", prefix, "--state-dir", str(state), "-d")
-    assert up.returncode == 0, up.stdout + up.stderr
-    return prefix, state
+    return up(prefix, tmp_path / "state", cleanup)
 
 
 @pytest.mark.slow
 def test_up_status_store_and_down_leave_nothing(cluster):
-    name, state = cluster
-    status = json.loads(tk("status", "--name", name, "--state-dir", str(state), "-o", "json").stdout)
+    name, state = cluster.name, cluster.state
+    status = cluster.status()
     assert [n["ready"] for n in status["nodes"]] == [True, True, True]
     running = {(c["node"], c["name"]) for c in status["components"] if c["state"] == "running"}
     assert {(f"node{i}", c) for i in (1, 2, 3) for c in ("store", "apiserver")} <= running
     assert {("infra", "registry"), ("infra", "haproxy")} <= running
     assert status["leaders"]["store"] in {"node1", "node2", "node3"}
 
-    kubectl = ["kubectl", "--kubeconfig", str(state / "admin.kubeconfig"), "--cache-dir", str(state / "kube-cache")]
-    namespaces = subprocess.run([*kubectl, "get", "namespaces", "-o", "name"], capture_output=True, text=True)
-    assert "namespace/kube-system" in namespaces.stdout, namespaces.stderr
-    killed = tk("chaos", "--name", name, "--state-dir", str(state), "kill", "apiserver", "--node", "node1")
+    kc = cluster.kubectl
+    assert "namespace/kube-system" in kc("get", "namespaces", "-o", "name")
+    killed = cluster.tk("chaos", "kill", "apiserver", "--node", "node1")
     assert "killed apiserver on node1" in killed.stdout
-    created = subprocess.run([*kubectl, "create", "configmap", "after-kill", "--from-literal=a=b"],
-                             capture_output=True, text=True)
-    assert created.returncode == 0, created.stderr  # haproxy sends the request to a live apiserver
-
-    def kc(*argv: str) -> str:
-        out = subprocess.run([*kubectl, *argv], capture_output=True, text=True, timeout=120)
-        assert out.returncode == 0, f"kubectl {' '.join(argv)}: {out.stderr}"
-        return out.stdout
+    kc("create", "configmap", "after-kill", "--from-literal=a=b")  # haproxy sends it to a live apiserver
 
     # A workload across the nodes, reached by Service name from a pod: scheduler, controllers, kubelets,
     # runtime, overlay, proxy and DNS all had to work for this pod to succeed.
@@ -77,7 +60,8 @@ def test_up_status_store_and_down_leave_nothing(cluster):
     # logs and exec go apiserver → kubelet (with the apiserver's kubelet-client certificate) → runtime.
     web = kc("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[0].metadata.name}")
     assert kc("exec", web, "--", "sh", "-c", "echo exec-ok").strip() == "exec-ok"
-    failed = subprocess.run([*kubectl, "exec", web, "--", "sh", "-c", "exit 3"], capture_output=True, text=True)
+    failed = subprocess.run(cluster.kubectl_argv("exec", web, "--", "sh", "-c", "exit 3"), capture_output=True,
+                            text=True)
     assert failed.returncode == 3, failed.stderr
     kc("logs", "probe")
     # Add-ons: the default StorageClass, and kube-dns where Kubernetes puts it (answered by every node's DNS).
@@ -125,10 +109,10 @@ def test_up_status_store_and_down_leave_nothing(cluster):
         assert _https_status(f"https://{node1}:{port}/metrics", ca) == 401
         assert _https_status(f"https://{node1}:{port}/metrics", ca, cert=state / "pki" / "admin") == 200
 
-    again = tk("up", "--name", name, "--state-dir", str(state), "-d")
+    again = cluster.tk("up", "-d")
     assert "already up" in again.stderr
 
-    down = tk("down", "--name", name, "--state-dir", str(state))
+    down = cluster.tk("down")
     assert down.returncode == 0, down.stdout + down.stderr
     assert not state.exists()
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout

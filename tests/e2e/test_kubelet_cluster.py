@@ -1,5 +1,6 @@
 """``tinykube kubelet`` as a process between a real apiserver (store + apiserver on loopback) and the real
-runtime: pods created with kubectl run, report status, survive a kubelet restart, and delete gracefully."""
+runtime: pods created with kubectl run, report status, and delete gracefully (a kubelet restart: see
+test_kubelet_interactive)."""
 
 from __future__ import annotations
 

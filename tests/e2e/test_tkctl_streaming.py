@@ -33,6 +33,25 @@ cri_endpoint = streaming.cri_endpoint
 web_pod = streaming.web_pod
 
 
+# A pod to attach to: it echoes its stdin, which stdinOnce closes when the first attach ends.
+ATTACHED = """apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  nodeName: {node}
+  hostNetwork: true
+  terminationGracePeriodSeconds: 1
+  restartPolicy: Never
+  containers:
+  - name: echo
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    stdin: true
+    stdinOnce: true
+    command: ["/bin/sh", "-c", "while read line; do echo got: $line; done"]
+"""
+
+
 def _run(cluster: ApiserverCluster, binary: str, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
     env = {**os.environ, "HOME": str(cluster.home), "KUBECONFIG": str(cluster.apiservers[0].kubeconfig)}
     cache = cluster.home / ("kcache" if binary == KUBECTL else "tcache")
@@ -73,6 +92,7 @@ def test_exec_cp_logs_and_top(cluster: ApiserverCluster, web_pod: WebPod, prefix
         want, got = _both(cluster, *args)
         assert (got[0], got[1]) == (want[0], want[1]), args
         assert got[2].split("\n")[0] == want[2].split("\n")[0], args
+    _check_attach(cluster, web_pod, prefix)
     # top: kubectl's columns (the figures move between the two runs).
     want, got = _both(cluster, "top", "pod", web_pod.name)
     assert got[0] == want[0], got[2]
@@ -81,6 +101,20 @@ def test_exec_cp_logs_and_top(cluster: ApiserverCluster, web_pod: WebPod, prefix
         assert got[1].splitlines()[1].split()[0] == web_pod.name
     else:
         assert got[2].split("\n")[0] == want[2].split("\n")[0]
+
+
+def _check_attach(cluster: ApiserverCluster, web_pod: WebPod, prefix: str) -> None:
+    """``attach -i``: stdin reaches the container and its output comes back, as with kubectl (one pod each)."""
+    results = {}
+    for binary, name in ((KUBECTL, f"{prefix}-attach-k"), (TKCTL, f"{prefix}-attach-t")):
+        cluster.kubectl("apply", "-f", "-", stdin=ATTACHED.format(name=name, node=web_pod.node))
+        try:
+            cluster.kubectl("wait", "--for=condition=Ready", f"pod/{name}", "--timeout=90s", timeout=100)
+            results[binary] = _run(cluster, binary, "attach", "-i", "-q", name, stdin="one\ntwo\n")
+        finally:
+            cluster.kubectl("delete", "pod", name, "--wait=false", check=False)
+    assert results[TKCTL] == results[KUBECTL]
+    assert results[TKCTL] == (0, "got: one\ngot: two\n", "")
 
 
 def _port_forward(cluster: ApiserverCluster, target: str, remote: int) -> tuple[subprocess.Popen[str], int]:

@@ -4,10 +4,12 @@ bad input, allocation under concurrency, and a store outage."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import ssl
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -332,6 +334,27 @@ def test_bad_input_gets_the_right_status(cluster: ApiserverCluster) -> None:
         "POST", "/api/v1/namespaces/missing/configmaps", json.dumps({"metadata": {"name": "x"}}).encode()
     )
     assert (code, st["reason"]) == (404, "NotFound") and "namespaces" in str(st["message"])
+
+
+def test_large_lists_are_gzipped_only_for_clients_that_accept_it(cluster: ApiserverCluster) -> None:
+    cms = "/api/v1/namespaces/default/configmaps"
+    names = [f"gz-{i}" for i in range(3)]
+    for name in names:  # 3 x 100 kB: above the 128 KiB from which kube-apiserver compresses
+        cm = {"metadata": {"name": name, "labels": {"gz-test": "1"}}, "data": {"a": "x" * 100_000}}
+        assert cluster.request("POST", cms, json.dumps(cm).encode())[0] == 201
+    try:
+        url = cluster.apiservers[0].url + cms + "?labelSelector=gz-test%3D1"
+        req = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(req, context=cluster.ssl_context(), timeout=30) as resp:
+            assert resp.headers["Content-Encoding"] == "gzip"
+            raw = resp.read()
+        assert len(raw) < 100_000
+        assert [i["metadata"]["name"] for i in json.loads(gzip.decompress(raw))["items"]] == names
+        code, plain = cluster.request("GET", cms + "?labelSelector=gz-test%3D1")
+        assert code == 200 and [i["metadata"]["name"] for i in plain["items"]] == names
+    finally:
+        for name in names:
+            cluster.request("DELETE", f"{cms}/{name}")
 
 
 def test_concurrent_service_creates_through_both_apiservers_get_distinct_ips_and_ports(

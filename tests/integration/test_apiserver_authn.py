@@ -9,6 +9,7 @@ import json
 import random
 import socket
 import ssl
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -308,6 +309,16 @@ def test_anonymous_requests_reach_only_health_and_version(cluster: ApiserverClus
     for path in ("/api", "/apis", "/api/v1/namespaces", "/metrics", "/openapi/v2", "/"):
         code, body = cluster.request("GET", path, admin=False)
         assert (code, body.get("reason")) == (401, "Unauthorized"), path
+
+
+def test_busybox_wget_as_in_a_pod_gets_answers(cluster: ApiserverCluster) -> None:
+    """busybox's own TLS 1.2 client (what pods' wget uses: no openssl in the image, so no PATH here) sends no
+    signature_algorithms; the apiserver still completes the handshake and answers it."""
+    url = cluster.apiservers[0].url
+    argv = ["/bin/busybox", "wget", "-q", "-O-", "--header", f"Authorization: Bearer {STATIC_TOKEN}", url + "/apis"]
+    out = subprocess.run(argv, env={"PATH": "/nonexistent"}, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["kind"] == "APIGroupList"
 
 
 # ---- fuzz: everything below must be a 401 (or a refused TLS handshake for certificates), never a 500 ----

@@ -11,7 +11,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,39 +21,25 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from client.csr import new_request
-from tests.support.apiserver_cluster import BIN, ApiserverCluster
-from tests.support.ports import free_port
-from tests.support.processes import Processes
+from tests.support.apiserver_cluster import BIN, ApiserverCluster, cluster_fixture
+from tests.support.polling import wait_for
 from tests.support.secure_endpoints import TOKENS, component_kubeconfig, start_rbac_cluster
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[ApiserverCluster]:
-    procs = Processes(tmp_path / "logs")
-    try:
-        c = ApiserverCluster(procs, free_port, tmp_path / "cluster", apiservers=0)
-        start_rbac_cluster(c, "cp1=127.0.0.1:control-plane", extra=("--enable-bootstrap-token-auth",))
-        c.processes.start("controller-manager", [
-            str(BIN / "tinykube"), "controller-manager", "--kubeconfig",
-            str(component_kubeconfig(c, "controller-manager")),
-            "--secure-port", "0", "--leader-elect=false", "--controllers", "csrsigning,csrapproving",
-            "--cluster-signing-cert-file", str(c.pki / "ca.crt"),
-            "--cluster-signing-key-file", str(c.pki / "ca.key"), "--cluster-signing-duration", "2h"])
-        yield c
-    finally:
-        procs.stop_all()
+def _start_signing_cluster(c: ApiserverCluster) -> None:
+    """A Node,RBAC apiserver accepting bootstrap tokens, and a controller-manager that signs and approves."""
+    start_rbac_cluster(c, "cp1=127.0.0.1:control-plane", extra=("--enable-bootstrap-token-auth",))
+    c.processes.start("controller-manager", [
+        str(BIN / "tinykube"), "controller-manager", "--kubeconfig",
+        str(component_kubeconfig(c, "controller-manager")),
+        "--secure-port", "0", "--leader-elect=false", "--controllers", "csrsigning,csrapproving",
+        "--cluster-signing-cert-file", str(c.pki / "ca.crt"),
+        "--cluster-signing-key-file", str(c.pki / "ca.key"), "--cluster-signing-duration", "2h"])
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+cluster = cluster_fixture("certificates", scope="function", apiservers=0, setup=_start_signing_cluster)
 
 
 def csr_manifest(name: str, signer: str, usages: list[str], cn: str, orgs: tuple[str, ...],

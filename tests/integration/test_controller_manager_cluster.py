@@ -361,15 +361,18 @@ def test_legacy_token_secret_gets_a_token_kubectl_can_use(cluster: ApiserverClus
     assert refused.returncode != 0 and "Unauthorized" in refused.stderr
 
 
+def _crd(group: str, plural: str, kind: str) -> dict[str, Any]:
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.{group}"},
+            "spec": {"group": group, "scope": "Namespaced",
+                     "names": {"plural": plural, "singular": kind.lower(), "kind": kind, "listKind": f"{kind}List"},
+                     "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                         "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+
+
 def test_gc_watches_a_crd_created_after_it_started(cluster: ApiserverCluster, ns: str) -> None:
     group, plural = f"{ns}.example.com", "widgets"
-    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-           "metadata": {"name": f"{plural}.{group}"},
-           "spec": {"group": group, "scope": "Namespaced",
-                    "names": {"plural": plural, "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
-                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
-                        "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
-    cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(crd))
+    cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(_crd(group, plural, "Widget")))
     try:
         path = f"/apis/{group}/v1/namespaces/{ns}/{plural}"
         wait_for("CRD served", lambda: _get(cluster, path) is not None)
@@ -389,6 +392,61 @@ def test_gc_watches_a_crd_created_after_it_started(cluster: ApiserverCluster, ns
                  logs=lambda: cluster.processes.log("controller-manager-1")[-3000:])
         wait_for("dependent ConfigMap collected",
                  lambda: _get(cluster, f"/api/v1/namespaces/{ns}/configmaps/owned") is None, timeout=90)
+    finally:
+        cluster.kubectl("delete", "customresourcedefinition", f"{plural}.{group}", "--wait=false", check=False)
+
+
+def _manager_lines(harness: Harness, message: str, resource: str) -> list[str]:
+    """Log lines of every controller-manager started here that carry ``message`` about ``resource``."""
+    return [line for name in harness.managers for line in harness.cluster.processes.log(name).splitlines()
+            if message in line and resource in line]
+
+
+def test_deleting_a_namespace_removes_custom_resources_of_a_crd_made_after_start(cluster: ApiserverCluster) -> None:
+    name, group, plural = "cm-doomed-crd", "doomed.example.com", "gadgets"
+    cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(_crd(group, plural, "Gadget")))
+    try:
+        cluster.kubectl("create", "namespace", name)
+        path = f"/apis/{group}/v1/namespaces/{name}/{plural}"
+        wait_for("CRD served", lambda: _get(cluster, path) is not None)
+        gadget = {"apiVersion": f"{group}/v1", "kind": "Gadget", "metadata": {"name": "g1"}, "spec": {"size": 3}}
+        cluster.kubectl("apply", "-n", name, "-f", "-", stdin=yaml.safe_dump(gadget))
+        cluster.kubectl("delete", "namespace", name, "--wait=false")
+        wait_for("namespace gone", lambda: _get(cluster, f"/api/v1/namespaces/{name}") is None, timeout=90,
+                 logs=lambda: cluster.processes.log("controller-manager-1"))
+        assert _items(cluster, path) == []
+    finally:
+        cluster.kubectl("delete", "customresourcedefinition", f"{plural}.{group}", "--wait=false", check=False)
+
+
+def test_gc_stops_watching_a_deleted_crd_and_watches_it_again_when_made_again(harness: Harness, ns: str) -> None:
+    cluster = harness.cluster
+    group, plural = f"{ns}.example.com", "sprockets"
+    crd = _crd(group, plural, "Sprocket")
+    resource = f"/apis/{group}/v1/{plural}"
+    cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(crd))
+    try:
+        wait_for("GC monitors the CRD", lambda: _manager_lines(harness, "monitors a new resource", resource),
+                 logs=harness.logs)
+        cluster.kubectl("delete", "customresourcedefinition", f"{plural}.{group}")
+        wait_for("its informer stopped",
+                 lambda: _manager_lines(harness, "stopped watching a resource no longer served", resource),
+                 logs=harness.logs)
+        cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(crd))
+        path = f"/apis/{group}/v1/namespaces/{ns}/{plural}"
+        wait_for("CRD served again", lambda: _get(cluster, path) is not None)
+        wait_for("GC monitors it again",
+                 lambda: len(_manager_lines(harness, "monitors a new resource", resource)) == 2, logs=harness.logs)
+        sprocket = {"apiVersion": f"{group}/v1", "kind": "Sprocket"}
+        cluster.kubectl("apply", "-n", ns, "-f", "-", stdin=yaml.safe_dump({**sprocket, "metadata": {"name": "owner"}}))
+        owner = _get(cluster, f"{path}/owner")
+        assert owner is not None
+        dependent = {**sprocket, "metadata": {"name": "dependent", "ownerReferences": [
+            {**sprocket, "name": "owner", "uid": owner["metadata"]["uid"]}]}}
+        cluster.kubectl("apply", "-n", ns, "-f", "-", stdin=yaml.safe_dump(dependent))
+        _kubectl(cluster, "delete", "-n", ns, f"{plural}.{group}/owner", "--cascade=background", "--wait=false")
+        wait_for("dependent collected by the new monitor", lambda: _get(cluster, f"{path}/dependent") is None,
+                 timeout=90, logs=harness.logs)
     finally:
         cluster.kubectl("delete", "customresourcedefinition", f"{plural}.{group}", "--wait=false", check=False)
 

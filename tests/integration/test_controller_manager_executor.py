@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,9 +29,7 @@ from controller_manager.actions import (
 from controller_manager.executor import ActionFailed, Executor, ObjectStillExists
 from controller_manager.expectations import Expectations
 from controller_manager.view import CONFIG_MAPS, NAMESPACES, PODS, REPLICA_SETS
-from tests.support.apiserver_cluster import ApiserverCluster
-from tests.support.ports import free_port
-from tests.support.processes import Processes
+from tests.support.apiserver_cluster import ApiserverCluster, cluster_fixture
 
 pytestmark = pytest.mark.slow  # starts a store and an apiserver
 
@@ -39,16 +37,7 @@ NS = "executor-test"
 KEY = f"{NS}/owner"
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiserverCluster]:
-    root = tmp_path_factory.mktemp("executor")
-    procs = Processes(root / "logs")
-    try:
-        c = ApiserverCluster(procs, free_port, root, apiservers=1)
-        c.start()
-        yield c
-    finally:
-        procs.stop_all()
+cluster = cluster_fixture("executor")
 
 
 class Harness:

@@ -5,37 +5,13 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.support.apiserver_cluster import ApiserverCluster, cluster_fixture
+from tests.support.polling import wait_for
 
-from tests.support.apiserver_cluster import ApiserverCluster
-from tests.support.ports import free_port
-from tests.support.processes import Processes
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[ApiserverCluster]:
-    procs = Processes(tmp_path / "logs")
-    try:
-        c = ApiserverCluster(procs, free_port, tmp_path / "cluster", apiservers=1)
-        c.start()
-        yield c
-    finally:
-        procs.stop_all()
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+cluster = cluster_fixture("hollow", scope="function")
 
 
 def get(cluster: ApiserverCluster, path: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.support.apiserver_cluster import BIN, ApiserverCluster
+from tests.support.apiserver_cluster import BIN, ApiserverCluster, cluster_fixture
 from tests.support.names import unique_prefix
 from tests.support.ports import free_port
 from tests.support.processes import Processes
@@ -28,16 +28,7 @@ FAST_LEASE = ["--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline
               "--leader-elect-retry-period=1s"]
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiserverCluster]:
-    root = tmp_path_factory.mktemp("sched")
-    procs = Processes(root / "logs")
-    try:
-        c = ApiserverCluster(procs, free_port, root, apiservers=1)
-        c.start()
-        yield c
-    finally:
-        procs.stop_all()
+cluster = cluster_fixture("sched")
 
 
 class Api:

@@ -59,10 +59,119 @@ status:
              operatingSystem: linux, architecture: amd64}
 """
 
+# Kinds whose describe pages read fields the generators do not set.
+DESCRIBED = """apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: web, labels: {a: b}}
+spec:
+  serviceName: web
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: c, image: nginx, ports: [{containerPort: 80, name: http}]}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: ds}
+spec:
+  selector: {matchLabels: {app: ds}}
+  template:
+    metadata: {labels: {app: ds}}
+    spec:
+      nodeSelector: {disk: ssd}
+      containers: [{name: c, image: busybox, command: [sleep, "3600"]}]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: claim}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: ep}
+subsets:
+- addresses: [{ip: 10.1.2.3}, {ip: 10.1.2.4}]
+  notReadyAddresses: [{ip: 10.1.2.5}]
+  ports: [{port: 80, name: http}, {port: 443, name: https}]
+---
+apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata: {name: lease1}
+spec: {holderIdentity: me, leaseDurationSeconds: 15, renewTime: "2026-01-01T00:00:00.000000Z", leaseTransitions: 2}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: withsecrets}
+secrets: [{name: missing}]
+imagePullSecrets: [{name: pull1}, {name: pull2}]
+"""
+
+# Pods bound to the scenario's node, for drain's checks (no kubelet runs: evictions are dry runs).
+BARE_POD = """apiVersion: v1
+kind: Pod
+metadata: {name: bare}
+spec: {nodeName: {p}-node, containers: [{name: c, image: busybox}]}
+"""
+LOCAL_POD = """apiVersion: v1
+kind: Pod
+metadata:
+  name: scratch
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: rs, uid: 0d8b3c3e-1111-4a4a-9e9e-000000000001,
+                     controller: true}]
+spec: {nodeName: {p}-node, volumes: [{name: v, emptyDir: {}}], containers: [{name: c, image: busybox}]}
+"""
+
+# $KUBE_EDITOR scripts for `edit` steps (`KUBE_EDITOR={editors}/<name> edit ...`).
+EDITORS = {"replicas-3": 'sed -i "s/replicas: 1/replicas: 3/" "$1"',
+           "replicas-1": 'sed -i "s/replicas: 3/replicas: 1/" "$1"',
+           "unchanged": "exit 0"}
+
 CONTAINER_PATCH = '{"spec":{"template":{"spec":{"containers":[{"name":"nginx","image":"x"}]}}}}'
 
-# Each step: a command line, optionally with the text fed to stdin. {ns} and {p} are per client.
+# Every generator the issue lists, as `--dry-run=client` prints it (kubectl: Go struct field order in JSON).
+GENERATED = [
+    "create deployment web --image=nginx:1 --image=busybox --replicas=2 --port=80 -n {ns}",
+    "create deployment web --image=nginx",
+    "create configmap cm --from-literal=b=1 --from-literal=a=2 --from-file={pki}/ca.crt -n {ns}",
+    "create secret generic sec --from-literal=k=v --type=Opaque -n {ns}",
+    "create secret tls tls --cert={pki}/ca.crt --key={pki}/ca.key -n {ns}",
+    "create namespace {p}-gen",
+    "create service clusterip svc --tcp=80:8080 --tcp=90 -n {ns}",
+    "create service clusterip headless --clusterip=None",
+    "create service nodeport np --tcp=80:8080 --node-port=30080 -n {ns}",
+    "create serviceaccount sa -n {ns}",
+    "create role reader --verb=get,list --resource=pods,deployments.apps --resource-name=x -n {ns}",
+    "create rolebinding rb --role=reader --user=jane --group=g --serviceaccount={ns}:sa -n {ns}",
+    "create clusterrole {p}-cr --verb=get --resource=nodes --non-resource-url=/x",
+    "create clusterrolebinding {p}-crb --clusterrole={p}-cr --user=jane",
+    "run pod2 --image=nginx --port=80 --env=A=b -l app=x -n {ns}",
+]
+# Generators that take a command after `--`: the output flags go before it.
+GENERATED_WITH_COMMAND = [
+    "create job job1 --image=busybox -n {ns} {out} -- echo hi",
+    "create cronjob cj --image=busybox --schedule=*/5_*_*_*_* -n {ns} {out} -- echo hi",
+]
+
+
+def _generated(out: str) -> list[str | tuple[str, str]]:
+    lines = [f"{line} --dry-run=client {out}" for line in GENERATED]
+    return [*lines, *(line.replace("{out}", f"--dry-run=client {out}") for line in GENERATED_WITH_COMMAND)]
+
+
+# Each step: a command line, optionally with the text fed to stdin. {ns} and {p} are per client, {pki} holds
+# the cluster's CA certificate and key.
 SCENARIOS: dict[str, list[str | tuple[str, str]]] = {
+    "generated-json": ["create namespace {ns}", *_generated("-o json"),
+                       "create cronjob cj --image=busybox --schedule=*/5_*_*_*_* -n {ns}",
+                       "create job from-cj --from=cronjob/cj -n {ns} --dry-run=client -o json",
+                       "create job from-cj --from=cronjob/cj -n {ns} --dry-run=client -o yaml",
+                       "delete namespace {ns} --wait=false"],
+    "generated-yaml": _generated("-o yaml"),
     "generators": [
         "create namespace {ns}",
         "create namespace {ns}",
@@ -123,6 +232,13 @@ SCENARIOS: dict[str, list[str | tuple[str, str]]] = {
         "get deploy -n {ns} -o bogus",
         "get deploy -n {ns} --bogus-flag",
         "get namespace {ns} -o jsonpath={.status.phase}",
+        "get deploy,cm -n {ns} -w",
+        "get deploy,cm -n {ns} -o name --watch-only",
+        "get cm settings nope -n {ns} -w",
+        "get cm nope -n {ns} -w --ignore-not-found",
+        "create configmap second --from-literal=y=2 -n {ns}",
+        "get cm settings second -n {ns} -w",
+        "get cm/settings cm/second -n {ns} -o name -w",
         "delete namespace {ns} --wait=false",
     ],
     "mutate": [
@@ -143,6 +259,11 @@ SCENARIOS: dict[str, list[str | tuple[str, str]]] = {
         """patch deploy web -n {ns} --type=merge -p '{"spec":{"replicas":5}}'""",
         """patch deploy web -n {ns} --type=json -p '[{"op":"replace","path":"/spec/replicas","value":1}]'""",
         """patch deploy web -n {ns} --type=merge -p '{"spec":{"replicas":1}}' -o jsonpath={.spec.replicas}""",
+        "KUBE_EDITOR={editors}/replicas-3 edit deploy web -n {ns}",
+        "KUBE_EDITOR={editors}/unchanged edit deploy/web -n {ns}",
+        "KUBE_EDITOR={editors}/replicas-1 edit deploy web -n {ns} -o yaml",
+        "KUBE_EDITOR={editors}/unchanged edit deploy web -n {ns} -o jsonpath={.spec.replicas}",
+        "KUBE_EDITOR={editors}/unchanged edit deploy nope -n {ns}",
         f"patch deploy web -n {{ns}} -p '{CONTAINER_PATCH}'",
         "patch deploy nope -n {ns} -p {}",
         "patch deploy web -n {ns} --type=bogus -p {}",
@@ -209,6 +330,33 @@ SCENARIOS: dict[str, list[str | tuple[str, str]]] = {
         "describe pods -n {ns}",
         "describe namespace {ns}",
         "describe deploy nope -n {ns}",
+        ("apply -n {ns} -f -", DESCRIBED),
+        "create configmap cm --from-literal=a=1 -n {ns}",
+        "create secret generic sec --from-literal=k=value -n {ns}",
+        "create secret generic pull1 --from-literal=k=v -n {ns}",
+        "create serviceaccount sa -n {ns}",
+        "create job job1 --image=busybox -n {ns} -- echo hi",
+        "create cronjob cj --image=busybox --schedule=*/5_*_*_*_* -n {ns} -- echo hi",
+        "create role reader --verb=get,list --resource=pods,deployments.apps --resource-name=x -n {ns}",
+        "create rolebinding rb --role=reader --user=jane --serviceaccount={ns}:sa -n {ns}",
+        "create clusterrole {p}-cr --verb=get --resource=nodes --non-resource-url=/x",
+        "create clusterrolebinding {p}-crb --clusterrole={p}-cr --group=g",
+        "describe cm cm -n {ns}",
+        "describe secret sec -n {ns}",
+        "describe sa sa withsecrets -n {ns}",
+        "describe sts web -n {ns}",
+        "describe ds ds -n {ns}",
+        "describe job job1 -n {ns}",
+        "describe cronjob cj -n {ns}",
+        "describe pvc claim -n {ns}",
+        "describe endpoints ep -n {ns}",
+        "describe lease lease1 -n {ns}",
+        "describe role reader -n {ns}",
+        "describe rolebinding rb -n {ns}",
+        "describe clusterrole {p}-cr",
+        "describe clusterrolebinding {p}-crb",
+        "delete clusterrolebinding {p}-crb",
+        "delete clusterrole {p}-cr",
         "delete namespace {ns} --wait=false",
     ],
     "nodes": [
@@ -224,6 +372,20 @@ SCENARIOS: dict[str, list[str | tuple[str, str]]] = {
         "taint node {p}-node missing-",
         "describe node {p}-node",
         "get node {p}-node -o jsonpath={.spec}",
+        "create namespace {ns}",
+        ("apply -n {ns} -f -", BARE_POD),
+        "drain {p}-node",
+        "uncordon {p}-node",
+        "drain {p}-node --force --dry-run=server",
+        "uncordon {p}-node",
+        "delete pod bare -n {ns} --grace-period=0 --force",
+        ("apply -n {ns} -f -", LOCAL_POD),
+        "drain {p}-node --ignore-daemonsets",
+        "uncordon {p}-node",
+        "drain {p}-node --ignore-daemonsets --delete-emptydir-data --dry-run=client",
+        "uncordon {p}-node",
+        "delete pod scratch -n {ns} --grace-period=0 --force",
+        "delete namespace {ns} --wait=false",
         "drain {p}-node --ignore-daemonsets",
         "delete node {p}-node",
     ],
@@ -263,17 +425,32 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiserverClust
         procs.stop_all()
 
 
+def _editors(tmp: Path) -> Path:
+    folder = tmp / "editors"
+    folder.mkdir(exist_ok=True)
+    for name, script in EDITORS.items():
+        (folder / name).write_text(f"#!/bin/sh\n{script}\n")
+        (folder / name).chmod(0o755)
+    return folder
+
+
 def _play(cluster: ApiserverCluster, tmp: Path, name: str, client: str) -> list[Outcome]:
     binary, prefix = clients()[client]
     ns = f"{prefix}-{name}"
+    editors = _editors(tmp)
     outcomes = []
     for step in SCENARIOS[name]:
         line, stdin = (step, None) if isinstance(step, str) else step
         line = line.replace("*/5_*_*_*_*", "'*/5 * * * *'")
         if stdin is not None:
             stdin = stdin.replace("{p}", prefix).replace("{ns}", ns)
+        line = line.replace("{pki}", str(cluster.pki)).replace("{editors}", str(editors))
+        env = {}
+        if line.startswith("KUBE_EDITOR="):
+            assignment, line = line.split(" ", 1)
+            env["KUBE_EDITOR"] = assignment.partition("=")[2]
         outcomes.append(run(binary, line, ns=ns, prefix=prefix, kubeconfig=cluster.apiservers[0].kubeconfig,
-                            cache_dir=tmp / f"{client}-cache", home=cluster.home, stdin=stdin))
+                            cache_dir=tmp / f"{client}-cache", home=cluster.home, stdin=stdin, extra_env=env))
     return outcomes
 
 

@@ -10,14 +10,16 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import pytest
 import yaml
 
 from tests.integration.store_cluster import StoreCluster
+from tests.support.ports import free_port
 from tests.support.processes import Processes
 
 BIN = Path(sys.executable).parent
@@ -171,3 +173,23 @@ class ApiserverCluster:
         """kubectl … -o json, parsed."""
         out: dict[str, Any] = json.loads(self.kubectl(*args, "-o", "json", server=server).stdout)
         return out
+
+
+def cluster_fixture(name: str, *, scope: Literal["function", "module"] = "module", apiservers: int = 1,
+                    setup: Callable[[ApiserverCluster], None] = ApiserverCluster.start) -> Any:
+    """A pytest fixture yielding an ``ApiserverCluster`` under a fresh temporary directory named ``name``;
+    ``setup`` starts it (by default: the store and ``apiservers`` apiservers) and every process it started
+    is stopped at teardown, even when setup fails. Assign it to a module-level name to use it."""
+
+    @pytest.fixture(scope=scope)
+    def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiserverCluster]:
+        root = tmp_path_factory.mktemp(name)
+        procs = Processes(root / "logs")
+        try:
+            c = ApiserverCluster(procs, free_port, root, apiservers=apiservers)
+            setup(c)
+            yield c
+        finally:
+            procs.stop_all()
+
+    return cluster

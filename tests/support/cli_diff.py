@@ -25,6 +25,7 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [+-]\d{4}"), "TIME"),
     (re.compile(r'(resourceVersion"?:\s*)"\d+"'), r'\1"RV"'),
     (re.compile(r"(\bresourceVersion=)\d+"), r"\1RV"),
+    (re.compile(r"(Resource Version:\s+)\d+"), r"\1RV"),
     (re.compile(r"\b10\.(9[6-9]|1[01]\d)\.\d{1,3}\.\d{1,3}\b"), "SERVICE-IP"),
     (re.compile(r"\b(\d+[smhd]){1,2}(?= |$|\))", re.MULTILINE), "AGE"),
     (re.compile(r"-[a-z0-9]{8,10}-[a-z0-9]{5}\b"), "-HASH-RAND"),

@@ -36,14 +36,18 @@ def subnet(prefix: str) -> str:
     return f"10.{200 + int(prefix[2:4], 16) % 50}.{int(prefix[4:6], 16)}"
 
 
-def write_cni_config(conf_dir: Path, prefix: str, ipam_dir: Path) -> None:
+def write_cni_config(conf_dir: Path, prefix: str, ipam_dir: Path, plugin: str = "bridge") -> None:
+    """A bridge network for pods through the reference ``bridge`` + ``host-local`` plugins, or ``tinykube-cni``."""
     conf_dir.mkdir(parents=True, exist_ok=True)
     net = subnet(prefix)
-    (conf_dir / "10-test.conflist").write_text(json.dumps({
-        "cniVersion": "1.0.0", "name": f"{prefix}-net", "plugins": [
-            {"type": "bridge", "bridge": f"{prefix}-br", "isGateway": True, "ipMasq": False,
-             "ipam": {"type": "host-local", "ranges": [[{"subnet": f"{net}.0/24"}]], "dataDir": str(ipam_dir)}},
-        ]}))
+    if plugin == "tinykube-cni":
+        conf: dict[str, Any] = {"type": plugin, "bridge": f"{prefix}-br", "isGateway": True,
+                                "ipam": {"subnet": f"{net}.0/24", "dataDir": str(ipam_dir)}}
+    else:
+        conf = {"type": "bridge", "bridge": f"{prefix}-br", "isGateway": True, "ipMasq": False,
+                "ipam": {"type": "host-local", "ranges": [[{"subnet": f"{net}.0/24"}]], "dataDir": str(ipam_dir)}}
+    (conf_dir / "10-test.conflist").write_text(json.dumps({"cniVersion": "1.0.0", "name": f"{prefix}-net",
+                                                           "plugins": [conf]}))
 
 
 def import_images(runtime_root: Path) -> None:
@@ -55,7 +59,8 @@ def runtime_argv(tmp_path: Path, prefix: str, netns: str | None) -> list[str]:
     argv = [sys.executable, "-m", "tinykube.cli", "runtime",
             "--listen", f"unix://{tmp_path}/cri.sock", "--root", str(tmp_path / "root"),
             "--state", str(tmp_path / "state"), "--cni-conf-dir", str(tmp_path / "cni"),
-            "--cni-bin-dir", "/usr/lib/cni", "--cgroup-root", prefix, "--cgroup-driver", "v1"]
+            "--cni-bin-dir", f"/usr/lib/cni:{Path(sys.executable).parent}", "--cgroup-root", prefix,
+            "--cgroup-driver", "v1"]
     return ["nsenter", f"--net=/run/netns/{netns}", *argv] if netns else argv
 
 
@@ -76,13 +81,14 @@ def remove_cgroup_tree(prefix: str) -> None:
 
 
 @contextlib.contextmanager
-def running_runtime(tmp_path: Path, prefix: str, processes: Processes, node_ns: str | None) -> Iterator[str]:
-    """``tinykube runtime`` in ``node_ns`` with a bridge network for pods, or (None) in the test's own network
-    namespace with no pod network, for host-network pods whose streaming URLs the test process can reach.
-    Afterwards every pod, volume, cgroup and mount is gone (checked)."""
+def running_runtime(tmp_path: Path, prefix: str, processes: Processes, node_ns: str | None,
+                    cni_plugin: str = "bridge") -> Iterator[str]:
+    """``tinykube runtime`` in ``node_ns`` with a bridge network for pods (through ``cni_plugin``), or (None) in
+    the test's own network namespace with no pod network, for host-network pods whose streaming URLs the test
+    process can reach. Afterwards every pod, volume, cgroup and mount is gone (checked)."""
     if node_ns:
         subprocess.run(["ip", "-n", node_ns, "link", "set", "lo", "up"], check=True)
-        write_cni_config(tmp_path / "cni", prefix, tmp_path / "ipam")
+        write_cni_config(tmp_path / "cni", prefix, tmp_path / "ipam", cni_plugin)
     import_images(tmp_path / "root")
     processes.start("runtime", runtime_argv(tmp_path, prefix, node_ns))
     try:

@@ -23,7 +23,7 @@ from apiserver.authn.chain import Authenticator, is_public
 from apiserver.authn.client_certs import ClientCertAuthenticator
 from apiserver.authn.credentials import bearer_token
 from apiserver.authn.errors import InvalidCredentials
-from apiserver.authn.impersonation import Impersonation
+from apiserver.authn.impersonation import Impersonation, requested
 from apiserver.authn.lookup import ObjectLookup
 from apiserver.authn.reviews import token_review
 from apiserver.authn.serviceaccount_auth import ServiceAccountAuthenticator
@@ -414,6 +414,13 @@ def test_impersonating_a_service_account_or_nobody() -> None:
     with pytest.raises(APIError) as err:
         Impersonation(grants).apply(ALICE, _headers(("Impersonate-Group", "system:masters")))
     assert err.value.code == 400 and "without impersonating a user" in str(err.value.body["message"])
+
+
+def test_only_impersonation_headers_ask_for_impersonation() -> None:
+    for name in ("Impersonate-User", "impersonate-group", "IMPERSONATE-UID", "Impersonate-Extra-Scopes"):
+        assert requested(_headers(("Accept", "*/*"), (name, "x")))
+    for name in ("Impersonate", "Impersonate-Other", "X-Impersonate-User", "Accept"):
+        assert not requested(_headers((name, "x")))
 
 
 def test_public_paths_are_the_health_and_version_endpoints_and_below() -> None:

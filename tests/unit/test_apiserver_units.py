@@ -4,8 +4,9 @@ choices and the gnostic OpenAPI v2 encoding."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import grpc
@@ -15,10 +16,10 @@ import yaml
 from api import openapi
 from api.catalog import REGISTRY
 from api.protobuf import fields_of
-from apiserver import openapi_proto, tables
+from apiserver import json_codec, openapi_proto, tables
 from apiserver.allocators import Allocators, RangeFull
 from apiserver.errors import APIError
-from apiserver.registry import continue_token, parse_continue, scan
+from apiserver.registry import Registry, continue_token, parse_continue, scan
 from apiserver.watch_cache import Event, ResourceCache, Watcher
 from protos.etcd import kv_pb2, rpc_pb2
 from store.client import WatchUpdate
@@ -70,14 +71,13 @@ class FakeStore:
     def __init__(self) -> None:
         self.updates: asyncio.Queue[WatchUpdate] = asyncio.Queue()
         self.watched_from = 0
+        self.kvs = [
+            _kv("/registry/cm/ns/a", 5, 5, {"metadata": {"name": "a"}}),
+            _kv("/registry/cm/ns/b", 10, 10, {"metadata": {"name": "b"}}),
+        ]
 
     async def range(self, key: bytes, range_end: bytes, *, limit: int, revision: int) -> rpc_pb2.RangeResponse:
-        resp = rpc_pb2.RangeResponse(
-            kvs=[
-                _kv("/registry/cm/ns/a", 5, 5, {"metadata": {"name": "a"}}),
-                _kv("/registry/cm/ns/b", 10, 10, {"metadata": {"name": "b"}}),
-            ]
-        )
+        resp = rpc_pb2.RangeResponse(kvs=self.kvs)
         resp.header.revision = 10
         return resp
 
@@ -87,12 +87,20 @@ class FakeStore:
             yield await self.updates.get()
 
 
-async def test_watch_cache_lists_then_replays_from_a_revision_and_refuses_older_ones() -> None:
-    fake = FakeStore()
+@contextlib.asynccontextmanager
+async def _ready_cache(fake: FakeStore) -> AsyncIterator[ResourceCache]:
     cache = ResourceCache(fake, "/registry/cm/")  # type: ignore[arg-type]
     cache.start()
     try:
         await cache.wait_ready(5)
+        yield cache
+    finally:
+        await cache.stop()
+
+
+async def test_watch_cache_lists_then_replays_from_a_revision_and_refuses_older_ones() -> None:
+    fake = FakeStore()
+    async with _ready_cache(fake) as cache:
         assert fake.watched_from == 11
         items, revision = cache.snapshot(lambda o: True)
         assert [i["metadata"]["name"] for i in items] == ["a", "b"] and revision == 10
@@ -109,8 +117,24 @@ async def test_watch_cache_lists_then_replays_from_a_revision_and_refuses_older_
         with pytest.raises(APIError) as err:
             cache.subscribe(lambda o: True, 3)
         assert err.value.code == 410 and "too old resource version: 3" in str(err.value.body["message"])
-    finally:
-        await cache.stop()
+
+
+async def test_store_lists_take_the_cached_object_of_the_same_version_instead_of_decoding_it() -> None:
+    fake = FakeStore()
+    async with _ready_cache(fake) as cache:
+        (a, b), _ = cache.snapshot(lambda o: True)
+        assert cache.decoded(b"/registry/cm/ns/a", 5) is a and cache.decoded(b"/registry/cm/ns/a", 6) is None
+        fake.kvs[0] = _kv("/registry/cm/ns/a", 7, 5, {"metadata": {"name": "a2"}})
+        fake.kvs[1].value = b"not json: decoding it would fail"
+        page = await Registry(fake).list("/registry/cm/", decoded=cache.decoded)  # type: ignore[arg-type]
+        assert page.items[0]["metadata"] == {"name": "a2", "resourceVersion": "7"} and page.items[1] is b
+
+
+def test_json_is_compact_utf8_and_takes_integers_beyond_64_bits() -> None:
+    assert json_codec.dumps({"a": [1, "é"], "b": None}) == '{"a":[1,"é"],"b":null}'.encode()
+    assert json_codec.loads(json_codec.dumps({"n": 2**70})) == {"n": float(2**70)}
+    with pytest.raises(ValueError):
+        json_codec.loads(b"{NaN}")
 
 
 async def test_allocator_skips_reserved_addresses_and_reports_full_ranges() -> None:

@@ -234,6 +234,24 @@ async def test_informer_end_to_end_with_missed_delete(api: FakeApiserver, client
     assert not inf.running
 
 
+async def test_forgotten_informer_stops_and_a_new_one_is_made_on_request(api: FakeApiserver, client: RestClient):
+    api.seed("pods", pod("a", node="n1"))
+    factory = SharedInformerFactory(client, backoff_factory=lambda: Backoff(0.001, 0.01, clock=RealClock()))
+    old = factory.informer(PODS)
+    factory.start()
+    try:
+        assert await factory.wait_for_cache_sync(timeout_seconds=5)
+        await factory.forget(PODS)
+        assert not old.running
+        assert old not in factory.informers
+        fresh = factory.informer(PODS)
+        assert fresh is not old and fresh.running  # the factory is started: so is the new informer
+        assert await fresh.wait_for_sync(timeout_seconds=5)
+        await factory.forget(NODES)  # never made: nothing to do
+    finally:
+        await factory.shutdown()
+
+
 async def test_wait_for_sync_times_out_when_the_apiserver_is_down():
     async with RestClient(ClientConfig(servers=["http://127.0.0.1:9"])) as client:
         factory = SharedInformerFactory(client, backoff_factory=lambda: Backoff(0.01, 0.01, clock=RealClock()))

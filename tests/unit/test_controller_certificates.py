@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from client.csr import new_request
@@ -87,6 +89,20 @@ def test_serving_certificates_keep_their_addresses(ca):
               approved=True), "at least one DNS or IP"),
 ])
 def test_refuses_what_a_kubelet_may_not_be_issued(ca, csr, reason):
+    assert reason in failure(csrsigning.reconcile(csr, ca, NOW, YEAR))
+
+
+@pytest.mark.parametrize(("key", "reason"), [
+    (rsa.generate_private_key(public_exponent=65537, key_size=1024), "shorter than 2048 bits"),
+    (ec.generate_private_key(ec.SECP192R1()), "curve secp192r1 is not allowed"),
+])
+def test_refuses_weak_keys(ca, key, reason):
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "system:node:n1"),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes")])
+    pem = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256()).public_bytes(
+        serialization.Encoding.PEM)
+    csr = make_csr(approved=True)
+    csr["spec"]["request"] = base64.b64encode(pem).decode()
     assert reason in failure(csrsigning.reconcile(csr, ca, NOW, YEAR))
 
 

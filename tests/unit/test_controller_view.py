@@ -31,6 +31,22 @@ def test_informer_view_reads_caches_and_filters_by_selector():
     assert view.list(SERVICES) == []
 
 
+def test_selector_reads_through_the_label_index_agree_with_a_scan():
+    client = RestClient(ClientConfig(servers=["http://127.0.0.1:1"]))
+    pods = SharedInformer(client, PODS)
+    view = InformerView({PODS: pods})  # the index exists before the objects and is kept as they change
+    for i in range(6):
+        pods.add({"metadata": {"name": f"p{i}", "namespace": "ns",
+                               "labels": {"app": "web" if i % 2 else "db", "tier": str(i % 3)}}})
+    pods.update({"metadata": {"name": "p1", "namespace": "ns", "labels": {"app": "db", "tier": "1"}}})
+    pods.delete({"metadata": {"name": "p3", "namespace": "ns"}})
+    for text in ("app=web", "app=db,tier=1", "tier in (0,2)", "app!=web", "tier", "app=web,tier notin (2)"):
+        selector = labels.parse(text)
+        scanned = [p["metadata"]["name"] for p in pods.list("ns") if selector.matches(p["metadata"]["labels"])]
+        assert sorted(p["metadata"]["name"] for p in view.list(PODS, "ns", selector)) == sorted(scanned), text
+    assert [p["metadata"]["name"] for p in view.list(PODS, "ns", labels.parse("app=web"))] == ["p5"]
+
+
 def test_expectations_block_until_observed_or_expired():
     exp = Expectations()
     assert exp.satisfied("ns/rs", T0)

@@ -99,3 +99,15 @@ def test_sync_adopts_chains_left_by_a_previous_run_and_removes_them():
     n = len(calls)
     syncer.sync(build([WEB], "10.244.0.0/16"))
     assert len(calls) == n  # nothing changed: no iptables call at all
+
+
+def test_large_clusters_get_no_comments_on_endpoint_rules():
+    many = [ServicePort("default", f"s{i}", "", "tcp", f"10.96.1.{i}", 80,
+                        endpoints=tuple(Endpoint(f"10.244.{i}.{j}", 80) for j in range(2, 7))) for i in range(201)]
+    for n, commented in ((200, True), (201, False)):  # 1,000 endpoints, then 1,005
+        t = build(many[:n], "10.244.0.0/16")
+        per_endpoint = [r for c, rules in t.nat.items() for r in rules
+                        if c.startswith("KUBE-SEP-") or "-j KUBE-SEP-" in r]
+        assert len(per_endpoint) == n * 5 * 3  # a pick, a hairpin and a DNAT for each endpoint
+        assert all(("--comment" in r) == commented for r in per_endpoint)
+        assert all("--comment" in r for r in t.nat["KUBE-SERVICES"])

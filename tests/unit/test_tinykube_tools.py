@@ -4,15 +4,17 @@ naming the node of a Lease holder."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import io
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tinykube import control, logs_cmd
+from tinykube import components, control, logs_cmd, underlay
 from tinykube.addons import DNS_SERVICE_IP, kube_dns_endpoints, kube_dns_service
-from tinykube.cluster import Cluster
+from tinykube.cli import COMMANDS
+from tinykube.cluster import Cluster, Options
 from tinykube.leaders import node_of_holder
 from tinykube.supervisor import Component
 from tinykube.topology import Topology
@@ -108,3 +110,46 @@ def test_kube_dns_points_at_every_node_dns(cluster: Cluster) -> None:
     assert [(e["nodeName"], e["addresses"]) for e in slice_["endpoints"]] == [
         (n.name, [n.pod_cidr.rsplit(".", 1)[0] + ".1"]) for n in cluster.topology.nodes]
     assert {(p["protocol"], p["port"]) for p in slice_["ports"]} == {("UDP", 53), ("TCP", 53)}
+
+
+@pytest.mark.parametrize("command", ["logs", "node", "status", "chaos", "down"])
+def test_cluster_commands_say_the_same_when_there_is_no_cluster(
+        command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rest = {"logs": ["node1", "kubelet"], "node": ["stop", "node1"], "status": [], "chaos": ["heal"], "down": []}
+    module = importlib.import_module(COMMANDS[command][0])
+    code = module.main(["--name", "gone", "--state-dir", str(tmp_path / "none"), *rest[command]])
+    out = capsys.readouterr()
+    message = f"no cluster 'gone' (nothing in {tmp_path / 'none'})\n"
+    if command == "down":  # nothing to take down is no failure
+        assert (code, out.out, out.err) == (0, message, "")
+    else:
+        assert (code, out.out, out.err) == (1, "", f"error: {message}")
+
+
+def test_leader_election_timings_reach_scheduler_and_controller_manager(tmp_path: Path) -> None:
+    topo = Topology.build("le", 9)
+    default = Cluster(topo, tmp_path)
+    short = Cluster(topo, tmp_path, Options(leader_elect_lease_duration=4.0, leader_elect_renew_deadline=3.0,
+                                            leader_elect_retry_period=0.5))
+    kubeconfig = tmp_path / "k"
+    for make in (components.scheduler, components.controller_manager):
+        assert not [a for a in make(default, topo.nodes[0], kubeconfig).argv if a.startswith("--leader-elect-")]
+        assert [a for a in make(short, topo.nodes[0], kubeconfig).argv if a.startswith("--leader-elect-")] == [
+            "--leader-elect-lease-duration=4.0s", "--leader-elect-renew-deadline=3.0s",
+            "--leader-elect-retry-period=0.5s"]
+    short.save()
+    assert Cluster.load(tmp_path).options == short.options
+
+
+def test_a_kept_cluster_keeps_its_subnet_until_its_state_goes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(underlay, "RESERVATIONS", tmp_path / "subnets")
+    underlay.RESERVATIONS.mkdir()
+    kept = Cluster(Topology.build("kept", 5), tmp_path / "kept")
+    kept.save()
+    (underlay.RESERVATIONS / "5").write_text(str(kept.state_dir))
+    (underlay.RESERVATIONS / "6").write_text(str(tmp_path / "gone"))  # its cluster was taken down for good
+    (underlay.RESERVATIONS / "7").write_text(str(kept.state_dir))  # since re-laid on another subnet
+    assert underlay.reserved_subnets() == {5}
+    underlay.release(Topology.build("other", 7), tmp_path / "other")  # not its reservation: kept
+    underlay.release(kept.topology, kept.state_dir)
+    assert sorted(p.name for p in underlay.RESERVATIONS.iterdir()) == ["6", "7"]

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from tkctl import jsonpath
+from tkctl.describe_sections import smart_label
 from tkctl.encode import to_compact_json, to_json, to_yaml
 from tkctl.errors import UsageError
 from tkctl.flags import Parser, add_dry_run, add_global_flags, duration_seconds
+from tkctl.kubeconfig_cache import cached_reader
 from tkctl.rollout_status import RolloutFailed, status
 from tkctl.table import TabWriter, format_rows
+from tkctl.typed import typed
 
 
 def test_get_tables_pad_to_widest_cell_plus_three_with_a_minimum_of_six() -> None:
@@ -136,3 +142,40 @@ def test_watch_rows_stay_aligned_with_what_was_printed_before() -> None:
     assert format_rows([["NAME", "DATA", "AGE"], ["watched", "0", "0s"]], widths) == \
         "NAME      DATA   AGE\nwatched   0      0s\n"
     assert format_rows([["watched", "0", "3s"]], widths) == "watched   0      3s\n"
+
+
+def test_built_objects_print_in_go_struct_order_with_maps_sorted_and_nulls_dropped() -> None:
+    obj = {"status": {}, "spec": {"type": "ClusterIP", "selector": {"b": "1", "a": "2"},
+                                  "ports": [{"targetPort": 80, "port": 80, "name": "x"}]},
+           "metadata": {"labels": {"z": "1", "a": "2"}, "name": "svc", "namespace": "ns"},
+           "kind": "Service", "apiVersion": "v1"}
+    out = typed(obj)
+    assert list(out) == ["kind", "apiVersion", "metadata", "spec", "status"]
+    assert list(out["metadata"]) == ["name", "namespace", "creationTimestamp", "labels"]
+    assert out["metadata"]["creationTimestamp"] is None and list(out["metadata"]["labels"]) == ["a", "z"]
+    assert list(out["spec"]) == ["ports", "selector", "type"] and list(out["spec"]["selector"]) == ["a", "b"]
+    assert list(out["spec"]["ports"][0]) == ["name", "port", "targetPort"]
+    assert typed({"kind": "Widget", "b": 1, "a": 2}) == {"kind": "Widget", "b": 1, "a": 2}
+
+
+@pytest.mark.parametrize(("field", "label"), [
+    ("creationTimestamp", "Creation Timestamp"), ("uid", "UID"), ("apiVersion", "API Version"),
+    ("podCIDR", "Pod CIDR"), ("PDFLoader", "PDF Loader"), ("ipv4Address", "ipv4Address"), ("x_y", "x_y"),
+])
+def test_generic_describe_labels_fields_as_kubectl_smart_labels(field: str, label: str) -> None:
+    assert smart_label(field) == label
+
+
+def test_parsed_kubeconfig_is_reused_until_the_file_changes(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.write_text("apiVersion: v1\nkind: Config\ncurrent-context: one\n")
+    read = cached_reader(tmp_path / "cache")
+    assert read(config)["current-context"] == "one"
+    [entry] = (tmp_path / "cache" / "kubeconfig").iterdir()
+    assert entry.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "cache" / "kubeconfig").stat().st_mode & 0o777 == 0o700
+    entry.write_text(entry.read_text().replace('"one"', '"from-cache"'))
+    assert read(config)["current-context"] == "from-cache"
+    config.write_text("apiVersion: v1\nkind: Config\ncurrent-context: two\n")
+    os.utime(config, ns=(1, 1))
+    assert read(config)["current-context"] == "two"

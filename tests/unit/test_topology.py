@@ -48,3 +48,28 @@ def test_free_subnet_takes_the_lowest_gap():
     assert free_subnet({1, 2, 4}) == 3
     with pytest.raises(TopologyError):
         free_subnet(set(range(1, 255)))
+
+
+def test_a_worker_takes_the_next_index_and_its_addresses():
+    topo = Topology.build("c", subnet=7).with_worker("node4")
+    node = topo.node("node4")
+    assert (node.index, node.netns, node.ip, node.pod_cidr, node.control_plane) == (
+        4, "c-node4", "172.28.7.14", "10.244.4.0/24", False)
+    assert Topology.from_dict(topo.to_dict()) == topo
+
+
+@pytest.mark.parametrize(("name", "error"), [("node2", "already has a node"), ("Node_5", "invalid node name"),
+                                             ("n" * 11, "invalid node name")])
+def test_an_added_worker_needs_a_new_valid_name(name, error):
+    with pytest.raises(TopologyError, match=error):
+        Topology.build("c", subnet=1).with_worker(name)
+
+
+def test_only_workers_can_be_removed():
+    topo = Topology.build("c", subnet=1).with_worker("node4").with_worker("node5")
+    assert [n.name for n in topo.without_worker("node4").nodes] == ["node1", "node2", "node3", "node5"]
+    assert topo.without_worker("node4").with_worker("node6").node("node6").index == 6
+    with pytest.raises(TopologyError, match="control-plane node"):
+        topo.without_worker("node1")
+    with pytest.raises(TopologyError, match="has no node 'node9'"):
+        topo.without_worker("node9")

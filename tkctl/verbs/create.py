@@ -200,7 +200,7 @@ def _create_one(s: Session, o: argparse.Namespace, obj: dict[str, Any], wrap: st
     with_namespace(s, obj, info.ref.namespaced)
     mode = dry_run_mode(o)
     if mode == "client":
-        report(s, obj, "created", o)
+        report(s, obj, "created", o, built=True)
         return 0
     try:
         created = s.client.create(info.ref, obj, ns, field_manager=o.field_manager, dry_run=mode == "server")

@@ -12,7 +12,7 @@ from typing import Any
 
 from client.refs import PatchType
 from tkctl.errors import CliError
-from tkctl.flags import Parser, add_filename_flags, add_output_flag
+from tkctl.flags import Parser, add_filename_flags
 from tkctl.mutate import report
 from tkctl.session import Session
 from tkctl.targets import parse_targets
@@ -32,7 +32,7 @@ _HEADER = ("# Please edit the object below. Lines beginning with a '#' will be i
 
 def build(p: Parser, verb: str) -> None:
     add_filename_flags(p)
-    add_output_flag(p)
+    p.add_argument("-o", "--output", default="", help="yaml or json: the format the object is edited, then printed in")
     p.add_argument("--field-manager", default="kubectl-edit", help="name of the manager used to track field "
                    "ownership")
     p.flag("--save-config", help="save the configuration in the last-applied-configuration annotation")
@@ -42,9 +42,13 @@ def build(p: Parser, verb: str) -> None:
 def run(s: Session, o: argparse.Namespace) -> int:
     from api.catalog import REGISTRY, type_name_for  # noqa: PLC0415
     from api.patch import merge_patch, strategic  # noqa: PLC0415
-    from tkctl.encode import to_yaml  # noqa: PLC0415
+    from tkctl.encode import to_json, to_yaml  # noqa: PLC0415
     from tkctl.manifests import parse_documents  # noqa: PLC0415
 
+    if o.output not in ("", "yaml", "json"):
+        raise CliError(f'unable to match a printer suitable for the output format "{o.output}", allowed formats '
+                       "are: json,yaml")
+    encode = to_json if o.output == "json" else to_yaml
     objects: list[tuple[Any, dict[str, Any]]] = []
     for t in parse_targets(s, o.args, allow_empty_names=False):
         ns = s.namespace if t.info.ref.namespaced else None
@@ -54,18 +58,18 @@ def run(s: Session, o: argparse.Namespace) -> int:
         live.setdefault("apiVersion", info.ref.api_version)
         live.setdefault("kind", info.ref.kind)
         with tempfile.TemporaryDirectory(prefix="tkctl-edit-") as tmp:
-            path = Path(tmp) / f"{info.ref.resource}-{live['metadata']['name']}.yaml"
-            original_text = _HEADER + to_yaml(live)
+            path = Path(tmp) / f"{info.ref.resource}-{live['metadata']['name']}.{o.output or 'yaml'}"
+            original_text = _HEADER + encode(live)
             path.write_text(original_text)
             if subprocess.run([*editor, str(path)]).returncode != 0:
                 raise CliError("there was a problem with the editor " + " ".join(editor))
             edited_text = path.read_text()
         if edited_text == original_text:
-            s.print("Edit cancelled, no changes made.")
+            s.warn("Edit cancelled, no changes made.")
             continue
         body = "\n".join(line for line in edited_text.splitlines() if not line.lstrip().startswith("#"))
         if not body.strip():
-            s.print("Edit cancelled, saved file was empty.")
+            s.warn("Edit cancelled, saved file was empty.")
             continue
         edited = parse_documents(str(path), body)[0]
         type_name = type_name_for(str(live["apiVersion"]), str(live["kind"]))
@@ -75,7 +79,7 @@ def run(s: Session, o: argparse.Namespace) -> int:
             merge = merge_patch.create(live, edited)
             patch, patch_type = merge if isinstance(merge, dict) else {}, PatchType.MERGE
         if not patch:
-            s.print("Edit cancelled, no changes made.")
+            s.warn("Edit cancelled, no changes made.")
             continue
         result = s.client.patch(info.ref, live["metadata"]["name"], patch, live["metadata"].get("namespace"),
                                 patch_type=patch_type, field_manager=o.field_manager)

@@ -124,4 +124,4 @@ def _expose(s: Session, o: argparse.Namespace, obj: dict[str, Any]) -> None:
     if mode != "client":
         result = s.client.create(s.resource("services").ref, service, s.namespace, field_manager=o.field_manager,
                                  dry_run=mode == "server")
-    report(s, result, "exposed", o)
+    report(s, result, "exposed", o, built=result is service)

@@ -69,6 +69,8 @@ def run(s: Session, o: argparse.Namespace) -> int:
                        "examples")
     else:
         targets = parse_targets(s, o.args)
+    if o.watch or o.watch_only:
+        return _watch(s, o, _watch_target(targets), kind)
     failures: list[ApiError] = []
     if kind in OBJECT_FORMATS:
         objects, single = _objects(s, o, targets, failures)
@@ -78,10 +80,8 @@ def run(s: Session, o: argparse.Namespace) -> int:
             _no_resources(s, o, targets)
     else:
         printed = _tables(s, o, targets, failures, wide=kind == "wide")
-        if not printed and not failures and not o.watch_only and not o.ignore_not_found:
+        if not printed and not failures and not o.ignore_not_found:
             _no_resources(s, o, targets)
-        if o.watch or o.watch_only:
-            _watch(s, o, targets, wide=kind == "wide", headers=not printed and not o.no_headers)
     for failure in failures:
         from tkctl.errors import api_error_text  # noqa: PLC0415
 
@@ -250,16 +250,7 @@ def _tables(s: Session, o: argparse.Namespace, targets: list[Target], failures: 
     extra = {"includeObject": "Object"} if o.sort_by else None
     printed = False
     for t in targets:
-        if o.watch_only:
-            continue
-        tables = _fetch(s, o, t, TABLE_ACCEPT, failures=failures, extra=extra)
-        merged: dict[str, Any] | None = None
-        for doc in tables:
-            table = doc if doc.get("kind") == "Table" else _fallback_table(doc)
-            if merged is None:
-                merged = table
-            else:
-                merged["rows"] = (merged.get("rows") or []) + (table.get("rows") or [])
+        merged = _merged_table(_fetch(s, o, t, TABLE_ACCEPT, failures=failures, extra=extra))
         if merged is None or not merged.get("rows"):
             continue
         if o.sort_by:
@@ -272,6 +263,18 @@ def _tables(s: Session, o: argparse.Namespace, targets: list[Target], failures: 
     return printed
 
 
+def _merged_table(docs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """One Table of the rows of every document fetched for a target (chunks, named objects)."""
+    merged: dict[str, Any] | None = None
+    for doc in docs:
+        table = doc if doc.get("kind") == "Table" else _fallback_table(doc)
+        if merged is None:
+            merged = table
+        else:
+            merged["rows"] = (merged.get("rows") or []) + (table.get("rows") or [])
+    return merged
+
+
 def _fallback_table(doc: dict[str, Any]) -> dict[str, Any]:
     """A plain object or list (a server without Table support) as NAME/AGE rows."""
     items = doc.get("items") if "items" in doc else [doc]
@@ -279,38 +282,68 @@ def _fallback_table(doc: dict[str, Any]) -> dict[str, Any]:
             "rows": [{"cells": [(i.get("metadata") or {}).get("name", "")], "object": i} for i in items or []]}
 
 
-def _watch(s: Session, o: argparse.Namespace, targets: list[Target], *, wide: bool, headers: bool) -> None:
+def _watch_target(targets: list[Target]) -> Target:
+    """The one resource type ``-w`` watches (kubectl refuses several, before printing anything)."""
+    merged: dict[Any, Target] = {}
+    for t in targets:
+        merged.setdefault(t.info.ref, Target(t.info)).names.extend(t.names)
+    if len(merged) != 1:
+        raise CliError("you may only specify a single resource type")
+    return next(iter(merged.values()))
+
+
+def _watch(s: Session, o: argparse.Namespace, t: Target, kind: str) -> int:
+    """kubectl's ``get -w``: the current objects (unless ``--watch-only``), then each change as it comes."""
     from tkctl.table import format_rows  # noqa: PLC0415
 
-    if len(targets) != 1:
-        raise CliError("you may only specify a single resource type")
-    t = targets[0]
+    objects = kind in OBJECT_FORMATS
+    accept = "application/json" if objects else TABLE_ACCEPT
+    failures: list[ApiError] = []
+    # kubectl's watch path ignores --ignore-not-found: a missing name is an error.
+    docs = _fetch(s, argparse.Namespace(**{**vars(o), "ignore_not_found": False}), t, accept, failures=failures)
+    if failures:
+        raise failures[0]
+    headers = not o.no_headers
+    if not o.watch_only:
+        if objects:
+            for doc in docs:
+                items = doc.get("items") if doc.get("kind", "").endswith("List") else [doc]
+                s.out.write("".join(render([i], o.output, single=True) for i in items or []))
+        else:
+            merged = _merged_table(docs)
+            if merged is not None and merged.get("rows"):
+                s.out.write(format_rows(table_rows(s, o, t, merged, wide=kind == "wide", with_kind=o.show_kind,
+                                                   headers=headers)))
+                headers = False
+    if len(t.names) > 1:
+        raise CliError("you may only watch a single resource or type of resource at a time")
+    s.out.flush()
     ref = t.info.ref
+    path = ref.path(_namespace(s, o, ref.namespaced))
     params = {**_params(o, chunk=False), "watch": "true", "allowWatchBookmarks": "false"}
     if t.names:
         params["fieldSelector"] = f"metadata.name={t.names[0]}"
-    if not o.watch_only:
-        listing = s.client.request("GET", ref.path(_namespace(s, o, ref.namespaced)),
-                                   params={**_params(o, chunk=False), "limit": "1"})
-        params["resourceVersion"] = str((listing.get("metadata") or {}).get("resourceVersion") or "")
+    listing = s.client.request("GET", path, params={**_params(o, chunk=False), "limit": "1"})
+    params["resourceVersion"] = str((listing.get("metadata") or {}).get("resourceVersion") or "")
     columns: list[dict[str, Any]] = []
     widths: list[int] = []
-    for line in s.client.stream_lines(ref.path(_namespace(s, o, ref.namespaced)), params=params,
-                                      accept=TABLE_ACCEPT):
+    for line in s.client.stream_lines(path, params=params, accept=accept):
         event = json.loads(line)
         obj = event.get("object") or {}
         if event.get("type") == "ERROR":
             s.out.write(format_rows([["STATUS", "REASON", "MESSAGE"],
                                      ["Failure", str(obj.get("reason", "")), str(obj.get("message", ""))]]))
-            return
-        if obj.get("kind") != "Table":
-            obj = _fallback_table(obj)
-        # Only the first event's Table carries column definitions (as kube-apiserver sends them).
-        columns = obj.get("columnDefinitions") or columns
-        obj["columnDefinitions"] = columns
-        if output_kind(o.output) in OBJECT_FORMATS:
-            s.out.write(render([r.get("object") or {} for r in obj.get("rows") or []], o.output, single=True))
+            return 0
+        if objects:
+            s.out.write(render([obj], o.output, single=True))
         else:
-            s.out.write(format_rows(table_rows(s, o, t, obj, wide=wide, with_kind=False, headers=headers), widths))
-        headers = False
+            if obj.get("kind") != "Table":
+                obj = _fallback_table(obj)
+            # Only the first event's Table carries column definitions (as kube-apiserver sends them).
+            columns = obj.get("columnDefinitions") or columns
+            obj["columnDefinitions"] = columns
+            s.out.write(format_rows(table_rows(s, o, t, obj, wide=kind == "wide", with_kind=o.show_kind,
+                                               headers=headers), widths))
+            headers = False
         s.out.flush()
+    return 0

@@ -99,37 +99,25 @@ def _drain(s: Session, o: argparse.Namespace, node: dict[str, Any]) -> None:
     if o.pod_selector:
         params["labelSelector"] = o.pod_selector
     pods = (s.client.request("GET", "/api/v1/pods", params=params) or {}).get("items") or []
-    victims, errors, warnings = [], [], []
+    victims: list[dict[str, Any]] = []
+    errors: dict[str, list[str]] = {}
+    warnings: dict[str, list[str]] = {}
     for pod in pods:
+        verdict = _drain_verdict(o, pod)
         meta = pod["metadata"]
-        phase = (pod.get("status") or {}).get("phase")
-        owners = [r for r in meta.get("ownerReferences") or [] if r.get("controller")]
-        ref = f"{meta['namespace']}/{meta['name']}"
-        if phase in ("Succeeded", "Failed"):
+        if verdict is None or verdict[0] == "warning":
             victims.append(pod)
-            continue
-        if "kubernetes.io/config.mirror" in (meta.get("annotations") or {}):
-            continue
-        if owners and owners[0].get("kind") == "DaemonSet":
-            if not o.ignore_daemonsets:
-                errors.append(f"cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): {ref}")
-            else:
-                warnings.append(f"ignoring DaemonSet-managed Pods: {ref}")
-            continue
-        if not owners and not o.force:
-            errors.append(f"cannot delete Pods that declare no controller (use --force to override): {ref}")
-            continue
-        if any("emptyDir" in v for v in (pod.get("spec") or {}).get("volumes") or []) and not o.delete_emptydir_data:
-            errors.append(f"cannot delete Pods with local storage (use --delete-emptydir-data to override): {ref}")
-            continue
-        if not owners:
-            warnings.append(f"deleting Pods that declare no controller: {ref}")
-        victims.append(pod)
+        if verdict is not None and verdict[1]:
+            kind, message = verdict
+            (errors if kind == "error" else warnings).setdefault(message, []).append(
+                f"{meta['namespace']}/{meta['name']}")
     if errors:
-        raise CliError(f"unable to drain node \"{name}\" due to error: " + ", ".join(errors) +
-                       ", continuing command...\nThere are pending nodes to be drained:\n " + name)
+        lines = [f"cannot delete {message}: {', '.join(refs)}" for message, refs in errors.items()]
+        joined = lines[0] if len(lines) == 1 else f"[{', '.join(lines)}]"
+        raise CliError(f"unable to drain node \"{name}\" due to error: {joined}, continuing command...\n"
+                       f"There are pending nodes to be drained:\n {name}\n" + "\n".join(lines))
     if warnings:
-        s.warn("Warning: " + "; ".join(warnings))
+        s.warn("Warning: " + "; ".join(f"{message}: {', '.join(refs)}" for message, refs in warnings.items()))
     mode = dry_run_mode(o)
     suffix = {"client": " (dry run)", "server": " (server dry run)"}.get(mode, "")
     grace = o.grace_period if o.grace_period >= 0 else None
@@ -137,7 +125,7 @@ def _drain(s: Session, o: argparse.Namespace, node: dict[str, Any]) -> None:
         meta = pod["metadata"]
         if mode != "client":
             _evict(s, o, meta["namespace"], meta["name"], grace=grace, dry_run=mode == "server")
-        s.print(f"evicting pod {meta['namespace']}/{meta['name']}")
+        s.print(f"evicting pod {meta['namespace']}/{meta['name']}{suffix}")
     if mode == "none":
         deadline = time.monotonic() + (duration_seconds(o.timeout, "--timeout") or 7 * 24 * 3600.0)
         for pod in victims:
@@ -154,6 +142,29 @@ def _drain(s: Session, o: argparse.Namespace, node: dict[str, Any]) -> None:
                 time.sleep(0.5)
             s.print(f"pod/{meta['name']} evicted")
     s.print(f"node/{name} drained{suffix}")
+
+
+def _drain_verdict(o: argparse.Namespace, pod: dict[str, Any]) -> tuple[str, str] | None:
+    """kubectl's drain filters in its order (daemon set, mirror, local storage, controller): None evicts
+    quietly, ("warning", why) evicts with a warning, ("skip", why) leaves the pod (a warning unless why is
+    empty), ("error", why) refuses. As in kubectl, the last filter that lets a pod go has the say."""
+    meta = pod["metadata"]
+    finished = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+    owners = [r for r in meta.get("ownerReferences") or [] if r.get("controller")]
+    if owners and owners[0].get("kind") == "DaemonSet":
+        if not o.ignore_daemonsets:
+            return "error", "DaemonSet-managed Pods (use --ignore-daemonsets to ignore)"
+        return "skip", "ignoring DaemonSet-managed Pods"
+    if "kubernetes.io/config.mirror" in (meta.get("annotations") or {}):
+        return "skip", ""
+    local = any("emptyDir" in v for v in (pod.get("spec") or {}).get("volumes") or [])
+    if local and not finished and not o.delete_emptydir_data:
+        return "error", "Pods with local storage (use --delete-emptydir-data to override)"
+    if finished or owners:
+        return None
+    if not o.force:
+        return "error", "cannot delete Pods that declare no controller (use --force to override)"
+    return "warning", "deleting Pods that declare no controller"
 
 
 def _evict(s: Session, o: argparse.Namespace, ns: str, name: str, *, grace: int | None, dry_run: bool) -> None:

@@ -129,11 +129,11 @@ def _history(s: Session, o: argparse.Namespace, info: Any, obj: dict[str, Any]) 
             raise CliError("unable to find the specified revision")
         s.print(f"{name_of(obj)} with revision #{o.revision}")
         from tkctl.describe_format import Page  # noqa: PLC0415
-        from tkctl.verbs.describe import _template  # noqa: PLC0415
+        from tkctl.describe_pod import pod_template  # noqa: PLC0415
 
         page = Page()
         template = match[0]["spec"]["template"]
-        _template(page, template, 0)
+        pod_template(page, template, 0)
         s.out.write(page.render() + "\n")
         return
     if not rss:

@@ -83,5 +83,5 @@ def run(s: Session, o: argparse.Namespace) -> int:
     if mode != "client":
         result = s.client.create(s.resource("pods").ref, pod, s.namespace, field_manager=o.field_manager,
                                  dry_run=mode == "server")
-    report(s, result, "created", o)
+    report(s, result, "created", o, built=result is pod)
     return 0
