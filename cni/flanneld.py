@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
 import os
 import sys
@@ -25,6 +26,7 @@ from client.informer import SharedInformerFactory
 from client.mapping import lookup
 from client.rest import PatchType
 from cni import hostgw
+from cni.bridge import ensure_bridge
 from cni.vxlan import MTU, Peer, VxlanDevice
 from process import log as process_log
 from process.flags import ComponentParser
@@ -35,6 +37,13 @@ log = get_logger("flanneld")
 
 ANNOTATION = "flannel.alpha.coreos.com/"
 CONFLIST = "10-tinykube.conflist"
+BRIDGE = "cni0"
+
+
+def pod_gateway(pod_cidr: str) -> ipaddress.IPv4Interface:
+    """The bridge's address: the subnet's first host, where the plugin's IPAM puts the pods' gateway."""
+    subnet = ipaddress.IPv4Network(pod_cidr)
+    return ipaddress.IPv4Interface(f"{subnet.network_address + 1}/{subnet.prefixlen}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -74,7 +83,7 @@ def conflist(pod_cidr: str, mtu: int, ipam_dir: Path) -> dict[str, Any]:
         "cniVersion": "1.0.0",
         "name": "tinykube",
         "plugins": [
-            {"type": "tinykube-cni", "bridge": "cni0", "mtu": mtu, "isGateway": True, "hairpinMode": True,
+            {"type": "tinykube-cni", "bridge": BRIDGE, "mtu": mtu, "isGateway": True, "hairpinMode": True,
              "ipam": {"subnet": pod_cidr, "dataDir": str(ipam_dir)}},
             {"type": "portmap", "capabilities": {"portMappings": True}},
         ],
@@ -135,9 +144,11 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
         annotations = await asyncio.to_thread(setup_local, args, pod_cidr)
         await client.patch(lookup("nodes"), args.node_name, {"metadata": {"annotations": annotations}},
                            patch_type=PatchType.MERGE)
+        mtu = MTU if args.backend == "vxlan" else 1500
+        # The gateway exists before the first pod: the node's DNS listens on it, and other nodes' pods ask it.
+        await asyncio.to_thread(ensure_bridge, BRIDGE, pod_gateway(pod_cidr), mtu)
         install_plugin(args.cni_bin_dir)
-        write_conflist(args.cni_conf_dir, conflist(pod_cidr, MTU if args.backend == "vxlan" else 1500,
-                                                   args.ipam_dir))
+        write_conflist(args.cni_conf_dir, conflist(pod_cidr, mtu, args.ipam_dir))
         log.info("overlay ready", node=args.node_name, subnet=pod_cidr, backend=args.backend)
 
         async def sync() -> None:

@@ -32,7 +32,7 @@ from kubelet.eviction import DEFAULT_EVICTION_HARD, parse_thresholds
 from kubelet.eviction_manager import EvictionManager
 from kubelet.hollow import HollowPods
 from kubelet.machine import default_node_ip, measure
-from kubelet.node_sync import register, renew_lease_forever, update_status_forever
+from kubelet.node_sync import register_until_done, renew_lease_forever, update_status_forever
 from kubelet.nodestatus import (
     Machine,
     Reservations,
@@ -226,7 +226,7 @@ class Kubelet:
         node = new_node(self.node_name, self.node_ip, self.machine, self.reserved,
                         labels=parse_labels(args.node_labels), taints=parse_taints(args.register_with_taints),
                         max_pods=args.max_pods, kubelet_port=args.port, now_text=rfc3339(time.time()))
-        registered = await register(self.rest, node)
+        registered = await register_until_done(self.rest, node)
         self.node_uid = registered["metadata"].get("uid", "")
         log.info("registered node", node=self.node_name, ip=self.node_ip, runtime=runtime_version)
         loop = asyncio.get_running_loop()

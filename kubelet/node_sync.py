@@ -54,6 +54,24 @@ async def register(rest: RestClient, node: dict[str, Any]) -> dict[str, Any]:
                             subresource="status")
 
 
+async def register_until_done(rest: RestClient, node: dict[str, Any],
+                              sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> dict[str, Any]:
+    """``register``, retried with backoff (0.1 s doubling to 7 s) as upstream's kubelet does.
+
+    An apiserver that is still starting or briefly unreachable (a slow machine, a restart of the control
+    plane) must not make the kubelet exit: it would only be restarted to wait again.
+    """
+    delay = 0.1
+    while True:
+        try:
+            return await register(rest, node)
+        except (ApiError, ApiConnectionError) as err:
+            log.warning("unable to register the node, will retry", node=node["metadata"]["name"], error=str(err),
+                        retry_in=delay)
+        await sleep(delay)
+        delay = min(delay * 2, 7.0)
+
+
 async def renew_lease_forever(rest: RestClient, node: str, node_uid: Callable[[], str], duration_seconds: int,
                               interval: float) -> None:
     """Renew the node Lease every ``interval`` seconds, creating it when missing; errors only delay it."""

@@ -86,6 +86,7 @@ def test_services_through_real_rules(mode, cluster):
     assert set(served) == {"web1", "web2", "web3"}, served  # all endpoints, local and across the overlay
 
     assert fetch(None, f"http://{node1.ip}:30080/") in {"web1", "web2", "web3"}  # NodePort from the host
+    assert fetch(node1.netns, "http://10.96.0.50/") in {"web1", "web2", "web3"}  # a node's own process
     assert fetch(hairpin.netns, "http://10.96.0.52/") == "web1"  # hairpin: a pod reaches itself through its Service
 
     refused = wget(client.netns, "http://10.96.0.51/")

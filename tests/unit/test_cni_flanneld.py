@@ -2,7 +2,8 @@ import json
 import sys
 from pathlib import Path
 
-from cni.flanneld import ANNOTATION, conflist, install_plugin, peers, write_conflist
+from cni.flanneld import ANNOTATION, conflist, install_plugin, peers, pod_gateway, write_conflist
+from cni.ipam import HostLocal
 from cni.vxlan import Peer
 
 
@@ -41,3 +42,9 @@ def test_plugin_is_linked_into_the_bin_dir_idempotently(tmp_path):
     install_plugin(tmp_path / "bin")
     link = tmp_path / "bin" / "tinykube-cni"
     assert link.resolve() == (Path(sys.executable).parent / "tinykube-cni").resolve()
+
+
+def test_the_bridge_made_at_start_carries_the_gateway_the_plugin_hands_to_pods(tmp_path):
+    cidr = "10.244.3.0/24"
+    assert pod_gateway(cidr).ip == HostLocal("tinykube", cidr, data_dir=str(tmp_path)).gateway
+    assert str(pod_gateway(cidr)) == "10.244.3.1/24"
