@@ -1,6 +1,7 @@
 """Cluster networking end to end on a `tinykube up` cluster (three netns nodes), as issue #10 accepts it:
-(1) cluster DNS answers for Services, headless Services and StatefulSet pods, and busybox's nslookup/wget
-work by name; (2) endpoint churn: a client loops on a ClusterIP while the Deployment behind it scales
+(1) cluster DNS answers for Services, headless Services and StatefulSet pods on every node, busybox's nslookup/wget
+work by name, and a NodePort answers on every node's address from the host;
+(2) endpoint churn: a client loops on a ClusterIP while the Deployment behind it scales
 2→6→2→5→1, and no answer comes from a pod once it is deleted, and no request fails. A terminating pod serves
 through a 5 s preStop sleep and stops at SIGTERM, so zero failures means every node's kube-proxy stopped
 sending new connections to it within those 5 s of its endpoint turning not-ready (without the preStop sleep,
@@ -83,7 +84,7 @@ def _pod_ips(cluster: LocalCluster, namespace: str, selector: str) -> dict[str, 
     return {p["metadata"]["name"]: p["status"]["podIP"] for p in pods}
 
 
-def test_dns_names_services_headless_services_and_statefulset_pods(cluster: LocalCluster) -> None:
+def test_dns_on_every_node_names_services_and_statefulset_pods_and_node_ports_answer(cluster: LocalCluster) -> None:
     ns = "dns"
     cluster.kubectl("create", "namespace", ns)
     peer, web = {"app": "peer"}, {"app": "web"}
@@ -130,6 +131,16 @@ def test_dns_names_services_headless_services_and_statefulset_pods(cluster: Loca
     # (busybox 1.35's `wget -T` segfaults: the timeout comes from `timeout` instead)
     assert in_client("timeout", "5", "wget", "-q", "-O-", "http://peer-1.peers:8080").strip() == "peer-1"
     assert in_client("timeout", "5", "wget", "-q", "-O-", "http://web").strip() in webs
+    # The same pods through a NodePort, from the host's root namespace to every node's address.
+    _apply(cluster, ns, _service("web-np", web, type="NodePort"))
+    node_port = cluster.kubectl("get", "service", "-n", ns, "web-np", "-o", "jsonpath={.spec.ports[0].nodePort}")
+    node_ips = cluster.kubectl("get", "nodes", "-o",
+                               'jsonpath={.items[*].status.addresses[?(@.type=="InternalIP")].address}').split()
+    assert len(node_ips) == 3, node_ips
+    for ip in node_ips:
+        page = subprocess.run(["timeout", "5", "/bin/busybox", "wget", "-q", "-O-", f"http://{ip}:{node_port}/"],
+                              capture_output=True, text=True)
+        assert page.stdout.strip() in webs, (ip, page.stdout, page.stderr)
     unknown = subprocess.run(cluster.kubectl_argv("exec", "-n", ns, "client", "--", "nslookup",
                                                   f"nosuch.{domain}", KUBE_DNS), capture_output=True, text=True)
     assert unknown.returncode != 0 and "NXDOMAIN" in unknown.stdout, unknown.stdout + unknown.stderr
