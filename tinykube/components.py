@@ -110,11 +110,14 @@ def haproxy_config(cluster: Cluster) -> Path:
     """TCP load balancing over the apiservers, with TLS health checks of /readyz, as kubeadm's HA guide does.
 
     A dead node answers nothing (its link is down): connects give up after 1 s and go to another apiserver
-    (``redispatch``) rather than holding a client until its TLS handshake times out."""
+    (``redispatch``) rather than holding a client until its TLS handshake times out. When every check fails
+    at once (machines too slow to answer /readyz within a second, as software-emulated VMs are), unchecked
+    backup copies of the servers take the traffic instead of the balancer refusing every connection."""
     path = cluster.infra_dir() / "haproxy.cfg"
     path.parent.mkdir(parents=True, exist_ok=True)
     servers = "\n".join(
-        f"  server {n.name} {n.ip}:{APISERVER_PORT} check check-ssl verify none inter 1s fall 2 rise 1"
+        f"  server {n.name} {n.ip}:{APISERVER_PORT} check check-ssl verify none inter 1s fall 2 rise 1\n"
+        f"  server {n.name}-unchecked {n.ip}:{APISERVER_PORT} backup"
         for n in cluster.topology.control_plane)
     path.write_text(f"""global
   maxconn 8192
@@ -132,6 +135,7 @@ backend apiservers
   option httpchk GET /readyz
   http-check expect status 200
   balance roundrobin
+  option allbackups
 {servers}
 """)
     return path
