@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from client.backoff import Backoff
 from client.errors import AlreadyExists, ApiConnectionError, ApiError, Conflict, NotFound
 from client.rest import PatchType, ResourceRef, RestClient
 from process.log import get_logger
@@ -61,15 +62,15 @@ async def register_until_done(rest: RestClient, node: dict[str, Any],
     An apiserver that is still starting or briefly unreachable (a slow machine, a restart of the control
     plane) must not make the kubelet exit: it would only be restarted to wait again.
     """
-    delay = 0.1
+    backoff = Backoff(0.1, 7.0, jitter=0.0)
     while True:
         try:
             return await register(rest, node)
         except (ApiError, ApiConnectionError) as err:
+            delay = backoff.next_delay()
             log.warning("unable to register the node, will retry", node=node["metadata"]["name"], error=str(err),
                         retry_in=delay)
         await sleep(delay)
-        delay = min(delay * 2, 7.0)
 
 
 async def renew_lease_forever(rest: RestClient, node: str, node_uid: Callable[[], str], duration_seconds: int,
