@@ -149,6 +149,18 @@ def too_old_resource_version(requested: int, oldest: int) -> dict[str, JSON]:
     return expired(f"too old resource version: {requested} ({oldest})")
 
 
+def too_large_resource_version(requested: int, current: int) -> dict[str, JSON]:
+    """504 for a resourceVersion the store has not reached: the client retries after a second."""
+    return failure(
+        "Timeout",
+        f"Too large resource version: {requested}, current: {current}",
+        {
+            "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+            "retryAfterSeconds": 1,
+        },
+    )
+
+
 def too_large() -> dict[str, JSON]:
     """413 for a body over the size limit."""
     return failure("RequestEntityTooLarge", "Request entity too large: limit is 3145728")

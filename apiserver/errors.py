@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 
-import grpc
-
 from api import status
 from api.schema import JSON
 from store.client import AmbiguousWriteError
 from store.errors import EtcdError
+from store.grpc_status import StatusCode
 
 
 class APIError(Exception):
@@ -54,6 +53,6 @@ def from_store(err: BaseException) -> APIError:
         return APIError(status.timeout("the store did not answer in time"))
     if isinstance(err, AmbiguousWriteError):
         return APIError(status.timeout(f"the store may or may not have applied the write: {err}"))
-    if isinstance(err, EtcdError) and err.code == grpc.StatusCode.DEADLINE_EXCEEDED:
+    if isinstance(err, EtcdError) and err.code == StatusCode.DEADLINE_EXCEEDED:
         return APIError(status.timeout(f"store request timed out: {err}"))
     return APIError(status.service_unavailable(f"the store is unavailable: {err}"))

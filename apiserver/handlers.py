@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import copy
 import secrets
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -40,12 +39,12 @@ from apiserver.metrics_api import ResourceMetrics
 from apiserver.registry import Registry
 from apiserver.reviews import Reviews
 from apiserver.watch_cache import Event, WatchCaches
+from apiserver.watch_stream import Encoder, WatchStream, chunk, event_line, shared_encoder
 from protos.etcd import rpc_pb2
 from store import client as store
 
 JSON_TYPE = "application/json"
 DEFAULT_WATCH_SECONDS = 1800
-BOOKMARK_SECONDS = 10.0
 GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 POD_SUBRESOURCE_PROXIES = frozenset({"log", "exec", "attach", "portforward"})
 UPDATE_RETRIES = 8
@@ -236,9 +235,23 @@ class Handlers:
     # ---- reads ----
 
     async def get(self, request: web.Request, t: Target) -> web.Response:
-        """GET one object (or its status/scale view)."""
+        """GET one object (or its status/scale view): a consistent store read without a resourceVersion; with one
+        (0: any version, N: not older than N), from the watch cache once it has reached that revision."""
         assert t.name is not None
-        obj = await self.registry.require(t.kind.resource, t.key, t.name)
+        rv = request.query.get("resourceVersion", "")
+        try:
+            wanted = int(rv) if rv else None
+        except ValueError:
+            raise bad_request(f"invalid resource version {rv!r}") from None
+        cache = self.caches.get(f"{t.kind.storage_prefix}/")
+        if wanted is not None and cache.ready.is_set() and cache.revision >= wanted:
+            cached = cache.state.get(t.key.encode())
+            if cached is None:
+                raise APIError(status.not_found(t.kind.resource.plural, t.kind.resource.group, t.name))
+            obj = cached
+        else:
+            # The watch cache's copy of the version read spares decoding it (nothing below changes it).
+            obj = await self.registry.require(t.kind.resource, t.key, t.name, cache.decoded)
         if t.sub == "scale":
             return respond(t.kind.scale_of(t.kind.from_storage(obj)))
         return self.output(request, t, obj)
@@ -297,10 +310,12 @@ class Handlers:
                     raise bad_request(f"invalid resource version {rv!r}") from None
                 if match == "Exact" or (limit and match != "NotOlderThan"):
                     revision = wanted
-            # Objects the watch cache holds at the version read need no decoding (nothing below changes them).
+            # Objects the watch cache holds at the version read need neither reading nor decoding (nothing below
+            # changes them); a cache still loading would only cost a useless keys-only read.
             cache = self.caches.get(f"{t.kind.storage_prefix}/")
+            decoded = cache.decoded if cache.ready.is_set() else None
             page = await self.registry.list(
-                prefix, limit=limit, token=token, revision=revision, keep=keep, decoded=cache.decoded
+                prefix, limit=limit, token=token, revision=revision, keep=keep, decoded=decoded
             )
             page_items, revision, cont = page.items, page.revision, page.continue_token
         items_out = [t.kind.from_storage(o) for o in page_items]
@@ -325,86 +340,74 @@ class Handlers:
             raise bad_request(f"invalid resource version {rv!r}") from None
         timeout = _int_param(query, "timeoutSeconds") or DEFAULT_WATCH_SECONDS
         bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
-        as_table = tables.wants_table(request.headers.get("Accept", ""))
         cache = self.caches.get(f"{t.kind.storage_prefix}/", since)
         await cache.wait_ready(self.request_timeout)
         if since is not None and since > cache.revision:
-            await cache.wait_for(since, self.request_timeout)
+            # Ahead of this cache is normal on a quiet prefix; ahead of the store is a version that never was.
+            current = await self.registry.revision()
+            if since > current:
+                raise APIError(status.too_large_resource_version(since, current))
         resp = web.StreamResponse(status=200, headers={"Content-Type": JSON_TYPE, "Cache-Control": "no-cache"})
         resp.enable_chunked_encoding()
+        writer = await resp.prepare(request)
+        assert writer is not None
+        res = t.kind.resource
+        stream = WatchStream(request.protocol, writer.drain, self._encoder(request, t))
         try:
-            watcher = cache.subscribe(keep, since)
+            # Watches of one resource, namespace and selectors share one predicate evaluation per change.
+            key = (
+                res.group,
+                res.version,
+                res.plural,
+                t.namespace,
+                query.get("labelSelector", ""),
+                query.get("fieldSelector", ""),
+            )
+            stream.backfill(cache.attach(stream, keep, since, key))
         except APIError as err:
             # kube-apiserver starts the stream, then reports 410 as an ERROR event.
-            await resp.prepare(request)
-            await resp.write(json_codec.dumps({"type": "ERROR", "object": err.body}) + b"\n")
+            await resp.write(event_line("ERROR", err.body))
             return resp
-        await resp.prepare(request)
-        deadline = time.monotonic() + timeout
-        first = True
+
+        def bookmark() -> JSON:
+            # Never behind the watch's own start (the cache may not have reached it yet on a quiet prefix).
+            return {
+                "kind": res.kind,
+                "apiVersion": res.api_version,
+                "metadata": {"resourceVersion": str(max(cache.revision, since or 0))},
+            }
+
         try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                # Events already queued go out in one write; waiting (with a timer) only when there are none.
-                batch = _drain(watcher.queue)
-                if not batch:
-                    try:
-                        async with asyncio.timeout(min(remaining, BOOKMARK_SECONDS)):
-                            batch = [await watcher.queue.get()]
-                    except TimeoutError:
-                        batch = []
-                    batch += _drain(watcher.queue)
-                if not batch:
-                    if bookmarks:
-                        res = t.kind.resource
-                        mark = {
-                            "kind": res.kind,
-                            "apiVersion": res.api_version,
-                            "metadata": {"resourceVersion": str(cache.revision)},
-                        }
-                        await resp.write(json_codec.dumps({"type": "BOOKMARK", "object": mark}) + b"\n")
-                    continue
-                ended = any(event is None for event in batch)
-                lines = []
-                for event in batch:
-                    if event is None:
-                        break
-                    lines.append(self._event_line(t, event, as_table, first, query))
-                    first = False
-                if lines:
-                    await resp.write(b"".join(lines))
-                if ended:
-                    break
+            await stream.run(timeout, bookmark if bookmarks else None)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
-            cache.unsubscribe(watcher)
+            cache.unsubscribe(stream)
         with contextlib.suppress(ConnectionResetError):
             await resp.write_eof()
         return resp
 
-    def _event_line(self, t: Target, event: Event, as_table: bool, first: bool, query: Mapping[str, str]) -> bytes:
-        obj = t.kind.from_storage(event.obj)
-        shareable = not as_table and obj is event.obj
-        if shareable and event.encoded is not None:
-            return event.encoded
-        body: JSON = (
-            tables.render(
+    def _encoder(self, request: web.Request, t: Target) -> Encoder:
+        """How this watcher's events are written: shared JSON chunks, or Table rows rendered for it alone (the
+        first with the column definitions)."""
+        serve = t.kind.from_storage
+        if not tables.wants_table(request.headers.get("Accept", "")):
+            return shared_encoder(t.kind.resource.api_version, serve)
+        first = True
+
+        def encode(event: Event) -> bytes:
+            nonlocal first
+            table = tables.render(
                 t.kind.resource,
-                [obj],
-                query,
+                [serve(event.obj)],
+                request.query,
                 with_definitions=first,
                 list_meta={"resourceVersion": str(event.revision)},
             )
-            if as_table
-            else obj
-        )
-        line = json_codec.dumps({"type": event.type, "object": body}) + b"\n"
-        if shareable:
-            event.encoded = line
-        return line
+            first = False
+            return chunk(event_line(event.type, table))
+
+        return encode
 
     # ---- decoding new objects ----
 
@@ -982,14 +985,6 @@ class Handlers:
         current = await self.registry.require(t.kind.resource, t.key, t.name)
         await self._delete_once(request, Target(t.kind, t.namespace, t.name, None), current, delete_opts, False)
         return respond({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
-
-
-def _drain(queue: asyncio.Queue[Event | None]) -> list[Event | None]:
-    """Everything queued now, without waiting."""
-    out: list[Event | None] = []
-    while not queue.empty():
-        out.append(queue.get_nowait())
-    return out
 
 
 def _namespace_pending(kind: str, obj: JSON) -> bool:

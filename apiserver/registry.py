@@ -26,6 +26,8 @@ from store import client as store
 from store.errors import EtcdError
 
 T = TypeVar("T")
+Decoded = Callable[[bytes, int], dict[str, JSON] | None]
+"""The already-decoded object at a key if it is the version written at a revision (the watch cache's copy)."""
 
 COMPACTED_MESSAGE = (
     "The provided continue parameter is too old to display a consistent list result. You can start a new "
@@ -61,15 +63,18 @@ def decode(
 
 READ_CHUNK = 500
 """Keys per store read: a whole 10k-object list in one range would exceed the gRPC message limit."""
+KEYS_CHUNK = 5000
+"""Keys per store read without values (a few dozen bytes each)."""
 
 
 async def read_range(
-    client: store.StoreClient, start: bytes, end: bytes, limit: int, revision: int
+    client: store.StoreClient, start: bytes, end: bytes, limit: int, revision: int, *, keys_only: bool = False
 ) -> rpc_pb2.RangeResponse:
-    """One range of at most `limit` keys, fewer when their values are too large for one gRPC message."""
+    """One range of at most `limit` keys (without values if `keys_only`), fewer when their values are too large
+    for one gRPC message."""
     while True:
         try:
-            return await client.range(start, end, limit=limit, revision=revision)
+            return await client.range(start, end, limit=limit, revision=revision, keys_only=keys_only)
         except EtcdError as err:
             if "larger than max" not in err.message or limit <= 1:
                 raise
@@ -118,6 +123,17 @@ def parse_continue(token: str, prefix: bytes) -> tuple[int, bytes]:
     return revision, start
 
 
+def _all_cached(kvs: Sequence[kv_pb2.KeyValue], decoded: Decoded) -> list[dict[str, JSON]] | None:
+    """The cached objects of exactly these versions, or None if one is missing."""
+    out = []
+    for kv in kvs:
+        obj = decoded(kv.key, kv.mod_revision)
+        if obj is None:
+            return None
+        out.append(obj)
+    return out
+
+
 class Registry:
     """Typed reads and conditional writes of objects, as kube-apiserver's generic registry does them."""
 
@@ -153,14 +169,17 @@ class Registry:
         resp: rpc_pb2.RangeResponse = await self._call(self.client.range(b"/registry/", count_only=True, prefix=True))
         return int(resp.header.revision)
 
-    async def get(self, key: str) -> dict[str, JSON] | None:
-        """The object at `key`, or None."""
+    async def get(self, key: str, decoded: Decoded | None = None) -> dict[str, JSON] | None:
+        """The object at `key`, or None. `decoded` as for `list`: a cached copy of the very version read, shared,
+        so the caller must not change it."""
         kv: kv_pb2.KeyValue | None = await self._call(self.client.get(key))
-        return decode(kv, transformer=self.transformer) if kv is not None else None
+        if kv is None:
+            return None
+        return (decoded and decoded(kv.key, kv.mod_revision)) or decode(kv, transformer=self.transformer)
 
-    async def require(self, res: Resource, key: str, name: str) -> dict[str, JSON]:
+    async def require(self, res: Resource, key: str, name: str, decoded: Decoded | None = None) -> dict[str, JSON]:
         """The object at `key`, or 404 NotFound."""
-        obj = await self.get(key)
+        obj = await self.get(key, decoded)
         if obj is None:
             raise APIError(status.not_found(res.plural, res.group, name))
         return obj
@@ -173,13 +192,15 @@ class Registry:
         token: str = "",
         revision: int = 0,
         keep: Callable[[dict[str, JSON]], bool] | None = None,
-        decoded: Callable[[bytes, int], dict[str, JSON] | None] | None = None,
+        decoded: Decoded | None = None,
     ) -> Page:
         """A page of objects under `prefix` (ending in `/`) read at one snapshot; `keep` filters them.
 
         `decoded(key, mod_revision)` may hand back the object already decoded (the watch cache's copy of that
-        very version), which spares decoding it again; such objects are shared, so the caller must not change
-        them."""
+        very version). Given it, each chunk is first read without values: when the cache holds every version
+        the store lists, the page is those objects (exactly the store's state at the snapshot) and no value
+        crosses the wire or is decoded; otherwise the chunk is read again with values. Cached objects are
+        shared, so the caller must not change them."""
         pfx = prefix.encode()
         end = store.prefix_end(pfx)
         start = pfx
@@ -188,26 +209,39 @@ class Registry:
         items: list[dict[str, JSON]] = []
         while True:
             batch = min(READ_CHUNK, limit - len(items)) if limit else READ_CHUNK
-            try:
-                resp = await read_range(self.client, start, end, batch, revision)
-            except EtcdError as err:
-                if err.message.endswith("compacted"):
-                    raise APIError(status.expired(COMPACTED_MESSAGE)) from err
-                if "future revision" in err.message:
-                    raise APIError(status.failure("Timeout", f"Too large resource version: {revision}")) from err
-                raise from_store(err) from err
-            except TimeoutError as err:
-                raise from_store(err) from err
-            revision = revision or int(resp.header.revision)
-            for kv in resp.kvs:
-                obj = (decoded and decoded(kv.key, kv.mod_revision)) or decode(kv, transformer=self.transformer)
-                if keep is None or keep(obj):
-                    items.append(obj)
+            objs: list[dict[str, JSON]] | None = None
+            if decoded is not None:
+                resp = await self._read(start, end, batch if limit else KEYS_CHUNK, revision, keys_only=True)
+                revision = revision or int(resp.header.revision)
+                objs = _all_cached(resp.kvs, decoded)
+            if objs is None:
+                resp = await self._read(start, end, batch, revision)
+                revision = revision or int(resp.header.revision)
+                objs = [
+                    (decoded and decoded(kv.key, kv.mod_revision)) or decode(kv, transformer=self.transformer)
+                    for kv in resp.kvs
+                ]
+            items += objs if keep is None else [o for o in objs if keep(o)]
             if not resp.more or not resp.kvs:
                 return Page(items, revision)
             start = resp.kvs[-1].key + b"\0"
             if limit and len(items) >= limit:
                 return Page(items, revision, continue_token(revision, start))
+
+    async def _read(
+        self, start: bytes, end: bytes, limit: int, revision: int, *, keys_only: bool = False
+    ) -> rpc_pb2.RangeResponse:
+        """One chunk of a list, store errors as kube-apiserver reports them."""
+        try:
+            return await read_range(self.client, start, end, limit, revision, keys_only=keys_only)
+        except EtcdError as err:
+            if err.message.endswith("compacted"):
+                raise APIError(status.expired(COMPACTED_MESSAGE)) from err
+            if "future revision" in err.message:
+                raise APIError(status.failure("Timeout", f"Too large resource version: {revision}")) from err
+            raise from_store(err) from err
+        except TimeoutError as err:
+            raise from_store(err) from err
 
     async def create(
         self,

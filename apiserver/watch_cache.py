@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from api import status
 from api.schema import JSON
@@ -44,37 +45,61 @@ class Event:
     obj: dict[str, JSON]
     revision: int
     prev: dict[str, JSON] | None = None
-    encoded: bytes | None = field(default=None, compare=False, repr=False)
-    """The event's JSON line, serialized once and shared by every plain-JSON watcher (1,000 watchers must
-    not mean 1,000 serializations)."""
+    encoded: dict[Hashable, bytes] | None = field(default=None, compare=False, repr=False)
+    """The event as written to watchers, by encoding: serialized once and shared by every watcher that wants
+    it that way (1,000 watchers must not mean 1,000 serializations)."""
+
+
+class Subscriber(Protocol):
+    """Where a watch's events go: `deliver` takes each event as this watcher sees it, in order, and answers
+    False when the watcher fell too far behind (it is then dropped); `end` closes the stream."""
+
+    def deliver(self, event: Event) -> bool:
+        """Take one event now, without waiting."""
+        ...
+
+    def end(self) -> None:
+        """No more events will come."""
+        ...
+
+
+class Selection:
+    """The watchers of one predicate: what an event looks like to them is worked out once for all of them."""
+
+    def __init__(self, predicate: Predicate) -> None:
+        self.predicate = predicate
+        self.subscribers: dict[Subscriber, None] = {}
+
+    def view(self, event: Event) -> Event | None:
+        """The event as these watchers see it: objects entering the selection are ADDED, leaving it DELETED."""
+        now = self.predicate(event.obj)
+        before = event.prev is not None and self.predicate(event.prev)
+        if event.type == "DELETED":
+            return event if now else None
+        if now:
+            return event if event.type == "ADDED" or before else Event("ADDED", event.obj, event.revision)
+        if before:
+            # An object leaving the selection is deleted from this watcher's point of view.
+            return Event("DELETED", event.obj, event.revision)
+        return None
 
 
 @dataclass(eq=False)
 class Watcher:
-    """A subscriber: events matching its predicate land in its queue; None ends the stream."""
+    """A subscriber that queues its events for a reader task; None ends the stream."""
 
-    predicate: Predicate
     queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)
 
-    def offer(self, event: Event) -> bool:
-        """Queue the event as this watcher sees it; False when the watcher fell too far behind."""
-        now = self.predicate(event.obj)
-        before = event.prev is not None and self.predicate(event.prev)
-        if event.type == "DELETED":
-            seen: Event | None = event if now else None
-        elif now:
-            seen = event if event.type == "ADDED" or before else Event("ADDED", event.obj, event.revision)
-        elif before:
-            # An object leaving the selection is deleted from this watcher's point of view.
-            seen = Event("DELETED", event.obj, event.revision)
-        else:
-            seen = None
-        if seen is None:
-            return True
+    def deliver(self, event: Event) -> bool:
+        """Queue the event; False when the reader fell too far behind."""
         if self.queue.qsize() >= WATCHER_BACKLOG:
             return False
-        self.queue.put_nowait(seen)
+        self.queue.put_nowait(event)
         return True
+
+    def end(self) -> None:
+        """Tell the reader the stream is over."""
+        self.queue.put_nowait(None)
 
 
 class ResourceCache:
@@ -92,9 +117,15 @@ class ResourceCache:
         self.revision = 0
         self.oldest = 0
         """Watches may start at any revision >= oldest - 1's successor: the ring covers (oldest, revision]."""
-        self.watchers: set[Watcher] = set()
+        self.selections: dict[Hashable, Selection] = {}
+        self.subscribers: dict[Subscriber, Hashable] = {}
+        """Every subscriber and the key of its selection."""
+        self.early: dict[Subscriber, int] = {}
+        """Subscribers from a revision this cache has not reached yet (a consistent list's, read from the store
+        a moment ago, or one past the last change of this quiet prefix), and that revision: the changes up to it
+        reach the cache later but precede the watch, so they are not delivered. The watch starts at once instead
+        of waiting for the cache to see that revision, which on a quiet prefix could take until the next change."""
         self.ready = asyncio.Event()
-        self._advanced = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -111,9 +142,12 @@ class ResourceCache:
         self._close_all()
 
     def _close_all(self) -> None:
-        for w in self.watchers:
-            w.queue.put_nowait(None)
-        self.watchers.clear()
+        subscribers = list(self.subscribers)
+        self.selections.clear()
+        self.subscribers.clear()
+        self.early.clear()
+        for sub in subscribers:
+            sub.end()
 
     async def _run(self) -> None:
         while True:
@@ -127,8 +161,8 @@ class ResourceCache:
                     self.revision = max(
                         self.revision, update.revision if not update.events else update.events[-1].kv.mod_revision
                     )
-                    async with self._advanced:
-                        self._advanced.notify_all()
+                    if self.early:
+                        self.early = {sub: since for sub, since in self.early.items() if since > self.revision}
             except WatchCompactedError:
                 log.info("watch cache fell behind compaction; relisting", prefix=self.prefix.decode())
             except asyncio.CancelledError:
@@ -173,10 +207,17 @@ class ResourceCache:
         if len(self.events) == self.events.maxlen:
             self.oldest = self.events[0].revision
         self.events.append(event)
-        lagging = [w for w in self.watchers if not w.offer(event)]
-        for w in lagging:
-            self.watchers.discard(w)
-            w.queue.put_nowait(None)
+        lagging: list[Subscriber] = []
+        early, revision = self.early, event.revision
+        for selection in self.selections.values():
+            seen = selection.view(event)
+            if seen is not None:
+                lagging += [
+                    sub for sub in selection.subscribers if early.get(sub, 0) < revision and not sub.deliver(seen)
+                ]
+        for sub in lagging:
+            self.unsubscribe(sub)
+            sub.end()
 
     async def wait_ready(self, seconds: float) -> None:
         """Wait for the initial list; 504 if the store does not answer in time."""
@@ -184,12 +225,6 @@ class ResourceCache:
             await asyncio.wait_for(self.ready.wait(), seconds)
         except TimeoutError:
             raise APIError(status.timeout("the watch cache is not ready: the store did not answer in time")) from None
-
-    async def wait_for(self, revision: int, seconds: float) -> None:
-        """Wait until the cache has seen `revision` (a list read right before must be visible)."""
-        async with self._advanced:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._advanced.wait_for(lambda: self.revision >= revision), seconds)
 
     def decoded(self, key: bytes, mod_revision: int) -> dict[str, JSON] | None:
         """The cached object at `key` if it is the version written at `mod_revision` (shared: read only)."""
@@ -203,24 +238,44 @@ class ResourceCache:
         return [obj for key, obj in sorted(self.state.items()) if predicate(obj)], self.revision
 
     def subscribe(self, predicate: Predicate, since: int | None) -> Watcher:
-        """A watcher from `since` (replaying newer events), or with synthetic ADDED events for all objects."""
-        w = Watcher(predicate)
+        """A queued watcher from `since` (replaying newer events), or with synthetic ADDED events for all objects."""
+        w = Watcher()
+        for event in self.attach(w, predicate, since):
+            w.queue.put_nowait(event)
+        return w
+
+    def attach(
+        self, sub: Subscriber, predicate: Predicate, since: int | None, key: Hashable | None = None
+    ) -> list[Event]:
+        """Deliver future changes to `sub`; returns what it must see first: the events after `since`, or
+        synthetic ADDED events for every object. Subscribers with the same `key` share their predicate, so it
+        is evaluated once per change for all of them. 410 Expired when `since` is older than the ring."""
         if since is None:
-            for _, obj in sorted(self.state.items()):
-                if predicate(obj):
-                    w.queue.put_nowait(Event("ADDED", obj, self.revision))
+            first = [Event("ADDED", obj, self.revision) for _, obj in sorted(self.state.items()) if predicate(obj)]
         else:
             if since < self.oldest:
                 raise APIError(status.too_old_resource_version(since, self.oldest + 1))
-            for event in self.events:
-                if event.revision > since:
-                    w.offer(event)
-        self.watchers.add(w)
-        return w
+            view = Selection(predicate).view
+            first = [seen for event in self.events if event.revision > since and (seen := view(event)) is not None]
+        key = object() if key is None else key
+        selection = self.selections.get(key)
+        if selection is None:
+            selection = self.selections[key] = Selection(predicate)
+        selection.subscribers[sub] = None
+        self.subscribers[sub] = key
+        if since is not None and since > self.revision:
+            self.early[sub] = since
+        return first
 
-    def unsubscribe(self, w: Watcher) -> None:
-        """Stop delivering to `w`."""
-        self.watchers.discard(w)
+    def unsubscribe(self, sub: Subscriber) -> None:
+        """Stop delivering to `sub`."""
+        key = self.subscribers.pop(sub, None)
+        self.early.pop(sub, None)
+        selection = self.selections.get(key) if key is not None else None
+        if selection is not None:
+            selection.subscribers.pop(sub, None)
+            if not selection.subscribers:
+                del self.selections[key]
 
 
 class WatchCaches:

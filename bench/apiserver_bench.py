@@ -2,7 +2,10 @@
 
 Measures create/get/update/list latency (p50/p99) and throughput with 1, 16 and 64 concurrent clients
 spread over both apiservers, mutating latency at a steady 100 writes/s, a list of 10k pods, and watch
-delivery (write sent → event received) to 100 and 1,000 watchers.
+delivery (write sent → event received) to 100 and 1,000 watchers. Every figure comes with the CPU time the
+apiservers and the store members spent per operation (utime + stime from /proc, summed over the processes):
+on a machine shared with other work, that is the figure to compare across runs; wall-clock latencies are
+printed next to the load average.
 
 With --authz it instead measures what authentication and authorization cost: the same request mix against
 one apiserver with --authorization-mode=AlwaysAllow driven by the admin's certificate (the baseline), and one
@@ -143,11 +146,46 @@ class Cluster:
         ctx.load_cert_chain(pki / "admin.crt", pki / "admin.key")
         return ctx
 
+    @property
+    def apiserver_pids(self) -> list[int]:
+        return [p.pid for p in self.procs[3:]]
+
+    @property
+    def store_pids(self) -> list[int]:
+        return [p.pid for p in self.procs[:3]]
+
     def stop(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the processes used so far (threads included)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of proc(5)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class CPUMeter:
+    """CPU the apiservers and the store members spend between `start` and `per_op`."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.api = self.store = 0.0
+
+    def start(self) -> CPUMeter:
+        self.api, self.store = cpu_seconds(self.cluster.apiserver_pids), cpu_seconds(self.cluster.store_pids)
+        return self
+
+    def per_op(self, ops: int) -> dict[str, float]:
+        """Milliseconds of CPU per operation since `start`."""
+        api = cpu_seconds(self.cluster.apiserver_pids) - self.api
+        store = cpu_seconds(self.cluster.store_pids) - self.store
+        return {"api_cpu_ms": round(api / ops * 1000, 3), "store_cpu_ms": round(store / ops * 1000, 3)}
 
 
 def percentile(samples: list[float], p: float) -> float:
@@ -180,6 +218,15 @@ class Bench:
                 raise RuntimeError(f"{method} {path}: {resp.status} {data[:300]!r}")
             return json.loads(data)
 
+    async def fetch(self, i: int, path: str) -> bytes:
+        """A GET's whole body as received (decompressed), without parsing it: a list's time is the apiserver's
+        and the transfer's, not this Python client's JSON decoding of megabytes."""
+        async with self.session.get(self.cluster.urls[i % len(self.cluster.urls)] + path) as resp:
+            data = await resp.read()
+            if resp.status != 200:
+                raise RuntimeError(f"GET {path}: {resp.status} {data[:300]!r}")
+            return data
+
     async def wait_ready(self) -> None:
         deadline = time.monotonic() + 60
         for i in range(len(self.cluster.urls)):
@@ -202,9 +249,10 @@ class Bench:
                 await op(i)
                 latencies.append(time.perf_counter() - started)
 
+        meter = CPUMeter(self.cluster).start()
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return summary(latencies, time.perf_counter() - started)
+        return {**summary(latencies, time.perf_counter() - started), **meter.per_op(total)}
 
     async def crud(self, concurrency: int, total: int) -> dict[str, dict[str, float]]:
         base = "/api/v1/namespaces/default/configmaps"
@@ -248,12 +296,13 @@ class Bench:
             latencies.append(time.perf_counter() - started)
 
         tasks = []
+        meter = CPUMeter(self.cluster).start()
         started = time.perf_counter()
         for i in range(int(rate * seconds)):
             tasks.append(asyncio.create_task(one(i)))
             await asyncio.sleep(max(0.0, started + (i + 1) / rate - time.perf_counter()))
         await asyncio.gather(*tasks)
-        result = summary(latencies, time.perf_counter() - started)
+        result = {**summary(latencies, time.perf_counter() - started), **meter.per_op(len(tasks))}
         await self.drive(16, len(tasks), lambda i: self.call(i, "DELETE", f"{base}/steady-{i}"))
         return result
 
@@ -274,21 +323,29 @@ class Bench:
 
         filled = await self.drive(64, pods, create)
         timings = []
+        meter = CPUMeter(self.cluster).start()
         for i in range(3):
             started = time.perf_counter()
-            listed = await self.call(i, "GET", base)
+            body = await self.fetch(i, base)
             timings.append(time.perf_counter() - started)
-            assert len(listed["items"]) >= pods
+            assert len(json.loads(body)["items"]) >= pods
+        list_cpu = meter.per_op(3)
+        meter.start()
         started = time.perf_counter()
-        cached = await self.call(0, "GET", base + "?resourceVersion=0")
+        body = await self.fetch(0, base + "?resourceVersion=0")
         cached_s = time.perf_counter() - started
-        assert len(cached["items"]) >= pods
+        assert len(json.loads(body)["items"]) >= pods
+        cached_cpu = meter.per_op(1)
         await self.drive(64, pods, lambda i: self.call(i, "DELETE", f"{base}/p-{i}?gracePeriodSeconds=0"))
         return {
             "pods": pods,
             "create_per_s": filled["per_s"],
+            "create_api_cpu_ms": filled["api_cpu_ms"],
             "list_s": round(min(timings), 3),
+            "list_api_cpu_ms": list_cpu["api_cpu_ms"],
+            "list_store_cpu_ms": list_cpu["store_cpu_ms"],
             "list_rv0_s": round(cached_s, 3),
+            "list_rv0_api_cpu_ms": cached_cpu["api_cpu_ms"],
         }
 
     async def watch_fanout(self, watchers: int, events: int) -> dict[str, float]:
@@ -316,12 +373,17 @@ class Bench:
         for _ in range(watchers):
             await ready.acquire()
         await asyncio.sleep(0.5)
+        meter = CPUMeter(self.cluster).start()
+        client_cpu = time.process_time()
         for j in range(events):
             name = f"fan-{watchers}-{j}"
             sent[name] = time.perf_counter()
             await self.call(j, "POST", base, {"metadata": {"name": name}}, 201)
             await asyncio.sleep(0.05)
         await asyncio.wait_for(asyncio.gather(*tasks), 120)
+        # CPU per event delivered to one watcher (the writes themselves are a small share at 1,000 watchers).
+        cpu = meter.per_op(events * watchers)
+        client_us = (time.process_time() - client_cpu) / (events * watchers) * 1e6
         for j in range(events):
             await self.call(j, "DELETE", f"{base}/fan-{watchers}-{j}")
         return {
@@ -329,6 +391,9 @@ class Bench:
             "events": events * watchers,
             "p50_ms": round(percentile(delays, 0.5) * 1000, 1),
             "p99_ms": round(percentile(delays, 0.99) * 1000, 1),
+            "api_cpu_us_per_delivery": round(cpu["api_cpu_ms"] * 1000, 1),
+            # This one Python process reads every watcher's stream: on a small machine it can be the bottleneck.
+            "bench_client_cpu_us_per_delivery": round(client_us, 1),
         }
 
 
@@ -545,6 +610,7 @@ async def run(quick: bool) -> dict[str, Any]:
             bench = Bench(cluster, session)
             await bench.wait_ready()
             scale = 5 if quick else 1
+            print(f"load average before: {os.getloadavg()}", flush=True)
             results: dict[str, Any] = {}
             for concurrency, total in ((1, 300), (16, 2000), (64, 4000)):
                 results[f"crud_c{concurrency}"] = await bench.crud(concurrency, total // scale)
@@ -558,6 +624,8 @@ async def run(quick: bool) -> dict[str, Any]:
                     watchers // (scale if watchers > 100 else 1), 10
                 )
                 print(f"watch {watchers}: {results[f'watch_{watchers}']}", flush=True)
+            results["load_average_after"] = os.getloadavg()
+            print(f"load average after: {results['load_average_after']}", flush=True)
             return results
     finally:
         cluster.stop()

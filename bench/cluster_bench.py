@@ -8,6 +8,7 @@ Targets (issue 11): up ≤ 60 s, idle RSS ≤ 1.5 GiB for all three nodes, pod s
 30-replica Deployment, store failover ≤ 2 s. Kubernetes' own SLO for pod startup is p99 ≤ 5 s.
 
     .venv/bin/python -m bench.cluster_bench [--replicas 30] [--name NAME] [--json FILE]
+    .venv/bin/python -m bench.cluster_bench --memory-only   # one cluster: up, idle memory per process, down
 """
 
 from __future__ import annotations
@@ -184,8 +185,9 @@ async def startup(cluster: LocalCluster, replicas: int) -> list[float]:
         return await pod_startup(rest, replicas)
 
 
-def run_cluster(name: str, workdir: Path, replicas: int | None, up_args: tuple[str, ...]) -> dict[str, Any]:
-    """Bring one cluster up, measure it, take it down (always)."""
+def run_cluster(name: str, workdir: Path, replicas: int | None, up_args: tuple[str, ...],
+                memory_only: bool = False) -> dict[str, Any]:
+    """Bring one cluster up, measure it, take it down (always); ``memory_only`` stops after idle memory."""
     cleanup = Cleanup()
     results: dict[str, Any] = {}
     try:
@@ -195,6 +197,8 @@ def run_cluster(name: str, workdir: Path, replicas: int | None, up_args: tuple[s
         if replicas is not None:
             time.sleep(SETTLE_S)
             results["memory"] = memory_by_component(cluster)
+            if memory_only:
+                return results
             startup_s = asyncio.run(startup(cluster, replicas))
             results.update(startup_p50_s=percentile(startup_s, 50), startup_p99_s=percentile(startup_s, 99),
                            pods=len(startup_s))
@@ -204,17 +208,28 @@ def run_cluster(name: str, workdir: Path, replicas: int | None, up_args: tuple[s
     return results
 
 
-def report(default: dict[str, Any], short: dict[str, Any], load: tuple[float, ...]) -> None:
+def report_load(load: tuple[float, ...]) -> None:
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
           f"after: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores, shared: figures are noisy)")
+
+
+def report_memory(memory: dict[str, tuple[float, float, int]]) -> tuple[float, float, int]:
+    """Print the per-component table; the whole cluster's RSS and PSS in MiB and its process count."""
     print("\nidle memory per component (default-lease cluster, all nodes together):")
-    memory = default["memory"]
     print(f"  {'component':38} {'RSS MiB':>9} {'PSS MiB':>9}  processes")
     for name, (rss, pss, count) in sorted(memory.items(), key=lambda kv: -kv[1][0]):
         print(f"  {name:38} {rss:9.1f} {pss:9.1f}  {count:3}")
     total = sum(rss for rss, _, _ in memory.values())
     total_pss = sum(pss for _, pss, _ in memory.values())
     processes = sum(count for _, _, count in memory.values())
+    print(f"  {'whole cluster':38} {total:9.1f} {total_pss:9.1f}  {processes:3}   (target: RSS ≤ 1536 MiB; "
+          f"PSS {total_pss / total:.2f}x RSS)")
+    return total, total_pss, processes
+
+
+def report(default: dict[str, Any], short: dict[str, Any], load: tuple[float, ...]) -> None:
+    report_load(load)
+    total, total_pss, processes = report_memory(default["memory"])
     rows = [("tinykube up → all nodes Ready (default leases)", f"{default['up_s']:.1f} s", "≤ 60 s"),
             ("tinykube up → all nodes Ready (short leases)", f"{short['up_s']:.1f} s", "≤ 60 s"),
             ("idle RSS, whole cluster", f"{total:.0f} MiB ({processes} processes)", "≤ 1536 MiB"),
@@ -238,10 +253,20 @@ def main() -> int:
     parser.add_argument("--replicas", type=int, default=30)
     parser.add_argument("--name", default="tkbench")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="one cluster: bring-up time and idle memory per component, no pods or failovers")
     opts = parser.parse_args()
     load = os.getloadavg()
     workdir = Path(tempfile.mkdtemp(prefix="tk-clusterbench-"))
     try:
+        if opts.memory_only:
+            default = run_cluster(opts.name, workdir / "default", opts.replicas, (), memory_only=True)
+            report_load(load)
+            report_memory(default["memory"])
+            print(f"\ntinykube up → all nodes Ready: {default['up_s']:.1f} s")
+            if opts.json:
+                Path(opts.json).write_text(json.dumps({"default": default}, indent=1))
+            return 0
         default = run_cluster(opts.name, workdir / "default", opts.replicas, ())
         short = run_cluster(opts.name, workdir / "short", None, SHORT_LEASE)
     except (AssertionError, RuntimeError, TimeoutError) as exc:

@@ -6,13 +6,21 @@ throughput as the key count grows, linearizable reads, watch delivery to many wa
 after SIGKILL, and a member restarting with 100k keys. Prints absolute figures and tinykube/etcd ratios,
 and for write rows the bench client's own CPU share (near 100% the client, not the store, is the ceiling).
 
-    .venv/bin/python -m bench.store_bench [--quick] [--only tinykube|etcd] [--json FILE]
+The primary figure on a shared machine is CPU per operation: the user+system time of the three members
+(and of the children they reaped: our snapshot writers) over the operations of a row, in µs, and for the
+restart the CPU seconds the restarted member spent until it served. Wall-clock rows are printed with the
+load averages they were taken at.
+
+    .venv/bin/python -m bench.store_bench [--quick] [--only tinykube|etcd] [--section NAME ...] [--json FILE]
+
+Sections: writes (1 KiB at concurrency 1, 16, 64), big (200 KiB), growth, reads, watch, failover, restart.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -34,6 +42,21 @@ from protos.etcd import rpc_pb2, rpc_pb2_grpc
 REPO = Path(__file__).resolve().parent.parent
 TINYKUBE = REPO / ".venv" / "bin" / "tinykube"
 MAX_MSG = 4 * 1024 * 1024
+SECTIONS = ("writes", "big", "growth", "reads", "watch", "failover", "restart")
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds of a process and of the children it reaped (utime, stime, cutime, cstime of /proc/PID/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / _CLK_TCK
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 @dataclass
@@ -92,6 +115,10 @@ class Cluster:
         for m in self.members:
             self.start_member(m)
 
+    def cpu(self) -> float:
+        """CPU seconds the running members have used so far."""
+        return sum(process_cpu(m.proc.pid) for m in self.members if m.proc and m.proc.poll() is None)
+
     def kill(self, m: Member) -> None:
         if m.proc and m.proc.poll() is None:
             os.killpg(m.proc.pid, signal.SIGKILL)
@@ -142,6 +169,15 @@ class Client:
             await asyncio.sleep(0.05)
         raise RuntimeError(f"{self.cluster.kind}: no leader within {within}s")
 
+    async def term(self) -> int:
+        """The highest Raft term any member reports: how many elections the cluster has held."""
+        terms = []
+        for m in self.cluster.members:
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                maintenance = rpc_pb2_grpc.MaintenanceStub(self.channels[m.name])
+                terms.append((await maintenance.Status(rpc_pb2.StatusRequest(), timeout=5)).raftTerm)
+        return max(terms, default=0)
+
     async def close(self) -> None:
         for ch in self.channels.values():
             await ch.close(None)
@@ -168,21 +204,22 @@ async def drive(concurrency: int, total: int, op: Callable[[int], Awaitable[Any]
     return total / (time.perf_counter() - start), latencies
 
 
-async def bench_writes(c: Client, concurrency: int, size: int, total: int, tag: str) -> dict[str, float]:
+async def bench_writes(c: Client, concurrency: int, size: int, total: int, tag: str) -> dict[str, Any]:
     value = os.urandom(size)
     kv = c.kv()
 
     async def put(i: int) -> None:
         await kv.Put(rpc_pb2.PutRequest(key=f"/bench/{tag}/{i}".encode(), value=value), timeout=30)
 
-    cpu0, wall0 = time.process_time(), time.perf_counter()
+    cpu0, wall0, members0 = time.process_time(), time.perf_counter(), c.cluster.cpu()
     rate, lat = await drive(concurrency, total, put)
     # The bench client's own share of a core: near 100% it, not the store, would be the ceiling.
     client_cpu = 100 * (time.process_time() - cpu0) / (time.perf_counter() - wall0)
-    return {"ops_per_s": rate, "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99), "client_cpu": client_cpu}
+    return {"ops_per_s": rate, "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99), "client_cpu": client_cpu,
+            "cpu_us_per_op": 1e6 * (c.cluster.cpu() - members0) / total, "load": load_average()}
 
 
-async def bench_growth(c: Client, keys: int, step: int) -> list[dict[str, float]]:
+async def bench_growth(c: Client, keys: int, step: int) -> list[dict[str, Any]]:
     value = os.urandom(1024)
     kv = c.kv()
     out = []
@@ -190,19 +227,23 @@ async def bench_growth(c: Client, keys: int, step: int) -> list[dict[str, float]
         async def put(i: int, base: int = start) -> None:
             await kv.Put(rpc_pb2.PutRequest(key=f"/growth/{base + i:08d}".encode(), value=value), timeout=30)
 
+        members0 = c.cluster.cpu()
         rate, _ = await drive(64, step, put)
-        out.append({"keys": start + step, "ops_per_s": rate})
+        out.append({"keys": start + step, "ops_per_s": rate, "cpu_us_per_op": 1e6 * (c.cluster.cpu() - members0) / step,
+                    "load": load_average()})
     return out
 
 
-async def bench_reads(c: Client, total: int) -> dict[str, float]:
+async def bench_reads(c: Client, total: int) -> dict[str, Any]:
     kv = c.kv()
 
     async def get(i: int) -> None:
         await kv.Range(rpc_pb2.RangeRequest(key=f"/growth/{i % 1000:08d}".encode()), timeout=30)
 
+    members0 = c.cluster.cpu()
     rate, lat = await drive(16, total, get)
-    return {"ops_per_s": rate, "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99)}
+    return {"ops_per_s": rate, "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99),
+            "cpu_us_per_op": 1e6 * (c.cluster.cpu() - members0) / total, "load": load_average()}
 
 
 async def bench_watch(c: Client, watchers: int, events: int) -> dict[str, float]:
@@ -254,7 +295,7 @@ async def bench_watch(c: Client, watchers: int, events: int) -> dict[str, float]
     return {"watchers": watchers, "p50_ms": percentile(delivery, 50), "p99_ms": percentile(delivery, 99)}
 
 
-async def bench_failover(c: Client) -> dict[str, float]:
+async def bench_failover(c: Client) -> dict[str, Any]:
     """SIGKILL the leader; time until the next write is acknowledged by the survivors."""
     leader = await c.find_leader()
     victim = next(m for m in c.cluster.members if m.name == leader)
@@ -275,10 +316,10 @@ async def bench_failover(c: Client) -> dict[str, float]:
     elapsed = acked - t0
     c.cluster.start_member(victim, state="existing")
     await c.find_leader()
-    return {"failover_s": elapsed}
+    return {"failover_s": elapsed, "load": load_average()}
 
 
-async def bench_restart(c: Client, keys: int) -> dict[str, float]:
+async def bench_restart(c: Client, keys: int) -> dict[str, Any]:
     """Load ``keys`` 1 KiB keys, SIGKILL a follower, restart it and time until it serves a read itself."""
     value = os.urandom(1024)
     kv = c.kv()
@@ -286,7 +327,10 @@ async def bench_restart(c: Client, keys: int) -> dict[str, float]:
     async def put(i: int) -> None:
         await kv.Put(rpc_pb2.PutRequest(key=f"/restart/{i:08d}".encode(), value=value), timeout=30)
 
+    term = await c.term()
     await drive(64, keys, put)
+    await wait_applied_everywhere(c, f"/restart/{keys - 1:08d}".encode())
+    elections = await c.term() - term  # while loading: snapshots of a growing state must not cost a leader
     leader = await c.find_leader()
     follower = next(m for m in c.cluster.members if m.name != leader)
     c.cluster.kill(follower)
@@ -311,10 +355,24 @@ async def bench_restart(c: Client, keys: int) -> dict[str, float]:
             await asyncio.sleep(0.02)
     finally:
         await ch.close(None)
-    return {"keys": keys, "restart_s": time.perf_counter() - t0}
+    elapsed = time.perf_counter() - t0
+    assert follower.proc is not None
+    return {"keys": keys, "restart_s": elapsed, "restart_cpu_s": process_cpu(follower.proc.pid),
+            "load": load_average(), "elections_while_loading": elections}
 
 
-async def run_suite(cluster: Cluster, quick: bool) -> dict[str, Any]:
+async def wait_applied_everywhere(c: Client, key: bytes) -> None:
+    """Until every member serves ``key`` locally: the restarted member then has nothing to catch up on."""
+    for m in c.cluster.members:
+        for _ in range(1200):
+            if (await c.kv(m.name).Range(rpc_pb2.RangeRequest(key=key, serializable=True), timeout=30)).kvs:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise RuntimeError(f"{c.cluster.kind} member {m.name} did not apply the load within 60 s")
+
+
+async def run_suite(cluster: Cluster, quick: bool, sections: set[str]) -> dict[str, Any]:
     scale = 0.2 if quick else 1.0
 
     def n(x: int) -> int:
@@ -324,28 +382,39 @@ async def run_suite(cluster: Cluster, quick: bool) -> dict[str, Any]:
     c = Client(cluster)
     try:
         await c.find_leader()
-        res: dict[str, Any] = {}
-        for conc in (1, 16, 64):
-            res[f"write_1k_c{conc}"] = await bench_writes(c, conc, 1024, n({1: 1000, 16: 8000, 64: 20000}[conc]),
-                                                          f"c{conc}")
-        for conc in (1, 4):
-            res[f"write_200k_c{conc}"] = await bench_writes(c, conc, 200 * 1024, n(200), f"big{conc}")
-        res["growth"] = await bench_growth(c, n(50000), n(10000))
-        res["reads"] = await bench_reads(c, n(20000))
-        res["watch"] = await bench_watch(c, 1000 if not quick else 200, 20)
-        res["failover"] = await bench_failover(c)
-        res["restart"] = await bench_restart(c, n(100000))
+        res: dict[str, Any] = {"load_start": load_average()}
+        term = await c.term()
+        if "writes" in sections:
+            for conc in (1, 16, 64):
+                res[f"write_1k_c{conc}"] = await bench_writes(
+                    c, conc, 1024, n({1: 1000, 16: 8000, 64: 20000}[conc]), f"c{conc}")
+        if "big" in sections:
+            for conc in (1, 4):
+                res[f"write_200k_c{conc}"] = await bench_writes(c, conc, 200 * 1024, n(200), f"big{conc}")
+        if "growth" in sections or "reads" in sections:  # the reads read the keys the growth wrote
+            res["growth"] = await bench_growth(c, n(50000), n(10000))
+        if "reads" in sections:
+            res["reads"] = await bench_reads(c, n(20000))
+        if "watch" in sections:
+            res["watch"] = await bench_watch(c, 1000 if not quick else 200, 20)
+        # Terms gained while writing, before any member is killed: elections nobody asked for.
+        res["unplanned_elections"] = await c.term() - term
+        if "failover" in sections:
+            res["failover"] = await bench_failover(c)
+        if "restart" in sections:
+            res["restart"] = await bench_restart(c, n(100000))
         return res
     finally:
         await c.close()
         cluster.stop()
 
 
-def fmt(r: dict[str, float] | None) -> str:
+def fmt(r: dict[str, Any] | None) -> str:
     if not r:
         return "-"
     client = f" client {r['client_cpu']:3.0f}%" if "client_cpu" in r else ""
-    return f"{r['ops_per_s']:8.0f}/s p50 {r['p50_ms']:6.2f} p99 {r['p99_ms']:6.2f} ms{client}"
+    return (f"{r['cpu_us_per_op']:6.0f} us/op {r['ops_per_s']:8.0f}/s p50 {r['p50_ms']:6.2f} "
+            f"p99 {r['p99_ms']:6.2f} ms{client} (load {r['load']})")
 
 
 def ratio(a: float, b: float) -> str:
@@ -353,37 +422,54 @@ def ratio(a: float, b: float) -> str:
 
 
 def report(results: dict[str, dict[str, Any]]) -> None:
-    tk, et = results.get("tinykube"), results.get("etcd")
+    """One row per measure: both implementations' figures, then tinykube/etcd (CPU per op, then ops/s)."""
+    tk, et = results.get("tinykube", {}), results.get("etcd", {})
     rows: list[tuple[str, str, str, str]] = []
     for name in ("write_1k_c1", "write_1k_c16", "write_1k_c64", "write_200k_c1", "write_200k_c4", "reads"):
-        a = tk[name] if tk else None
-        b = et[name] if et else None
-        rows.append((name, fmt(a), fmt(b), ratio(a["ops_per_s"], b["ops_per_s"]) if a and b else ""))
-    for i in range(len((tk or et or {}).get("growth", []))):
+        a, b = tk.get(name), et.get(name)
+        if a or b:
+            rows.append((name, fmt(a), fmt(b), f"cpu {ratio(a['cpu_us_per_op'], b['cpu_us_per_op'])} "
+                         f"rate {ratio(a['ops_per_s'], b['ops_per_s'])}" if a and b else ""))
+    for i in range(len(tk.get("growth") or et.get("growth") or [])):
         a = tk["growth"][i] if tk else None
         b = et["growth"][i] if et else None
         keys = (a or b or {})["keys"]
-        rows.append((f"growth@{keys}", f"{a['ops_per_s']:8.0f}/s" if a else "-",
-                     f"{b['ops_per_s']:8.0f}/s" if b else "-",
-                     ratio(a["ops_per_s"], b["ops_per_s"]) if a and b else ""))
+
+        def cell(r: dict[str, Any] | None) -> str:
+            return f"{r['cpu_us_per_op']:6.0f} us/op {r['ops_per_s']:8.0f}/s (load {r['load']})" if r else "-"
+        rows.append((f"growth@{keys}", cell(a), cell(b), f"cpu {ratio(a['cpu_us_per_op'], b['cpu_us_per_op'])} "
+                     f"rate {ratio(a['ops_per_s'], b['ops_per_s'])}" if a and b else ""))
     for name, key, unit in (("watch", "p99_ms", "ms p99"), ("failover", "failover_s", "s"),
-                            ("restart", "restart_s", "s")):
-        a = tk[name][key] if tk else None
-        b = et[name][key] if et else None
-        rows.append((name, f"{a:.3f} {unit}" if a is not None else "-", f"{b:.3f} {unit}" if b is not None else "-",
+                            ("restart", "restart_s", "s"), ("restart", "restart_cpu_s", "cpu s")):
+        a = tk[name][key] if name in tk else None
+        b = et[name][key] if name in et else None
+        if a is None and b is None:
+            continue
+        load = (tk.get(name) or et.get(name) or {}).get("load")
+        suffix = f" (load {load})" if load and key != "restart_cpu_s" else ""
+        rows.append((name, f"{a:.3f} {unit}{suffix}" if a is not None else "-",
+                     f"{b:.3f} {unit}" if b is not None else "-",
                      ratio(a, b) if a is not None and b is not None else ""))
-    width = max(len(r[1]) for r in rows)
+    width = max((len(r[1]) for r in rows), default=8)
     print(f"{'measure':16} {'tinykube':{width}} {'etcd 3.4':{width}} tinykube/etcd")
     for r in rows:
         print(f"{r[0]:16} {r[1]:{width}} {r[2]:{width}} {r[3]}")
+    print(f"unplanned elections (terms gained before the failover): tinykube {tk.get('unplanned_elections', '-')}, "
+          f"etcd {et.get('unplanned_elections', '-')}; while loading the restart's keys: tinykube "
+          f"{tk.get('restart', {}).get('elections_while_loading', '-')}, "
+          f"etcd {et.get('restart', {}).get('elections_while_loading', '-')}")
+    print(f"load average at start: tinykube {tk.get('load_start', '-')}, etcd {et.get('load_start', '-')}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a fifth of the operations, for a smoke run")
     parser.add_argument("--only", choices=["tinykube", "etcd"], help="measure one implementation")
+    parser.add_argument("--section", action="append", choices=SECTIONS,
+                        help="run only this section (repeatable; default: all)")
     parser.add_argument("--json", help="also write the raw results to this file")
     args = parser.parse_args()
+    sections = set(args.section or SECTIONS)
     if shutil.which("etcd") is None:
         print("store_bench: etcd is not installed (make setup installs etcd-server)", file=sys.stderr)
         return 1
@@ -394,7 +480,7 @@ def main() -> int:
             if args.only and kind != args.only:
                 continue
             print(f"== {kind}", file=sys.stderr)
-            results[kind] = uvloop.run(run_suite(Cluster(kind, workdir, 23790 + 20 * i), args.quick))
+            results[kind] = uvloop.run(run_suite(Cluster(kind, workdir, 23790 + 20 * i), args.quick, sections))
         report(results)
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2))

@@ -18,8 +18,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pyroute2 import IPRoute
-
 from client.changes import ChangeTrigger, sync_on_changes
 from client.flags import add_client_flags, rest_client_from_args
 from client.informer import SharedInformerFactory
@@ -114,18 +112,16 @@ def setup_local(args: argparse.Namespace, pod_cidr: str) -> dict[str, str]:
     annotations = {ANNOTATION + "backend-type": args.backend, ANNOTATION + "public-ip": args.public_ip,
                    ANNOTATION + "kube-subnet-manager": "true"}
     if args.backend == "vxlan":
-        with IPRoute() as ipr:
-            mac = VxlanDevice(ipr, args.public_ip, args.iface, pod_cidr).ensure()
+        mac = VxlanDevice(args.public_ip, args.iface, pod_cidr).ensure()
         annotations[ANNOTATION + "backend-data"] = json.dumps({"VNI": 1, "VtepMAC": mac})
     return annotations
 
 
 def sync_peers(args: argparse.Namespace, pod_cidr: str, wanted: list[Peer]) -> None:
-    with IPRoute() as ipr:
-        if args.backend == "vxlan":
-            VxlanDevice(ipr, args.public_ip, args.iface, pod_cidr).sync([p for p in wanted if p.vtep_mac])
-        else:
-            hostgw.sync(ipr, args.iface, wanted)
+    if args.backend == "vxlan":
+        VxlanDevice(args.public_ip, args.iface, pod_cidr).sync([p for p in wanted if p.vtep_mac])
+    else:
+        hostgw.sync(args.iface, wanted)
 
 
 async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:

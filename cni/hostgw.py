@@ -8,40 +8,36 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pyroute2 import IPRoute, NetlinkError
-
+from cni import iproute2
 from cni.vxlan import Peer
 
 PROTO_HOSTGW = 253  # our routes carry their own protocol number, so sync never touches anyone else's
 
 
-def read(ipr: IPRoute) -> dict[str, str]:
+def read(netns: str | None = None) -> dict[str, str]:
     """Our routes: pod cidr -> gateway."""
     out: dict[str, str] = {}
-    for route in ipr.get_routes(family=2, table=254):
-        if route["proto"] == PROTO_HOSTGW and route.get_attr("RTA_GATEWAY"):
-            out[f"{route.get_attr('RTA_DST')}/{route['dst_len']}"] = route.get_attr("RTA_GATEWAY")
+    for route in iproute2.show("ip", netns, "-4", "route", "show", "table", "main", "proto", str(PROTO_HOSTGW)):
+        dst, gateway = route.get("dst", "default"), route.get("gateway")
+        if gateway and dst != "default":
+            out[dst if "/" in dst else f"{dst}/32"] = gateway
     return out
 
 
-def sync(ipr: IPRoute, device: str, peers: Iterable[Peer]) -> tuple[int, int]:
-    """Make our routes match ``peers``; returns (added or replaced, removed)."""
-    index = ipr.link_lookup(ifname=device)
-    if not index:
+def sync(device: str, peers: Iterable[Peer], netns: str | None = None) -> tuple[int, int]:
+    """Make our routes match ``peers`` (in network namespace ``netns`` when given); returns (added or
+    replaced, removed)."""
+    if iproute2.link(netns, device) is None:
         raise RuntimeError(f"underlay device {device} not found")
     want = {p.pod_cidr: p.public_ip for p in peers}
-    have = read(ipr)
+    have = read(netns)
     removed = 0
     for cidr in sorted(set(have) - set(want)):
-        try:
-            ipr.route("del", dst=cidr, proto=PROTO_HOSTGW)
-            removed += 1
-        except NetlinkError as exc:
-            if exc.code != 3:  # ESRCH: already gone
-                raise
+        removed += iproute2.delete("ip", netns, "route", "del", cidr, "proto", str(PROTO_HOSTGW))
     added = 0
     for cidr, gateway in sorted(want.items()):
         if have.get(cidr) != gateway:
-            ipr.route("replace", dst=cidr, gateway=gateway, oif=index[0], proto=PROTO_HOSTGW)
+            iproute2.run("ip", netns, "route", "replace", cidr, "via", gateway, "dev", device,
+                         "proto", str(PROTO_HOSTGW))
             added += 1
     return added, removed

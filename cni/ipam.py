@@ -12,20 +12,33 @@ import contextlib
 import fcntl
 import ipaddress
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 from cni.spec import INVALID_CONFIG, IO_FAILURE, CniError
+
+TYPE_CHECKING = False  # typing's (and dataclasses', pathlib's) imports cost every plugin call
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 DEFAULT_DATA_DIR = "/var/lib/cni/networks"
 LAST_RESERVED = "last_reserved_ip.0"
 
 
-@dataclass(frozen=True)
 class Lease:
-    address: ipaddress.IPv4Interface
-    gateway: ipaddress.IPv4Address
+    """An address leased to one container's interface, with the subnet's gateway."""
+
+    __slots__ = ("address", "gateway")
+
+    def __init__(self, address: ipaddress.IPv4Interface, gateway: ipaddress.IPv4Address) -> None:
+        self.address, self.gateway = address, gateway
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Lease) and (self.address, self.gateway) == (other.address, other.gateway)
+
+    def __hash__(self) -> int:
+        return hash((self.address, self.gateway))
+
+    def __repr__(self) -> str:
+        return f"Lease({self.address}, gateway {self.gateway})"
 
 
 class HostLocal:
@@ -43,13 +56,13 @@ class HostLocal:
             raise CniError(INVALID_CONFIG, f"invalid IPAM range: {exc}") from None
         if self.gateway not in self.subnet or self.start not in self.subnet or self.end not in self.subnet:
             raise CniError(INVALID_CONFIG, f"gateway and range must lie inside {self.subnet}")
-        self.dir = Path(data_dir) / network
+        self.dir = os.path.join(data_dir, network)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+            os.makedirs(self.dir, exist_ok=True)
+            fd = os.open(os.path.join(self.dir, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise CniError(IO_FAILURE, f"IPAM store {self.dir}: {exc.strerror}") from None
         try:
@@ -63,18 +76,21 @@ class HostLocal:
 
     def _leases(self) -> dict[ipaddress.IPv4Address, str]:
         out: dict[ipaddress.IPv4Address, str] = {}
-        for entry in self.dir.iterdir():
-            try:
-                ip = ipaddress.IPv4Address(entry.name)
-            except ValueError:
-                continue
-            out[ip] = entry.read_text().strip()
+        with os.scandir(self.dir) as entries:
+            for entry in entries:
+                try:
+                    ip = ipaddress.IPv4Address(entry.name)
+                except ValueError:
+                    continue
+                with open(entry.path) as f:
+                    out[ip] = f.read().strip()
         return out
 
     def _candidates(self) -> Iterator[ipaddress.IPv4Address]:
         """Round-robin from just after the last reservation, wrapping once around the range."""
         try:
-            last = ipaddress.IPv4Address((self.dir / LAST_RESERVED).read_text().strip())
+            with open(os.path.join(self.dir, LAST_RESERVED)) as f:
+                last = ipaddress.IPv4Address(f.read().strip())
         except (OSError, ValueError):
             last = self.end
         size = int(self.end) - int(self.start) + 1
@@ -96,27 +112,29 @@ class HostLocal:
                 if ip in leases:
                     continue
                 try:
-                    fd = os.open(self.dir / str(ip), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    fd = os.open(os.path.join(self.dir, str(ip)), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 except FileExistsError:
                     continue
                 with os.fdopen(fd, "w") as f:
                     f.write(owner)
-                (self.dir / LAST_RESERVED).write_text(str(ip))
+                with open(os.path.join(self.dir, LAST_RESERVED), "w") as f:
+                    f.write(str(ip))
                 return Lease(ipaddress.IPv4Interface(f"{ip}/{self.subnet.prefixlen}"), self.gateway)
         raise CniError(IO_FAILURE, f"no IP addresses available in range {self.start}-{self.end} of {self.subnet}")
 
     def release(self, container_id: str, ifname: str) -> None:
         """Drop the container's lease; releasing what is not leased is not an error (DEL is idempotent)."""
-        if not self.dir.exists():
+        if not os.path.exists(self.dir):
             return
         owner = self._owner(container_id, ifname)
         with self._locked():
             for ip, holder in self._leases().items():
                 if holder == owner:
-                    (self.dir / str(ip)).unlink(missing_ok=True)
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(os.path.join(self.dir, str(ip)))
 
     def leased(self, container_id: str, ifname: str) -> ipaddress.IPv4Address | None:
-        if not self.dir.exists():
+        if not os.path.exists(self.dir):
             return None
         owner = self._owner(container_id, ifname)
         with self._locked():

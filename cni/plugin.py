@@ -14,12 +14,15 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
-from collections.abc import Mapping
-from typing import Any
 
 from cni import bridge
 from cni.ipam import DEFAULT_DATA_DIR, HostLocal
 from cni.spec import INVALID_CONFIG, IO_FAILURE, CniError, Invocation, dump, netns_exists, parse, version_result
+
+TYPE_CHECKING = False  # typing's import costs every plugin call; see ``cni.bridge``
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 DEFAULT_BRIDGE = "cni0"
 DEFAULT_MTU = 1500

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+
+TYPE_CHECKING = False  # typing's (and dataclasses') imports cost every plugin call
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 SUPPORTED_VERSIONS = ("0.3.0", "0.3.1", "0.4.0", "1.0.0")
 RESULT_VERSION = "1.0.0"
@@ -41,17 +43,15 @@ class CniError(Exception):
         return out
 
 
-@dataclass(frozen=True)
 class Invocation:
     """One call of the plugin: the command, the container it is about, and the network config."""
 
-    command: str
-    container_id: str
-    netns: str
-    ifname: str
-    args: dict[str, str]
-    path: str
-    config: dict[str, Any]
+    __slots__ = ("args", "command", "config", "container_id", "ifname", "netns", "path")
+
+    def __init__(self, command: str, *, container_id: str = "", netns: str = "", ifname: str = "",
+                 args: dict[str, str] | None = None, path: str = "", config: dict[str, Any]) -> None:
+        self.command, self.container_id, self.netns, self.ifname = command, container_id, netns, ifname
+        self.args, self.path, self.config = args or {}, path, config
 
     @property
     def version(self) -> str:
@@ -77,7 +77,7 @@ def parse(env: Mapping[str, str], stdin: bytes) -> Invocation:
         config: dict[str, Any] = {}
         if stdin.strip():
             config = _decode(stdin)
-        return Invocation(command, "", "", "", {}, "", config)
+        return Invocation(command, config=config)
     config = _decode(stdin)
     version = str(config.get("cniVersion", ""))
     if version not in SUPPORTED_VERSIONS:
@@ -95,8 +95,8 @@ def parse(env: Mapping[str, str], stdin: bytes) -> Invocation:
         raise CniError(INVALID_ENVIRONMENT, "CNI_IFNAME is required")
     if command != "DEL" and not netns:
         raise CniError(INVALID_ENVIRONMENT, "CNI_NETNS is required")
-    return Invocation(command, container_id, netns, ifname, _parse_args(env.get("CNI_ARGS", "")),
-                      env.get("CNI_PATH", ""), config)
+    return Invocation(command, container_id=container_id, netns=netns, ifname=ifname,
+                      args=_parse_args(env.get("CNI_ARGS", "")), path=env.get("CNI_PATH", ""), config=config)
 
 
 def _decode(stdin: bytes) -> dict[str, Any]:

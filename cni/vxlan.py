@@ -2,26 +2,23 @@
 neighbour and an FDB entry that send its pod subnet through the tunnel to its underlay address.
 
 ``plan`` is pure (what to add and remove to get from the kernel's state to the desired peers), so
-tests drive it without a kernel; ``VxlanDevice`` applies a plan through netlink (pyroute2). The
-host-gw backend replaces all of that with one plain route per peer, for nodes on one L2 segment.
+tests drive it without a kernel; ``VxlanDevice`` applies a plan with iproute2 (``cni.iproute2`` says
+why not pyroute2). The host-gw backend replaces all of that with one plain route per peer, for nodes on
+one L2 segment.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pyroute2 import IPRoute, NetlinkError
+from cni import iproute2
 
 DEVICE = "flannel.1"
 VNI = 1
 PORT = 8472
 MTU = 1450
-RTNH_F_ONLINK = 4
-NUD_PERMANENT = 0x80
-NTF_SELF = 0x02
-AF_BRIDGE = 7
 
 
 @dataclass(frozen=True, order=True)
@@ -84,73 +81,70 @@ def plan(current: KernelState, peers: Iterable[Peer]) -> Plan:
 
 
 class VxlanDevice:
-    """The node's ``flannel.1``: created on the underlay interface, addressed with the node's VTEP IP."""
+    """The node's ``flannel.1``: created on the underlay interface, addressed with the node's VTEP IP; in
+    network namespace ``netns`` when given, else in the caller's."""
 
-    def __init__(self, ipr: IPRoute, underlay_ip: str, underlay_dev: str, pod_cidr: str, name: str = DEVICE) -> None:
-        self.ipr = ipr
+    def __init__(self, underlay_ip: str, underlay_dev: str, pod_cidr: str, name: str = DEVICE,
+                 netns: str | None = None) -> None:
+        self.netns = netns
         self.name = name
         self.underlay_ip = underlay_ip
         self.underlay_dev = underlay_dev
         self.vtep_ip = str(ipaddress.IPv4Network(pod_cidr).network_address)
 
-    def _index(self) -> int | None:
-        found = self.ipr.link_lookup(ifname=self.name)
-        return int(found[0]) if found else None
-
     def ensure(self) -> str:
         """Create the device if missing; returns its MAC, which other nodes need (published on the Node)."""
-        index = self._index()
-        if index is None:
-            dev = self.ipr.link_lookup(ifname=self.underlay_dev)
-            if not dev:
+        if iproute2.link(self.netns, self.name) is None:
+            if iproute2.link(self.netns, self.underlay_dev) is None:
                 raise RuntimeError(f"underlay device {self.underlay_dev} not found")
-            self.ipr.link("add", ifname=self.name, kind="vxlan", vxlan_id=VNI, vxlan_link=dev[0],
-                          vxlan_local=self.underlay_ip, vxlan_port=PORT, vxlan_learning=0)
-            index = self._index()
-            assert index is not None
-        have = {a.get_attr("IFA_ADDRESS") for a in self.ipr.get_addr(index=index, family=2)}
-        if self.vtep_ip not in have:
-            self.ipr.addr("add", index=index, address=self.vtep_ip, prefixlen=32)
-        self.ipr.link("set", index=index, mtu=MTU, state="up")
-        return str(self.ipr.get_links(index)[0].get_attr("IFLA_ADDRESS"))
+            iproute2.run("ip", self.netns, "link", "add", self.name, "type", "vxlan", "id", str(VNI),
+                         "dev", self.underlay_dev, "local", self.underlay_ip, "dstport", str(PORT), "nolearning")
+        [device] = iproute2.show("ip", self.netns, "addr", "show", "dev", self.name)  # -4 omits it without one
+        if self.vtep_ip not in {a.get("local") for a in device.get("addr_info", []) if a.get("family") == "inet"}:
+            iproute2.run("ip", self.netns, "addr", "add", f"{self.vtep_ip}/32", "dev", self.name)
+        iproute2.run("ip", self.netns, "link", "set", "dev", self.name, "mtu", str(MTU), "up")
+        link = iproute2.link(self.netns, self.name)
+        if link is None:
+            raise RuntimeError(f"{self.name} vanished while being set up")
+        return str(link["address"])
 
     def read(self) -> KernelState:
-        index = self._index()
         state = KernelState()
-        if index is None:
-            return state
-        for route in self.ipr.get_routes(family=2, oif=index):
-            gw = route.get_attr("RTA_GATEWAY")
-            dst = route.get_attr("RTA_DST")
-            if gw and dst:
-                state.routes[f"{dst}/{route['dst_len']}"] = gw
-        for neigh in self.ipr.get_neighbours(family=2, ifindex=index):
-            mac = neigh.get_attr("NDA_LLADDR")
-            if mac and neigh["state"] & NUD_PERMANENT:
-                state.neighbours[neigh.get_attr("NDA_DST")] = mac.lower()
-        for entry in self.ipr.fdb("dump", ifindex=index):
-            dst = entry.get_attr("NDA_DST")
-            mac = entry.get_attr("NDA_LLADDR")
+        try:
+            routes = iproute2.show("ip", self.netns, "-4", "route", "show", "dev", self.name)
+        except iproute2.CommandError as err:
+            if "Cannot find device" in err.stderr:
+                return state
+            raise
+        for route in routes:
+            dst, gw = route.get("dst", "default"), route.get("gateway")
+            if gw and dst != "default":
+                state.routes[dst if "/" in dst else f"{dst}/32"] = gw
+        for neigh in iproute2.show("ip", self.netns, "-4", "neigh", "show", "dev", self.name):
+            if neigh.get("lladdr") and "PERMANENT" in neigh.get("state", []):
+                state.neighbours[neigh["dst"]] = neigh["lladdr"].lower()
+        for entry in iproute2.show("bridge", self.netns, "fdb", "show", "dev", self.name):
+            dst, mac = entry.get("dst"), entry.get("mac")
             if dst and mac and mac != "00:00:00:00:00:00":
                 state.fdb[mac.lower()] = dst
         return state
 
     def apply(self, changes: Plan) -> None:
-        index = self._index()
-        if index is None:
+        if iproute2.link(self.netns, self.name) is None:
             raise RuntimeError(f"{self.name} does not exist")
+        dev = ("dev", self.name)
         for cidr in changes.del_routes:
-            _ignore_missing(self.ipr.route, "del", dst=cidr, oif=index)
+            iproute2.delete("ip", self.netns, "route", "del", cidr, *dev)
         for ip in changes.del_neighbours:
-            _ignore_missing(self.ipr.neigh, "del", dst=ip, ifindex=index)
+            iproute2.delete("ip", self.netns, "neigh", "del", ip, *dev)
         for mac, dst in changes.del_fdb:
-            _ignore_missing(self.ipr.fdb, "del", ifindex=index, lladdr=mac, dst=dst)
+            iproute2.delete("bridge", self.netns, "fdb", "del", mac, *dev, "dst", dst, "self")
         for mac, dst in changes.add_fdb:
-            self.ipr.fdb("append", ifindex=index, lladdr=mac, dst=dst)
+            iproute2.run("bridge", self.netns, "fdb", "append", mac, *dev, "dst", dst, "self", "permanent")
         for ip, mac in changes.add_neighbours:
-            self.ipr.neigh("replace", dst=ip, lladdr=mac, ifindex=index, state=NUD_PERMANENT)
+            iproute2.run("ip", self.netns, "neigh", "replace", ip, "lladdr", mac, *dev, "nud", "permanent")
         for cidr, gw in changes.add_routes:
-            self.ipr.route("replace", dst=cidr, gateway=gw, oif=index, flags=RTNH_F_ONLINK)
+            iproute2.run("ip", self.netns, "route", "replace", cidr, "via", gw, *dev, "onlink", "proto", "static")
 
     def sync(self, peers: Iterable[Peer]) -> Plan:
         """Make the kernel match ``peers`` exactly; returns what had to change."""
@@ -158,11 +152,3 @@ class VxlanDevice:
         if not changes.empty():
             self.apply(changes)
         return changes
-
-
-def _ignore_missing(call: Callable[..., object], *args: object, **kwargs: object) -> None:
-    try:
-        call(*args, **kwargs)
-    except NetlinkError as exc:
-        if exc.code not in (2, 3, 19):  # ENOENT, ESRCH, ENODEV: already gone
-            raise

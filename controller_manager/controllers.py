@@ -30,8 +30,6 @@ from client.workqueue import WorkQueue, default_controller_rate_limiter
 from controller_manager import (
     clusterroleaggregation,
     cronjob,
-    csrapproving,
-    csrsigning,
     daemonset,
     deployment,
     disruption,
@@ -838,6 +836,9 @@ def garbagecollector_controller(ctx: Context) -> Controller:
 
 def csrsigning_controller(ctx: Context) -> Controller:
     """Approved kubelet CSRs get a certificate from the CA of ``--cluster-signing-cert-file``/``-key-file``."""
+    # The CSR controllers' modules load cryptography (~7 MiB): only in the leader, which runs them.
+    from controller_manager import csrsigning  # noqa: PLC0415
+
     args = ctx.args
     if not (args.cluster_signing_cert_file and args.cluster_signing_key_file):
         raise ValueError("csrsigning needs --cluster-signing-cert-file and --cluster-signing-key-file")
@@ -857,6 +858,8 @@ def csrsigning_controller(ctx: Context) -> Controller:
 
 def csrapproving_controller(ctx: Context) -> Controller:
     """Kubelet client CSRs are approved when a SubjectAccessReview allows their requester to ask."""
+    from controller_manager import csrapproving  # noqa: PLC0415  # cryptography: see csrsigning_controller
+
     queue = _queue("csrapproving")
     watch(ctx.informer(CERTIFICATE_SIGNING_REQUESTS), queue, own_key)
     executor = _executor(ctx, queue)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 ISSUER: Final = "kubernetes/serviceaccount"
 PREFIX: Final = "kubernetes.io/serviceaccount/"
@@ -38,9 +38,14 @@ def legacy_claims(namespace: str, account: str, account_uid: str, secret: str) -
 
 
 class TokenSigner:
-    """Signs claims as a compact RS256 JWS with ``--service-account-private-key-file``'s key."""
+    """Signs claims as a compact RS256 JWS with ``--service-account-private-key-file``'s key.
+
+    cryptography (~7 MiB) is imported only here: the token controller, which makes a signer, runs in the
+    leader alone, while every controller-manager imports this module for ``legacy_claims``."""
 
     def __init__(self, key: rsa.RSAPrivateKey) -> None:
+        from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
         self.key = key
         der = key.public_key().public_bytes(serialization.Encoding.DER,
                                             serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -50,6 +55,9 @@ class TokenSigner:
     @classmethod
     def from_pem(cls, pem: bytes) -> TokenSigner:
         """The signer for a PEM private key; ValueError unless it is RSA (the only kind the apiserver verifies)."""
+        from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+        from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: PLC0415
+
         key = serialization.load_pem_private_key(pem, password=None)
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ValueError("the service-account private key must be an RSA key")
@@ -57,6 +65,9 @@ class TokenSigner:
 
     def sign(self, claims: dict[str, str]) -> str:
         """The token for ``claims``."""
+        from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
+        from cryptography.hazmat.primitives.asymmetric import padding  # noqa: PLC0415
+
         header = _b64url(json.dumps({"alg": "RS256", "kid": self.kid}, separators=(",", ":")).encode())
         payload = _b64url(json.dumps(claims, separators=(",", ":")).encode())
         signing_input = f"{header}.{payload}"

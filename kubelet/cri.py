@@ -13,6 +13,7 @@ from typing import Final
 import grpc
 
 from kubelet.cri_config import CONTAINER_HASH, POD_UID
+from kubelet.image_gc import RuntimeImage
 from kubelet.nodestatus import ImageInfo
 from kubelet.runtime_view import (
     CREATED,
@@ -30,6 +31,8 @@ from protos.cri import api_pb2_grpc
 
 CALL_TIMEOUT: Final = 30.0
 PULL_TIMEOUT: Final = 600.0
+PodStates = tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]  # sorted (id, CRI state) pairs
+
 _STATES: Final = {cri.CONTAINER_CREATED: CREATED, cri.CONTAINER_RUNNING: RUNNING, cri.CONTAINER_EXITED: EXITED,
                   cri.CONTAINER_UNKNOWN: UNKNOWN}
 
@@ -46,6 +49,24 @@ class ContainerUsage:
     name: str
     memory_working_set: int
     disk_bytes: int
+
+
+@dataclass(frozen=True)
+class ContainerRef:
+    """A container as ListContainers names it: enough to update its cpuset or see which image it uses."""
+
+    id: str
+    pod_uid: str
+    name: str
+    image_ref: str
+
+
+@dataclass(frozen=True)
+class ImageFs:
+    """ImageFsInfo's answer: where the runtime keeps images and how many bytes they take."""
+
+    mountpoint: str
+    used_bytes: int
 
 
 @dataclass(frozen=True)
@@ -93,6 +114,20 @@ class CriClient:
     async def all_pods(self) -> dict[str, PodRuntime]:
         """The runtime's view of every pod it holds, by uid (for restart recovery and orphan cleanup)."""
         return await self._collect({})
+
+    async def pod_states(self) -> dict[str, PodStates]:
+        """Per pod uid, the (id, state) of each sandbox and container: what the PLEG compares between relists.
+
+        Two list calls per relist, where ``all_pods`` also asks every sandbox and container for its status.
+        """
+        sandboxes = await self.runtime.ListPodSandbox(cri.ListPodSandboxRequest(), timeout=CALL_TIMEOUT)
+        containers = await self.runtime.ListContainers(cri.ListContainersRequest(), timeout=CALL_TIMEOUT)
+        found: dict[str, tuple[list[tuple[str, int]], list[tuple[str, int]]]] = {}
+        for s in sandboxes.items:
+            found.setdefault(s.labels.get(POD_UID, s.metadata.uid), ([], []))[0].append((s.id, s.state))
+        for c in containers.containers:
+            found.setdefault(c.labels.get(POD_UID, ""), ([], []))[1].append((c.id, c.state))
+        return {uid: (tuple(sorted(pods)), tuple(sorted(ctrs))) for uid, (pods, ctrs) in found.items()}
 
     async def _collect(self, selector: dict[str, str]) -> dict[str, PodRuntime]:
         out: dict[str, PodRuntime] = {}
@@ -176,6 +211,22 @@ class CriClient:
             raise
         return reply.exit_code, reply.stdout + reply.stderr
 
+    async def containers(self, running_only: bool = False) -> list[ContainerRef]:
+        """Every container the runtime holds (or only the running ones), from a single ListContainers."""
+        request = cri.ListContainersRequest()
+        if running_only:
+            request.filter.state.state = cri.CONTAINER_RUNNING
+        reply = await self.runtime.ListContainers(request, timeout=CALL_TIMEOUT)
+        return [ContainerRef(c.id, c.labels.get(POD_UID, ""), c.metadata.name, c.image_ref)
+                for c in reply.containers]
+
+    async def update_cpuset(self, container_id: str, cpus: str) -> None:
+        """UpdateContainerResources with only cpuset_cpus set (the CPU manager's reconcile)."""
+        await self.runtime.UpdateContainerResources(
+            cri.UpdateContainerResourcesRequest(container_id=container_id,
+                                                linux=cri.LinuxContainerResources(cpuset_cpus=cpus)),
+            timeout=CALL_TIMEOUT)
+
     async def container_usage(self) -> list[ContainerUsage]:
         """Every container's memory working set and writable-layer size (for eviction ranking)."""
         reply = await self.runtime.ListContainerStats(cri.ListContainerStatsRequest(), timeout=CALL_TIMEOUT)
@@ -201,3 +252,21 @@ class CriClient:
         """The runtime's images, for the Node's ``status.images``."""
         reply = await self.images.ListImages(cri.ListImagesRequest(), timeout=CALL_TIMEOUT)
         return [ImageInfo(tuple([*i.repo_digests, *i.repo_tags]), int(i.size)) for i in reply.images]
+
+    async def runtime_images(self) -> list[RuntimeImage]:
+        """The runtime's images with their ids, sizes and whether they are pinned (for image GC)."""
+        reply = await self.images.ListImages(cri.ListImagesRequest(), timeout=CALL_TIMEOUT)
+        return [RuntimeImage(i.id, int(i.size), i.pinned) for i in reply.images]
+
+    async def image_fs(self) -> ImageFs:
+        """ImageFsInfo: the image filesystem's mountpoint and the bytes images use on it."""
+        reply = await self.images.ImageFsInfo(cri.ImageFsInfoRequest(), timeout=CALL_TIMEOUT)
+        if not reply.image_filesystems:
+            raise RuntimeError("the runtime reported no image filesystem")
+        fs = reply.image_filesystems[0]
+        return ImageFs(fs.fs_id.mountpoint, fs.used_bytes.value)
+
+    async def remove_image(self, image_id: str) -> None:
+        """RemoveImage (removing an absent image succeeds)."""
+        await self.images.RemoveImage(cri.RemoveImageRequest(image=cri.ImageSpec(image=image_id)),
+                                      timeout=CALL_TIMEOUT)

@@ -7,6 +7,7 @@ import platform
 import socket
 from pathlib import Path
 
+from kubelet.cpuset import parse_cpus
 from kubelet.nodestatus import Machine, parse_meminfo
 
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
@@ -41,6 +42,11 @@ def measure(root_dir: Path, runtime_version: str, kubelet_version: str) -> Machi
                    architecture=_ARCH.get(platform.machine(), platform.machine()),
                    runtime_version=runtime_version,
                    kubelet_version=kubelet_version)
+
+
+def online_cpus() -> frozenset[int]:
+    """The CPUs the kernel has online (what the CPU manager divides), else 0..cpu_count-1."""
+    return parse_cpus(_read("/sys/devices/system/cpu/online")) or frozenset(range(os.cpu_count() or 1))
 
 
 def default_node_ip() -> str:

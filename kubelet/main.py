@@ -18,20 +18,27 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from api.quantity import Quantity
 from client.cache import DeletedFinalStateUnknown
 from client.delegated_auth import DelegatedAuth
-from client.errors import ApiConnectionError, ApiError, ClientError, Conflict, NotFound
+from client.errors import ApiConnectionError, ApiError, Conflict, NotFound
 from client.events import EventRecorder
 from client.informer import SharedInformerFactory
-from client.kubeconfig import Kubeconfig, KubeconfigError
+from client.kubeconfig import Kubeconfig
 from client.rest import PatchType, ResourceRef, RestClient
-from kubelet.bootstrap import bootstrap
+from kubelet.bootstrap import BootstrapError, bootstrap_in_child
+from kubelet.cpu_checkpoint import CheckpointError
+from kubelet.cpu_manager import CpuManager
+from kubelet.cpu_policy import NONE, POLICIES, STATIC, CpuPolicyError, reserved_cpus
+from kubelet.cpuset import CpuSetError, parse_cpus
 from kubelet.cri import CriClient
 from kubelet.cri_config import DNSSettings
 from kubelet.eviction import DEFAULT_EVICTION_HARD, parse_thresholds
 from kubelet.eviction_manager import EvictionManager
 from kubelet.hollow import HollowPods
-from kubelet.machine import default_node_ip, measure
+from kubelet.image_gc import GcPolicy
+from kubelet.image_gc_manager import IMAGE_GC_PERIOD, ImageGcManager
+from kubelet.machine import default_node_ip, measure, online_cpus
 from kubelet.node_sync import register_until_done, renew_lease_forever, update_status_forever
 from kubelet.nodestatus import (
     Machine,
@@ -73,6 +80,14 @@ def duration(text: str) -> float:
     return sum(float(n) * _UNIT[u] for n, u in parts)
 
 
+def cpu_list(text: str) -> frozenset[int]:
+    """A --reserved-cpus value."""
+    try:
+        return parse_cpus(text)
+    except CpuSetError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def parser() -> ComponentParser:
     """The kubelet's flags, with upstream names (each also ``TINYKUBE_KUBELET_<FLAG>``)."""
     p = ComponentParser("kubelet", description="tinykube's node agent: runs the pods bound to this node.")
@@ -95,6 +110,20 @@ def parser() -> ComponentParser:
                    help="how often node status is posted")
     p.add_argument("--node-lease-duration-seconds", type=int, default=40, help="the node Lease's duration")
     p.add_argument("--serialize-image-pulls", type=parse_bool, default=True, help="pull one image at a time")
+    p.add_argument("--cpu-manager-policy", choices=POLICIES, default=NONE,
+                   help="static: Guaranteed pods' containers with whole CPUs get them to themselves")
+    p.add_argument("--reserved-cpus", type=cpu_list, default=frozenset(),
+                   help="CPUs kept for the system (e.g. 0 or 0-1); overrides the cpu of --kube/system-reserved")
+    p.add_argument("--cpu-manager-reconcile-period", type=duration, default=10.0,
+                   help="how often running containers are moved onto their current CPUs")
+    p.add_argument("--image-gc-high-threshold", type=int, default=85,
+                   help="percent of the image filesystem used that starts image garbage collection")
+    p.add_argument("--image-gc-low-threshold", type=int, default=80,
+                   help="percent of the image filesystem used that image garbage collection frees down to")
+    p.add_argument("--minimum-image-ttl-duration", type=duration, default=120.0,
+                   help="minimum age of an unused image before it may be garbage collected")
+    p.add_argument("--image-gc-period", type=duration, default=IMAGE_GC_PERIOD,
+                   help="how often image garbage collection runs (tinykube's; fixed at 5m upstream)")
     p.add_argument("--pod-manifest-path", type=Path, help="directory of static pod manifests")
     p.add_argument("--file-check-frequency", type=duration, default=20.0,
                    help="how often the manifest directory is re-read")
@@ -136,9 +165,12 @@ class Kubelet:
         self.events = EventRecorder(rest, "kubelet", host=self.node_name)
         self.factory = SharedInformerFactory(rest)
         self.pods = self.factory.informer(PODS, field_selector=f"spec.nodeName={self.node_name}")
-        self.reserved = Reservations(system=parse_resource_list(args.system_reserved),
-                                     kube=parse_resource_list(args.kube_reserved),
-                                     eviction_hard=parse_thresholds(args.eviction_hard))
+        system, kube = parse_resource_list(args.system_reserved), parse_resource_list(args.kube_reserved)
+        if args.reserved_cpus:  # as upstream: --reserved-cpus replaces the cpu of both reservations
+            kube.pop("cpu", None)
+            system["cpu"] = Quantity(len(args.reserved_cpus))
+        self.reserved = Reservations(system=system, kube=kube, eviction_hard=parse_thresholds(args.eviction_hard))
+        self.cpus = None if args.hollow else cpu_manager(args, self.root, self.reserved)
         self.node_uid = ""
         self.machine: Machine | None = None
         self.cri: CriClient | None = None
@@ -182,6 +214,19 @@ class Kubelet:
             pass
         except (ApiError, ApiConnectionError) as err:
             log.warning("final pod deletion failed", pod=f"{meta['namespace']}/{meta['name']}", error=str(err))
+
+    def node_event(self, type_: str, reason: str, message: str) -> None:
+        """Record an Event about this Node (in the background)."""
+        self.events.event({"apiVersion": "v1", "kind": "Node",
+                           "metadata": {"name": self.node_name, "uid": self.node_name}}, type_, reason, message)
+
+    def _pods_holding_cpus(self) -> set[str]:
+        """Pods whose exclusive CPUs stay taken: not finished in the API, or with containers still running."""
+        uids = {p["metadata"]["uid"] for p in self.pods.list()
+                if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")}
+        if self.workers is not None:
+            uids |= {uid for uid, w in self.workers.workers.items() if not w.finished.is_set()}
+        return uids
 
     def event(self, pod: dict[str, Any], type_: str, reason: str, message: str) -> None:
         """Record an Event about a pod (in the background)."""
@@ -241,6 +286,10 @@ class Kubelet:
         self.factory.start()
         await self.factory.wait_for_cache_sync()
         if self.cri is not None:
+            if self.cpus is not None and self.cpus.policy == STATIC:
+                # After the cache sync, so pods that still hold CPUs are known before stale ones are released.
+                self._tasks.append(asyncio.get_running_loop().create_task(self.cpus.reconcile_forever(
+                    self.cri, self._pods_holding_cpus, args.cpu_manager_reconcile_period)))
             await self._serve()
         log.info("pods synced", node=self.node_name, pods=len(self.pods.list()))
 
@@ -272,7 +321,8 @@ class Kubelet:
                            node_allocatable=alloc, runtime_name=(await self.cri.version()).name)
         hub = Hub(cri=self.cri, volumes=VolumeManager(self.root, lookups), node=node, config_maps=config_maps,
                   secrets=secrets, report=self.report, on_terminated=self.terminated, events=self.event,
-                  pull_lock=asyncio.Lock() if self.args.serialize_image_pulls else None, tokens=tokens)
+                  pull_lock=asyncio.Lock() if self.args.serialize_image_pulls else None, tokens=tokens,
+                  cpus=self.cpus)
         workers = PodWorkers(hub)
         self.workers = workers
         # Mirror pods stand for static pods, which run from their manifests: the informer copy is not run.
@@ -288,6 +338,9 @@ class Kubelet:
         self.eviction = EvictionManager(self.reserved.eviction_hard, self.cri, self.root, self.pods.list,
                                         workers.evict)
         self._tasks.append(asyncio.get_running_loop().create_task(self.eviction.run_forever()))
+        gc = ImageGcManager(self.cri, GcPolicy(self.args.image_gc_high_threshold, self.args.image_gc_low_threshold,
+                                               self.args.minimum_image_ttl_duration), self.node_event)
+        self._tasks.append(asyncio.get_running_loop().create_task(gc.run_forever(self.args.image_gc_period)))
 
     async def _admit(self, pod: dict[str, Any], workers: PodWorkers) -> None:
         """Hand ``pod`` (its newest version) to its worker once the objects it uses are cached."""
@@ -394,6 +447,15 @@ class Kubelet:
             await self.cri.close()
 
 
+def cpu_manager(args: argparse.Namespace, root: Path, reserved: Reservations) -> CpuManager:
+    """The CPU manager the flags ask for (raises CpuPolicyError or CheckpointError when it cannot start)."""
+    cpus = online_cpus()
+    if args.cpu_manager_policy == NONE:
+        return CpuManager(NONE, root, cpus, frozenset())
+    milli = sum(q.milli_value() for r in (reserved.system, reserved.kube) if (q := r.get("cpu")) is not None)
+    return CpuManager(STATIC, root, cpus, reserved_cpus(cpus, args.reserved_cpus, milli))
+
+
 def _last_known(pod: dict[str, Any] | DeletedFinalStateUnknown) -> dict[str, Any]:
     """A deleted pod, or the last state the cache knew when the deletion itself was missed."""
     return pod.obj if isinstance(pod, DeletedFinalStateUnknown) else pod
@@ -407,8 +469,9 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     """Register, run pods until ``stop`` is set, then stop driving them (containers keep running)."""
     if args.bootstrap_kubeconfig is not None:
         node_name = args.hostname_override or socket.gethostname()
-        joining = asyncio.create_task(bootstrap(Path(args.kubeconfig), args.bootstrap_kubeconfig,
-                                                args.cert_dir or Path(args.root_dir) / "pki", node_name))
+        joining = asyncio.create_task(bootstrap_in_child(Path(args.kubeconfig), args.bootstrap_kubeconfig,
+                                                         args.cert_dir or Path(args.root_dir) / "pki", node_name,
+                                                         args.verbosity))
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({joining, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
@@ -417,13 +480,17 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
             return 0
         try:
             joining.result()
-        except (ClientError, KubeconfigError, OSError) as err:
+        except (BootstrapError, OSError) as err:
             log.error("TLS bootstrap failed", error=str(err))
             return 1
     config = Kubeconfig.load(args.kubeconfig).client_config()
     async with RestClient(config, user_agent=f"kubelet/{KUBERNETES_GIT_VERSION}") as rest:
-        kubelets = [Kubelet(args, rest, name, cidr) for name, cidr in hollow_fleet(args)] if args.hollow else [
-            Kubelet(args, rest)]
+        try:
+            kubelets = [Kubelet(args, rest, name, cidr) for name, cidr in hollow_fleet(args)] if args.hollow else [
+                Kubelet(args, rest)]
+        except (CpuPolicyError, CheckpointError) as err:
+            log.error("cannot start the CPU manager", error=str(err))
+            return 1
         await asyncio.gather(*(k.start() for k in kubelets))
         for kubelet in kubelets:
             await kubelet.remove_orphans()
@@ -446,6 +513,10 @@ def hollow_fleet(args: argparse.Namespace) -> list[tuple[str, str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``tinykube kubelet``."""
-    args = parser().parse_args(argv)
+    flags = parser()
+    args = flags.parse_args(argv)
+    gc_problem = GcPolicy(args.image_gc_high_threshold, args.image_gc_low_threshold).problem()
+    if gc_problem:
+        flags.error(gc_problem)
     plog.configure("kubelet", args.verbosity)
     return serve(lambda stop: run(args, stop))

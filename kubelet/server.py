@@ -20,10 +20,6 @@ from typing import Any, Final
 import aiohttp
 import grpc
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from client import httpupgrade, wsrelay
 from client.spdy import portforward
@@ -44,6 +40,12 @@ PodLookup = Callable[[str, str], dict[str, Any] | None]
 
 def self_signed(cert_dir: Path, node_name: str, node_ip: str) -> tuple[Path, Path]:
     """A serving certificate for this node, made once and reused (what kubelet does without --tls-cert-file)."""
+    # cryptography only here: with --tls-cert-file the kubelet never loads its ~7 MiB.
+    from cryptography import x509  # noqa: PLC0415
+    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415
+
     cert, key = cert_dir / "kubelet.crt", cert_dir / "kubelet.key"
     if cert.exists() and key.exists():
         return cert, key

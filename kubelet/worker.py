@@ -19,9 +19,10 @@ from typing import Any, Final, Protocol
 
 import grpc
 
-from kubelet.admission import admit
+from kubelet.admission import Rejection, admit
 from kubelet.cgroups_plan import container_resources, pod_cgroup_parent
-from kubelet.cri import CriClient
+from kubelet.cpu_manager import CpuManager
+from kubelet.cri import CriClient, PodStates
 from kubelet.cri_config import ContainerInputs, DNSSettings, container_config, etc_hosts, sandbox_config
 from kubelet.env import ConfigMapLookup, ContainerConfigError, SecretLookup, expand_command, make_environment
 from kubelet.firstalone import FirstAlone
@@ -109,6 +110,7 @@ class Hub:
     pull_lock: asyncio.Lock | None = None  # set when --serialize-image-pulls
     tokens: TokenCache | None = None  # service account tokens for projected volumes (needs the API)
     tiers: FirstAlone = field(default_factory=FirstAlone)  # the first sandbox of each QoS tier runs alone
+    cpus: CpuManager | None = None  # --cpu-manager-policy: exclusive CPUs at admission, cpusets at creation
 
 
 @dataclass(frozen=True)
@@ -479,7 +481,9 @@ class PodWorker:
         command, args = expand_command(spec, env_map)
         inputs = ContainerInputs(
             attempt=start.attempt, image_ref=ref or image, command=command, args=args, env=env.env, mounts=mounts,
-            resources=container_resources(pod, spec, hub.node.memory_capacity), spec_hash=container_hash(spec),
+            resources=container_resources(pod, spec, hub.node.memory_capacity,
+                                          hub.cpus.cpuset(self.uid, name) if hub.cpus is not None else ""),
+            spec_hash=container_hash(spec),
             log_path=f"{name}/{start.attempt}.log")
         try:
             cid = await hub.cri.create_container(where.sandbox_id, container_config(pod, spec, inputs), sandbox_cfg)
@@ -585,7 +589,7 @@ class PodWorkers:
         if worker is not None and (worker.cleaned_up or not (pod.get("metadata") or {}).get("deletionTimestamp")):
             return  # a finished pod: nothing changes until it is deleted, and then only once
         rejection = None if worker is not None or is_terminating(pod) else admit(
-            pod, self._active(), self.hub.node.node_allocatable)
+            pod, self._active(), self.hub.node.node_allocatable) or self._admit_cpus(pod)
         if rejection is None:
             self._spawn(pod)
             return
@@ -594,6 +598,9 @@ class PodWorkers:
         status = {**(pod.get("status") or {}), "phase": "Failed", "reason": rejection.reason,
                   "message": rejection.message}
         self._spawn({**pod, "status": status})
+
+    def _admit_cpus(self, pod: dict[str, Any]) -> Rejection | None:
+        return self.hub.cpus.admit(pod) if self.hub.cpus is not None else None
 
     def _active(self) -> list[dict[str, Any]]:
         """Pods that hold resources on the node: running or starting, not finished or being torn down."""
@@ -630,14 +637,13 @@ class PodWorkers:
 
         One relist for the whole node keeps runtime calls proportional to pods, not pods times the resync rate.
         """
-        previous: dict[str, tuple[Any, ...]] = {}
+        previous: dict[str, PodStates] = {}
         while True:
             try:
-                pods = await self.hub.cri.all_pods()
+                current = await self.hub.cri.pod_states()
             except grpc.aio.AioRpcError as err:
                 log.warning("relist failed", error=_describe_rpc(err))
             else:
-                current = {uid: _fingerprint(rt) for uid, rt in pods.items()}
                 for uid, mark in current.items():
                     worker = self.workers.get(uid)
                     if worker is not None and previous.get(uid) != mark:
@@ -651,8 +657,3 @@ class PodWorkers:
     async def stop(self) -> None:
         """Stop every worker without touching their containers."""
         await asyncio.gather(*(w.stop() for w in self.workers.values()))
-
-
-def _fingerprint(runtime: PodRuntime) -> tuple[Any, ...]:
-    return (tuple(sorted((s.id, s.state) for s in runtime.sandboxes)),
-            tuple(sorted((c.id, c.state) for c in runtime.containers)))

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
-from pyroute2 import IPRoute
 
 from client.changes import ChangeTrigger, sync_on_changes
 from client.flags import add_client_flags, parse_duration, rest_client_from_args
@@ -88,14 +87,8 @@ async def _serve_http(address: str, routes: web.RouteTableDef) -> web.AppRunner:
     return runner
 
 
-def ensure_service_route(cidr: str, device: str) -> None:
-    with IPRoute() as ipr:
-        service_route.ensure(ipr, cidr, device)
-
-
 async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
-    # In a thread: pyroute2's synchronous API runs an event loop of its own, which cannot nest in ours.
-    await asyncio.to_thread(ensure_service_route, args.service_cidr, args.route_device)
+    await asyncio.to_thread(service_route.ensure, args.service_cidr, args.route_device)
     client = rest_client_from_args(args, "tinykube-proxy")
     factory = SharedInformerFactory(client)
     services = factory.informer(lookup("services"))

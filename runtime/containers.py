@@ -33,6 +33,7 @@ log = get_logger("runtime.containers")
 EXEC_OUTPUT_CAP = 16 * 1024 * 1024
 EXEC_ENV = {"PYTHONPATH": shimclient.REPO_ROOT}
 CREATED, RUNNING, EXITED, UNKNOWN = "created", "running", "exited", "unknown"
+ORPHAN_POLL = 0.02  # seconds between looks at a container whose shim is gone: no process left to wait on
 
 
 class ContainerError(Exception):
@@ -405,12 +406,22 @@ class ContainerManager:
         raise ContainerError(f"container {rec.id[:12]} did not exit after SIGKILL", "INTERNAL")
 
     def _wait_exit(self, cid: str, timeout: float) -> bool:
+        """Whether the container is no longer running within ``timeout`` seconds.
+
+        The shim records the exit just before it exits itself, so its exit is the moment to look again;
+        only a container whose shim is already gone (orphaned) is polled.
+        """
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.state(cid).state != RUNNING:
-                return True
-            time.sleep(0.02)
-        return self.state(cid).state != RUNNING
+        while True:
+            st = self.state(cid)
+            left = deadline - time.monotonic()
+            if st.state != RUNNING or left <= 0:
+                return st.state != RUNNING
+            status = read_status(st.record.bundle)
+            if shimclient.shim_alive(status):
+                shimclient.wait_shim_exit(status, left)
+            else:
+                time.sleep(min(ORPHAN_POLL, left))
 
     def remove(self, cid: str) -> None:
         """Kill if running, then remove cgroup, rootfs, lease and records; idempotent."""
@@ -420,20 +431,21 @@ class ContainerManager:
             return
         self.stop(rec.id, 0)
         # The shim may still be draining pipes; it writes its final status before exiting.
-        status = read_status(rec.bundle)
-        deadline = time.monotonic() + 5
-        while shimclient.shim_alive(status) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        shimclient.wait_shim_exit(read_status(rec.bundle), 5.0)
         self.cgroups.remove(rec.cgroup_path)
         self._discard(rec)
         log.info("removed container", id=rec.id[:12])
 
     def update_resources(self, cid: str, resources: Resources) -> None:
-        """Apply new limits to the running container's cgroup."""
+        """Apply new limits to the running container's cgroup; fields left unset keep their values.
+
+        As containerd does: the CPU manager sends only ``cpuset_cpus``, which must not wipe the memory limit.
+        """
         rec = self.get(cid)
         self.cgroups.update(rec.cgroup_path, resources)
         with self._lock:
-            rec.extra["resources"] = resources.__dict__
+            changed = {name: value for name, value in resources.__dict__.items() if value}
+            rec.extra["resources"] = {**rec.extra.get("resources", {}), **changed}
             self.store.save_container(rec)
 
     def reopen_log(self, cid: str) -> None:

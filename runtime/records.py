@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,11 @@ class SandboxRecord:
 
 
 class RecordStore:
-    """Loads and saves records under ``<state>/{sandboxes,containers}/<id>/record.json``."""
+    """Loads and saves records under ``<state>/{sandboxes,containers}/<id>/record.json``.
+
+    Records hold only JSON types, so they are serialised straight from ``vars()``: ``asdict`` deep-copied
+    every nested dict (a CNI result, labels) first, on every save of every pod.
+    """
 
     def __init__(self, state_dir: str) -> None:
         self.root = Path(state_dir)
@@ -89,12 +93,12 @@ class RecordStore:
     def save_container(self, rec: ContainerRecord) -> None:
         """Persist a container record atomically."""
         self.container_dir(rec.id).mkdir(parents=True, exist_ok=True)
-        write_atomic(str(self.container_dir(rec.id) / "record.json"), json.dumps(asdict(rec), sort_keys=True))
+        write_atomic(str(self.container_dir(rec.id) / "record.json"), json.dumps(vars(rec), sort_keys=True))
 
     def save_sandbox(self, rec: SandboxRecord) -> None:
         """Persist a sandbox record atomically."""
         self.sandbox_dir(rec.id).mkdir(parents=True, exist_ok=True)
-        write_atomic(str(self.sandbox_dir(rec.id) / "record.json"), json.dumps(asdict(rec), sort_keys=True))
+        write_atomic(str(self.sandbox_dir(rec.id) / "record.json"), json.dumps(vars(rec), sort_keys=True))
 
     def load_containers(self) -> list[ContainerRecord]:
         """Every container record on disk."""

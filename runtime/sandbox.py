@@ -12,7 +12,6 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,8 +21,8 @@ from typing import Any
 from process.log import get_logger
 from runtime import shimclient
 from runtime.cni import CNI, pod_ips
-from runtime.containers import ContainerError, ImageSource, NotFound, Placement
-from runtime.linux import capabilities
+from runtime.containers import ORPHAN_POLL, ContainerError, ImageSource, NotFound, Placement
+from runtime.linux import capabilities, netns
 from runtime.linux.cgroups import CgroupDriver, Resources
 from runtime.linux.rootfs import BindMount, RootfsSpec
 from runtime.records import RecordStore, SandboxRecord, read_status
@@ -81,31 +80,24 @@ def hosts_file(hostname: str, ips: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def netns_add(name: str) -> str:
-    """Create and pin ``/run/netns/<name>`` with its loopback up; returns the path."""
-    subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
-    subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True, capture_output=True)
-    return os.path.join(NETNS_DIR, name)
+def netns_add(name: str, sysctls: dict[str, str]) -> str:
+    """Create and pin ``/run/netns/<name>`` with its loopback up and ``sysctls`` set; returns the path."""
+    path = os.path.join(NETNS_DIR, name)
+    try:
+        netns.create(path, sysctls)
+    except netns.SysctlError as exc:
+        raise ContainerError(str(exc), "INVALID_ARGUMENT") from None
+    except OSError as exc:
+        raise ContainerError(f"creating netns {name}: {exc}", "INTERNAL") from None
+    return path
 
 
 def netns_delete(name: str) -> None:
     """Remove a pinned netns if present."""
-    if os.path.exists(os.path.join(NETNS_DIR, name)):
-        proc = subprocess.run(["ip", "netns", "delete", name], capture_output=True, text=True)
-        if proc.returncode != 0 and os.path.exists(os.path.join(NETNS_DIR, name)):
-            raise ContainerError(f"deleting netns {name}: {proc.stderr.strip()}", "INTERNAL")
-
-
-def set_net_sysctl(netns: str, key: str, value: str) -> None:
-    """Set a ``net.*`` sysctl inside the pod's netns (files under /proc/sys/net follow the writer's netns)."""
-    if not key.startswith("net.") or ".." in key or "/" in key:
-        raise ContainerError(f"sysctl {key!r}: only network-namespaced (net.*) sysctls are supported",
-                             "INVALID_ARGUMENT")
-    path = "/proc/sys/" + key.replace(".", "/")
-    proc = subprocess.run(["nsenter", f"--net={os.path.join(NETNS_DIR, netns)}", "sh", "-c", 'printf %s "$1" > "$2"',
-                           "sysctl", value, path], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise ContainerError(f"sysctl {key}={value}: {proc.stderr.strip()}", "INVALID_ARGUMENT")
+    try:
+        netns.delete(os.path.join(NETNS_DIR, name))
+    except OSError as exc:
+        raise ContainerError(f"deleting netns {name}: {exc}", "INTERNAL") from None
 
 
 def fallback_pause_rootfs(root: str) -> Path:
@@ -225,6 +217,13 @@ class SandboxManager:
                             cgroup_parent=parent, owns_cgroup_parent=not self.cgroups.exists(parent),
                             port_mappings=list(req.port_mappings), dir=str(sdir), labels=dict(req.labels),
                             annotations=dict(req.annotations), extra=dict(req.extra), state="notready")
+        if not req.host_network:
+            # Named and chosen up front, so the first save already says what teardown must undo (DEL of
+            # what was never added is no error in CNI): each save is an fsync on the pod's critical path.
+            rec.netns = f"{self.cgroup_root}-{sid[:12]}"
+            net = self.cni.network()
+            if net is not None:
+                rec.extra["cni_net"] = net
         with self._lock:
             self._records[sid] = rec
         self.store.save_sandbox(rec)  # first, so a crash from here on leaves something to clean up
@@ -252,17 +251,11 @@ class SandboxManager:
             self._mark_cgroup(rec.cgroup_parent)
         # A pod cgroup someone else made (the kubelet's) carries that owner's limits; ours carries the pod's.
         self.cgroups.create(rec.cgroup_parent, req.resources if rec.owns_cgroup_parent else Resources())
-        if not req.host_network:
-            rec.netns = f"{self.cgroup_root}-{rec.id[:12]}"
-            self.store.save_sandbox(rec)
+        if rec.netns:
             self._mark_netns(rec.netns)
-            netns_path = netns_add(rec.netns)
-            for key, value in req.sysctls.items():
-                set_net_sysctl(rec.netns, key, value)
-            net = self.cni.network()
+            netns_path = netns_add(rec.netns, req.sysctls)
+            net = rec.extra.get("cni_net")
             if net is not None:
-                rec.extra["cni_net"] = net
-                self.store.save_sandbox(rec)
                 result = self.cni.add(net, rec.id, netns_path, args=self._cni_args(rec),
                                       runtime_config=self._runtime_config(rec))
                 rec.cni_network = str(net.get("name", ""))
@@ -332,17 +325,21 @@ class SandboxManager:
             self.store.save_sandbox(rec)
 
     def _kill_holder(self, rec: SandboxRecord) -> None:
+        """SIGKILL the holder's cgroup until empty; then wait for its shim (woken by its exit, not polling)."""
         cgroup = self.holder_cgroup(rec)
         deadline = time.monotonic() + 10
+        status = read_status(self.holder_bundle(rec))
         while self.cgroups.exists(cgroup) and self.cgroups.procs(cgroup):
             with contextlib.suppress(OSError):
                 self.cgroups.kill(cgroup, signal.SIGKILL)
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise ContainerError(f"sandbox {rec.id[:12]}: holder did not die", "INTERNAL")
-            time.sleep(0.02)
-        status = read_status(self.holder_bundle(rec))
-        while shimclient.shim_alive(status) and time.monotonic() < deadline:
-            time.sleep(0.02)
+            if shimclient.shim_alive(status):
+                shimclient.wait_shim_exit(status, min(left, 1.0))  # the holder's end is its shim's end
+            else:
+                time.sleep(min(ORPHAN_POLL, left))
+        shimclient.wait_shim_exit(status, deadline - time.monotonic())
 
     def _teardown_network(self, rec: SandboxRecord) -> None:
         if rec.network_torn_down:

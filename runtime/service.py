@@ -283,12 +283,13 @@ class RuntimeServicer(api_pb2_grpc.RuntimeServiceServicer):
             f = request.filter
             items = []
             for rec in sorted(self.rt.sandboxes.records(), key=lambda r: r.created_at):
-                state = cri.SANDBOX_READY if self.rt.sandboxes.ready(rec) else cri.SANDBOX_NOTREADY
+                # Filters on the record first: the state costs file reads, and a kubelet asks per pod.
                 if f.id and not rec.id.startswith(f.id):
                     continue
-                if f.HasField("state") and f.state.state != state:
-                    continue
                 if not _labels_match(rec.labels, f.label_selector):
+                    continue
+                state = cri.SANDBOX_READY if self.rt.sandboxes.ready(rec) else cri.SANDBOX_NOTREADY
+                if f.HasField("state") and f.state.state != state:
                     continue
                 items.append(cri.PodSandbox(id=rec.id, metadata=_sandbox_metadata(rec), state=state,
                                             created_at=rec.created_at, labels=rec.labels,

@@ -28,35 +28,39 @@ class Zygote:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
-        self._reader: Any = None
 
-    def _ensure(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            return
+    def _ensure(self) -> socket.socket:
+        if self._proc is not None and self._proc.poll() is None and self._sock is not None:
+            return self._sock
         self.close()
-        ours, theirs = socket.socketpair()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._proc = subprocess.Popen([sys.executable, "-S", "-B", "-m", "runtime.zygote", str(theirs.fileno())],
                                       pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, cwd="/",
                                       env={"PYTHONPATH": REPO_ROOT, "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
         theirs.close()
-        ours.settimeout(START_TIMEOUT)
-        self._sock, self._reader = ours, ours.makefile("rb")
+        self._sock = ours
+        return ours
 
     def start(self, bundle: str) -> bytes:
-        """Ask the zygote for a shim on ``bundle``; returns the shim's ready line."""
-        with self._lock:
-            self._ensure()
-            assert self._sock is not None
-            try:
-                self._sock.sendall(bundle.encode() + b"\n")
-                line: bytes = self._reader.readline()
-            except OSError:
-                self.close()
-                raise
-            if not line:
-                self.close()
-                raise LaunchError("the shim zygote exited")
-            return line
+        """Ask the zygote for a shim on ``bundle``; returns the shim's ready line (empty if it never wrote one).
+
+        Only handing over the request is serialised; the wait for the ready line is this caller's own.
+        """
+        read_fd, write_fd = os.pipe()
+        try:
+            with self._lock:
+                sock = self._ensure()
+                try:
+                    socket.send_fds(sock, [bundle.encode()], [write_fd])
+                except OSError:
+                    self.close()
+                    raise
+        finally:
+            os.close(write_fd)
+        try:
+            return _read_line(read_fd, bundle)
+        finally:
+            os.close(read_fd)
 
     def close(self) -> None:
         """Kill the zygote and forget it."""
@@ -113,18 +117,23 @@ def _spawn_shim(bundle: str) -> bytes:
     os.close(write_fd)
     try:
         proc.wait()
-        data = b""
-        deadline = time.monotonic() + START_TIMEOUT
-        while b"\n" not in data:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([read_fd], [], [], left)[0]:
-                raise LaunchError(f"shim for {bundle} did not report within {START_TIMEOUT:.0f}s")
-            chunk = os.read(read_fd, 65536)
-            if not chunk:
-                break
-            data += chunk
+        return _read_line(read_fd, bundle)
     finally:
         os.close(read_fd)
+
+
+def _read_line(read_fd: int, bundle: str) -> bytes:
+    """What a shim writes on its ready pipe, up to the first newline or the pipe's end."""
+    data = b""
+    deadline = time.monotonic() + START_TIMEOUT
+    while b"\n" not in data:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([read_fd], [], [], left)[0]:
+            raise LaunchError(f"shim for {bundle} did not report within {START_TIMEOUT:.0f}s")
+        chunk = os.read(read_fd, 65536)
+        if not chunk:
+            break
+        data += chunk
     return data
 
 
@@ -147,3 +156,26 @@ def shim_alive(status: dict[str, Any]) -> bool:
     """Whether the shim that wrote ``status`` (a bundle's status.json) still runs."""
     pid = int(status.get("shim_pid", 0))
     return pid > 0 and start_ticks(pid) == int(status.get("shim_start", -1))
+
+
+def wait_shim_exit(status: dict[str, Any], timeout: float) -> bool:
+    """Wait until the shim that wrote ``status`` is gone; False if it still runs after ``timeout`` seconds.
+
+    A pidfd wakes us the moment it exits (it is not our child, so there is no SIGCHLD to wait for), where
+    polling every few milliseconds cost CPU and up to a period of latency on each of many stopping pods.
+    """
+    pid = int(status.get("shim_pid", 0))
+    if pid <= 0:
+        return True
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        if not shim_alive(status):  # checked after opening: the pidfd cannot name a reused PID
+            return True
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(max(0.0, timeout) * 1000))
+    finally:
+        os.close(fd)

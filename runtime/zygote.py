@@ -1,9 +1,11 @@
 """A pre-imported process that forks shims on request, so a container start pays no interpreter start-up.
 
-The daemon runs one (``python -S -m runtime.zygote FD``) and writes bundle paths, one per line, to
-the socket FD; for each, the zygote forks a shim (double fork and setsid, exactly as ``runtime.shim``
-detaches itself) and answers with the shim's ready line. The zygote exits with the daemon (at the
-end of its socket); shims do not: they are already re-parented away from it.
+The daemon runs one (``python -S -m runtime.zygote FD``) and sends it one datagram per start on the
+``SOCK_SEQPACKET`` socket FD: a bundle path, with the write end of a pipe attached (``SCM_RIGHTS``). The
+zygote forks a shim on it (double fork and setsid, exactly as ``runtime.shim`` detaches itself) and moves
+on at once; the shim writes its ready line to that pipe, straight to the daemon thread that asked. So
+many pods start side by side instead of queueing behind one another's whole container set-up. The
+zygote exits with the daemon (at the end of its socket); shims do not: they are already re-parented.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sys
 
 from runtime import launch, shim, spec  # noqa: F401 - imported here so every forked shim has them already
 
-REPLY_LIMIT = 65536
+REQUEST_LIMIT = 65536
 
 
 def _become_shim(bundle: str, ready_fd: int) -> None:
@@ -38,34 +40,26 @@ def _become_shim(bundle: str, ready_fd: int) -> None:
     os._exit(code)
 
 
-def _start(bundle: str, sock: socket.socket) -> bytes:
-    read_fd, write_fd = os.pipe()
+def _start(bundle: str, ready_fd: int, sock: socket.socket) -> None:
     pid = os.fork()
     if pid == 0:
-        os.close(read_fd)
         sock.close()  # the shim must not keep the daemon's end of the conversation open
-        _become_shim(bundle, write_fd)
-    os.close(write_fd)
-    os.waitpid(pid, 0)
-    reply = b""
-    while b"\n" not in reply and len(reply) < REPLY_LIMIT:
-        chunk = os.read(read_fd, 4096)
-        if not chunk:
-            break
-        reply += chunk
-    os.close(read_fd)
-    return reply.split(b"\n")[0] or b'{"error": "shim exited without reporting; see its shim.log"}'
+        _become_shim(bundle, ready_fd)
+    os.close(ready_fd)
+    os.waitpid(pid, 0)  # the first child only detaches: it exits at once
 
 
 def serve(sock: socket.socket) -> int:
-    """Answer start requests until the daemon closes its end."""
+    """Fork a shim for each request until the daemon closes its end."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a ^C to the daemon's terminal is the daemon's to handle
-    requests = sock.makefile("rb")
-    for line in requests:
-        bundle = line.decode().strip()
-        if bundle:
-            sock.sendall(_start(bundle, sock) + b"\n")
-    return 0
+    while True:
+        request, fds, _, _ = socket.recv_fds(sock, REQUEST_LIMIT, 1)
+        if not request:
+            return 0
+        if not fds:
+            continue
+        os.set_inheritable(fds[0], False)  # received descriptors are inheritable: the container must not hold it
+        _start(request.decode(), fds[0], sock)
 
 
 def main(argv: list[str]) -> int:

@@ -21,6 +21,7 @@ from scheduler.podinfo import AffinityTerm, PodInfo
 # How long an assumed pod whose bind call succeeded may wait for the informer to deliver it.
 DEFAULT_ASSUME_TTL: Final = 30.0
 TERMINAL_PHASES: Final = frozenset(("Succeeded", "Failed"))
+HARD_TAINT_EFFECTS: Final = frozenset(("NoSchedule", "NoExecute"))
 
 
 class CacheError(RuntimeError):
@@ -54,6 +55,14 @@ class Cache:
         self.assume_ttl = assume_ttl
         self._nodes: dict[str, NodeInfo] = {}
         self._node_list: list[NodeInfo] | None = None
+        # Nodes with taints (hard ones reject, PreferNoSchedule ones score) or cordoned: while there are none,
+        # TaintToleration and NodeUnschedulable leave the per-node loops.
+        self.hard_tainted_nodes = 0
+        self.soft_tainted_nodes = 0
+        self.unschedulable_nodes = 0
+        # topologyKey -> node name -> value, built on first use and dropped only when some node's labels change
+        # (kubelet status heartbeats leave it be), so topology spreading need not walk every node per pod.
+        self._topology: dict[str, dict[str, str]] = {}
         self._pods: dict[str, _PodState] = {}
         # Assumed pods whose binding returned, with when to give up on the informer delivering them: expiry
         # scans only these, not every placed pod.
@@ -88,10 +97,13 @@ class Cache:
             info = self._nodes[name] = NodeInfo(name)
         if info.node is None:
             self._node_list = None
+            self._topology.clear()
         else:
-            self._count_images(info, -1)
+            self._count_node(info, -1)
+            if info.labels != ((node.get("metadata") or {}).get("labels") or {}):
+                self._topology.clear()
         info.set_node(node)
-        self._count_images(info, 1)
+        self._count_node(info, 1)
 
     update_node = add_node
 
@@ -100,14 +112,20 @@ class Cache:
         info = self._nodes.get(name)
         if info is None or info.node is None:
             return
-        self._count_images(info, -1)
+        self._count_node(info, -1)
         self._node_list = None
+        self._topology.clear()
         if info.pods:
             info.node = None
         else:
             del self._nodes[name]
 
-    def _count_images(self, info: NodeInfo, sign: int) -> None:
+    def _count_node(self, info: NodeInfo, sign: int) -> None:
+        """Add or take back what one node contributes to the cluster-wide image and taint counts."""
+        effects = {t.get("effect") for t in info.taints}
+        self.hard_tainted_nodes += sign * bool(effects & HARD_TAINT_EFFECTS)
+        self.soft_tainted_nodes += sign * ("PreferNoSchedule" in effects)
+        self.unschedulable_nodes += sign * info.unschedulable
         for image in info.image_sizes:
             count = self.image_nodes.get(image, 0) + sign
             if count > 0:
@@ -120,6 +138,14 @@ class Cache:
         if self._node_list is None:
             self._node_list = [n for n in self._nodes.values() if n.node is not None]
         return self._node_list
+
+    def topology_values(self, key: str) -> Mapping[str, str]:
+        """Node name -> the node's value for a topology label, for the nodes that have it."""
+        values = self._topology.get(key)
+        if values is None:
+            values = self._topology[key] = {
+                n.name: v for n in self.node_infos() if (v := n.labels.get(key)) is not None}
+        return values
 
     def node_info(self, name: str) -> NodeInfo | None:
         """The node's info, or None when the Node object is unknown (or deleted)."""

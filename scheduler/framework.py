@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import abc
 import enum
+import functools
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Protocol, TypeVar
 
@@ -163,12 +164,24 @@ class PreFilterExtensions(abc.ABC):
     def remove_pod(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo) -> None: ...
 
 
+NodeFilter = Callable[[NodeInfo], "Status | None"]
+"""A Filter bound to one cycle's state and pod: the per-node call of the hot loop."""
+
+
 class FilterPlugin(Plugin):
     """Decides per node whether the pod can run there."""
 
     @abc.abstractmethod
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         """None when the pod may run on the node; a rejecting Status with Kubernetes' reason otherwise."""
+
+    def node_filter(self, state: CycleState, pod: PodInfo, snapshot: Cache) -> NodeFilter | None:
+        """This cycle's filter as a one-argument call, or None when it can reject no node of the snapshot.
+
+        Hot plugins return a closure over what PreFilter computed, so the loop over hundreds of nodes
+        reads no cycle state and parses nothing per node.
+        """
+        return functools.partial(self.filter, state, pod)
 
 
 @dataclass(slots=True)
@@ -499,7 +512,7 @@ class Framework:
                 result.evaluated_nodes = result.feasible_nodes = 1
                 return result
 
-        feasible = self._find_feasible(state, pod, all_nodes, result)
+        feasible = self._find_feasible(state, pod, snapshot, all_nodes, result)
         result.feasible_nodes = len(feasible)
         if not feasible:
             self._post_filter(result, pod, snapshot)
@@ -512,7 +525,7 @@ class Framework:
         return result
 
     def _find_feasible(
-        self, state: CycleState, pod: PodInfo, all_nodes: list[NodeInfo], result: ScheduleResult
+        self, state: CycleState, pod: PodInfo, snapshot: Cache, all_nodes: list[NodeInfo], result: ScheduleResult
     ) -> list[NodeInfo]:
         diagnosis = result.diagnosis
         allowed = state.allowed_nodes
@@ -532,34 +545,32 @@ class Framework:
         feasible: list[NodeInfo] = []
         statuses = diagnosis.node_statuses
         plugins = diagnosis.unschedulable_plugins
+        checks = [
+            (check, p.name)
+            for p in self.filters
+            if p.name not in state.skip_filter and (check := p.node_filter(state, pod, snapshot)) is not None
+        ]
+        nominated = self.nominated if self.nominator else None
         processed = 0
-        if self.nominator:
-            for i in range(count):
-                node = nodes[(start + i) % count]
-                processed += 1
+        for node in nodes[start:] + nodes[:start] if start else nodes:
+            processed += 1
+            if nominated is not None and nominated(node.name):
                 status = self.run_filters_with_nominated(state, pod, node)
-                if status is None:
-                    feasible.append(node)
-                    if len(feasible) >= want:
-                        break
-                else:
-                    statuses[node.name] = status
-                    plugins.add(status.plugin)
-        else:
-            # The hot path: no nominations anywhere, so each node runs the (non-skipped) filters directly.
-            filters = [(p.filter, p.name) for p in self.filters if p.name not in state.skip_filter]
-            for node in nodes[start:] + nodes[:start] if start else nodes:
-                processed += 1
-                for run, name in filters:
-                    status = run(state, pod, node)
+            else:
+                # The hot path: each non-skipped filter's per-cycle closure, first rejection wins.
+                status = None
+                for check, name in checks:
+                    status = check(node)
                     if status is not None:
-                        statuses[node.name] = status.with_plugin(name)
-                        plugins.add(name)
+                        status = status.with_plugin(name)
                         break
-                else:
-                    feasible.append(node)
-                    if len(feasible) >= want:
-                        break
+            if status is None:
+                feasible.append(node)
+                if len(feasible) >= want:
+                    break
+            else:
+                statuses[node.name] = status
+                plugins.add(status.plugin)
         self.next_start_index = (start + processed) % count
         result.evaluated_nodes = processed
         return feasible
@@ -575,8 +586,7 @@ class Framework:
                 continue
             scores = plugin.score_nodes(state, pod, nodes)
             plugin.normalize(state, pod, scores)
-            for i, s in enumerate(scores):
-                totals[i] += s * weight
+            totals = [t + s * weight for t, s in zip(totals, scores, strict=True)]
         return totals
 
     def _select_host(self, nodes: list[NodeInfo], totals: list[int]) -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 from api import labels
 from api.labels import Requirement
@@ -133,3 +133,36 @@ def required_node_affinity(spec: Mapping[str, Any]) -> RequiredNodeAffinity:
         tuple(Requirement(k, labels.EQUALS, (v,)) for k, v in sorted(node_selector.items())),
         compile_selector(node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution")),
     )
+
+
+V = TypeVar("V")
+NodeMatches = dict[str, tuple[Mapping[str, str], V]]
+NodeFunction = Callable[[str, Mapping[str, str]], V]
+
+
+class NodeLabelMemo(Generic[V]):
+    """Results of pure functions of a node's name and labels, one table per compiled constraint.
+
+    Pods of one workload share their node affinity, and a node's labels rarely change, so a result stays
+    valid while the node's labels are the same object; the oldest constraint's table goes beyond `limit`.
+    """
+
+    def __init__(self, limit: int = 32) -> None:
+        self.limit = limit
+        self._tables: dict[Hashable, NodeMatches[V]] = {}
+
+    def lookup(self, key: Hashable, compute: NodeFunction[V]) -> NodeFunction[V]:
+        """`compute` for one constraint, remembered per node."""
+        table = self._tables.get(key)
+        if table is None:
+            if len(self._tables) >= self.limit:
+                del self._tables[next(iter(self._tables))]
+            table = self._tables[key] = {}
+
+        def cached(name: str, node_labels: Mapping[str, str]) -> V:
+            hit = table.get(name)
+            if hit is None or hit[0] is not node_labels:
+                hit = table[name] = (node_labels, compute(name, node_labels))
+            return hit[1]
+
+        return cached

@@ -18,7 +18,6 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-import grpc
 import msgpack  # type: ignore[import-untyped]
 from google.protobuf.message import DecodeError
 
@@ -26,6 +25,7 @@ from process.metrics import Histogram
 from protos.etcd import rpc_pb2
 from store import convert, errors
 from store.errors import EtcdError
+from store.grpc_status import StatusCode
 from store.mvcc.errors import LeaseNotFoundError, MVCCError, NotPrimaryError
 from store.mvcc.kvstore import KVStore
 
@@ -108,14 +108,14 @@ class Applier:
         try:
             handler = self._handlers.get(kind)
             if handler is None:
-                return EtcdError(grpc.StatusCode.INVALID_ARGUMENT, f"etcdserver: unknown request kind {kind!r}")
+                return EtcdError(StatusCode.INVALID_ARGUMENT, f"etcdserver: unknown request kind {kind!r}")
             return handler(payload)
         except EtcdError as err:
             return err
         except MVCCError as err:
             return errors.from_mvcc(err)
         except (DecodeError, ValueError) as err:
-            return EtcdError(grpc.StatusCode.INVALID_ARGUMENT, f"etcdserver: malformed {kind} request: {err}")
+            return EtcdError(StatusCode.INVALID_ARGUMENT, f"etcdserver: malformed {kind} request: {err}")
         finally:
             self.apply_seconds.observe(time.perf_counter() - started)
 
@@ -220,8 +220,12 @@ class Applier:
         The data model's bytes follow the head rather than being packed inside it: packing and
         unpacking would each copy them, and they are the bulk of a snapshot.
         """
+        return b"".join(self.snapshot_parts())
+
+    def snapshot_parts(self) -> list[bytes]:
+        """``snapshot()`` as pieces to write one after the other: joining them copies the whole state once more."""
         head: bytes = msgpack.packb([_SNAPSHOT_FORMAT, sorted(self._alarms)], use_bin_type=True)
-        return b"".join((_SNAPSHOT_HEAD.pack(len(head)), head, self.kv.snapshot()))
+        return [_SNAPSHOT_HEAD.pack(len(head)), head, self.kv.snapshot()]
 
     def restore(self, data: bytes | memoryview) -> None:
         view = memoryview(data)

@@ -1,10 +1,11 @@
-"""A gRPC server over ``store.http2`` for the servicers grpcio's generated ``add_*Servicer_to_server`` register.
+"""A gRPC server over ``store.http2`` for asyncio servicers, registered by service descriptor (``add_service``)
+or by grpcio's generated ``add_*Servicer_to_server``.
 
 It hosts the same servicer objects as ``grpc.aio.server`` (unary and streaming, ``context.abort`` and
-``context.invocation_metadata``), at a fraction of the CPU per call, which is what bounds the store's
-write throughput (see ``store/http2.py``). Messages are never compressed (no etcd client compresses);
-deadlines are left to the client, which resets the stream when one passes, and a reset cancels the
-handler.
+``context.invocation_metadata``) without loading grpcio itself, at a fraction of the CPU per call, which
+is what bounds the store's write throughput (see ``store/http2.py``). Messages are never compressed (no
+etcd client compresses); deadlines are left to the client, which resets the stream when one passes, and
+a reset cancels the handler.
 """
 
 from __future__ import annotations
@@ -12,15 +13,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import ssl
 import struct
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple, TypeAlias
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-import grpc
-from grpc import aio
+from google.protobuf import message_factory
+from google.protobuf.descriptor import ServiceDescriptor
 
 from process.log import get_logger
+from store.grpc_status import StatusCode
 from store.http2 import Connection, Stream, encode_int, literal
+
+if TYPE_CHECKING:
+    import grpc
 
 log = get_logger("store.grpc_h2")
 
@@ -31,13 +38,55 @@ _OK_TRAILERS = literal(b"grpc-status", b"0")
 _TRANSPORT_HEADERS = frozenset({"content-type", "te", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding"})
 
 
-Method: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+class Code(Protocol):
+    """A status code: ``store.grpc_status.StatusCode``, or grpcio's, whose members have the same values."""
+
+    @property
+    def value(self) -> tuple[int, str]: ...
 
 
-class _Abort(aio.AbortError):
-    """Raised by ``context.abort``: ends the call with this status (grpcio's handlers re-raise AbortError)."""
+class Method(Protocol):
+    """One method's handler, as grpcio's ``RpcMethodHandler`` has it."""
 
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+    @property
+    def request_streaming(self) -> bool: ...
+    @property
+    def response_streaming(self) -> bool: ...
+    @property
+    def request_deserializer(self) -> Any: ...
+    @property
+    def response_serializer(self) -> Any: ...
+    @property
+    def unary_unary(self) -> Any: ...
+    @property
+    def unary_stream(self) -> Any: ...
+    @property
+    def stream_unary(self) -> Any: ...
+    @property
+    def stream_stream(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class _ServiceMethod:
+    """A servicer's coroutine (or async generator) for one method of a service descriptor."""
+
+    request_streaming: bool
+    response_streaming: bool
+    request_deserializer: Callable[[bytes], Any]
+    response_serializer: Callable[[Any], bytes]
+    behavior: Callable[..., Any]
+
+    @property
+    def unary_unary(self) -> Callable[..., Any]:
+        return self.behavior
+
+    unary_stream = stream_unary = stream_stream = unary_unary
+
+
+class Abort(Exception):  # grpcio's name for it (AbortError) is not what it is here either
+    """Raised by ``context.abort``: ends the call with this status (handlers that catch errors re-raise it)."""
+
+    def __init__(self, code: Code, details: str) -> None:
         super().__init__(details)
         self.code = code
         self.details = details
@@ -55,10 +104,10 @@ class Context:
 
     def __init__(self, metadata: tuple[tuple[str, str | bytes], ...]) -> None:
         self._metadata = metadata
-        self.code: grpc.StatusCode | None = None
+        self.code: Code | None = None
         self.details = ""
 
-    def set_code(self, code: grpc.StatusCode) -> None:
+    def set_code(self, code: Code) -> None:
         self.code = code
 
     def set_details(self, details: str) -> None:
@@ -67,11 +116,11 @@ class Context:
     def invocation_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
         return self._metadata
 
-    async def abort(self, code: grpc.StatusCode, details: str = "") -> None:
-        raise _Abort(code, details)
+    async def abort(self, code: Code, details: str = "") -> None:
+        raise Abort(code, details)
 
 
-def status_block(code: grpc.StatusCode, message: str, *, trailers_only: bool) -> bytes:
+def status_block(code: Code, message: str, *, trailers_only: bool) -> bytes:
     """The header block ending a call with ``code``; ``trailers_only`` when no response headers were sent."""
     block = _RESPONSE_HEADERS if trailers_only else b""
     block += literal(b"grpc-status", str(code.value[0]).encode())
@@ -103,16 +152,16 @@ class _Call:
         self.request: Any = _END
 
     def messages(self, max_length: int) -> list[bytes]:
-        """Complete messages in the buffer, removed from it; raises _Abort on a bad or oversized one."""
+        """Complete messages in the buffer, removed from it; raises Abort on a bad or oversized one."""
         buf = self.buffer
         out = []
         pos = 0
         while len(buf) - pos >= 5:
             compressed, length = _PREFIX.unpack_from(buf, pos)
             if compressed:
-                raise _Abort(grpc.StatusCode.UNIMPLEMENTED, "compressed messages are not supported")
+                raise Abort(StatusCode.UNIMPLEMENTED, "compressed messages are not supported")
             if length > max_length:
-                raise _Abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                raise Abort(StatusCode.RESOURCE_EXHAUSTED,
                              f"Received message larger than max ({length} vs. {max_length})")
             if len(buf) - pos - 5 < length:
                 break
@@ -156,7 +205,7 @@ class _Handler:
             return
         handler = self._server.lookup(path, metadata)
         if handler is None:
-            conn.send_headers(stream, status_block(grpc.StatusCode.UNIMPLEMENTED, "Method not found!",
+            conn.send_headers(stream, status_block(StatusCode.UNIMPLEMENTED, "Method not found!",
                                                    trailers_only=True), end_stream=True)
             return
         call = _Call(stream, path, handler, tuple(metadata))
@@ -174,14 +223,14 @@ class _Handler:
             call.buffer += data
         try:
             messages = call.messages(self._server.max_receive_message_length)
-        except _Abort as exc:
+        except Abort as exc:
             self._fail(call, exc.code, exc.details)
             return
         deserialize = call.method.request_deserializer
         try:
             requests = [deserialize(m) for m in messages] if deserialize else messages
         except Exception:
-            self._fail(call, grpc.StatusCode.INTERNAL, "Exception deserializing request!")
+            self._fail(call, StatusCode.INTERNAL, "Exception deserializing request!")
             return
         if call.requests is not None:
             for request in requests:
@@ -191,12 +240,12 @@ class _Handler:
             return
         if requests:
             if call.request is not _END or len(requests) > 1:
-                self._fail(call, grpc.StatusCode.UNIMPLEMENTED, "more than one request message in a unary call")
+                self._fail(call, StatusCode.UNIMPLEMENTED, "more than one request message in a unary call")
                 return
             call.request = requests[0]
         if end_stream and call.task is None:
             if call.request is _END:
-                self._fail(call, grpc.StatusCode.UNIMPLEMENTED, "no request message in a unary call")
+                self._fail(call, StatusCode.UNIMPLEMENTED, "no request message in a unary call")
                 return
             call.task = self._server.spawn(self._run(call))
 
@@ -205,12 +254,12 @@ class _Handler:
         if call is not None and call.task is not None:
             call.task.cancel()
 
-    def _fail(self, call: _Call, code: grpc.StatusCode, message: str) -> None:
+    def _fail(self, call: _Call, code: Code, message: str) -> None:
         if call.task is not None:
             call.task.cancel()
         self._finish(call, code, message)
 
-    def _finish(self, call: _Call, code: grpc.StatusCode, message: str) -> None:
+    def _finish(self, call: _Call, code: Code, message: str) -> None:
         block = status_block(code, message, trailers_only=not call.headers_sent)
         if call.headers_sent:
             self._conn.send_trailers(call.stream, block)
@@ -234,7 +283,8 @@ class _Handler:
     async def _run(self, call: _Call) -> None:
         method = call.method
         context = Context(call.metadata)
-        code, message = grpc.StatusCode.OK, ""
+        code: Code = StatusCode.OK
+        message = ""
         try:
             # grpcio's handler types describe its sync API; with the asyncio servicers these are coroutines
             # (unary responses) or async generators (streaming responses).
@@ -253,15 +303,15 @@ class _Handler:
                     await responses.aclose()
         except asyncio.CancelledError:
             return  # the client reset the stream (or the server is stopping): nobody to answer
-        except _Abort as exc:
+        except Abort as exc:
             code, message = exc.code, exc.details
         except Exception as exc:
             if context.code is not None:  # e.g. grpcio's generated "Method not implemented!"
                 code, message = context.code, context.details
             else:
                 log.error("rpc handler failed", exc_info=True, path=call.path)
-                code, message = grpc.StatusCode.UNKNOWN, f"Unexpected {type(exc).__name__}: {exc}"
-        if code == grpc.StatusCode.OK and call.headers_sent:
+                code, message = StatusCode.UNKNOWN, f"Unexpected {type(exc).__name__}: {exc}"
+        if code.value[0] == 0 and call.headers_sent:
             self._conn.send_trailers(call.stream, _OK_TRAILERS)
         else:
             self._finish(call, code, message)
@@ -271,17 +321,49 @@ def _binary(value: str) -> bytes:
     return base64.b64decode(value + "=" * (-len(value) % 4))
 
 
+class _ServerConnection(Connection):
+    """A connection the server counts once it is established: over TLS, only after a successful handshake
+    (a refused client never gets this far), and only when ALPN chose h2, as gRPC servers require."""
+
+    def __init__(self, server: Server) -> None:
+        super().__init__(lambda c: _Handler(server, c), server.connections.discard)
+        self._server = server
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        tls: ssl.SSLObject | None = transport.get_extra_info("ssl_object")
+        if tls is not None and tls.selected_alpn_protocol() != "h2":
+            log.v(1, "refusing a TLS client that did not negotiate h2", peer=transport.get_extra_info("peername"))
+            transport.close()
+            return
+        self._server.connections.add(self)
+        super().connection_made(transport)
+
+
 class Server:
-    """Serves registered gRPC methods on plain TCP listeners (``add_insecure_port``), like ``grpc.aio.Server``."""
+    """Serves registered gRPC methods on TCP listeners, plain (``add_insecure_port``) or TLS
+    (``add_secure_port``), like ``grpc.aio.Server``."""
 
     def __init__(self, *, max_receive_message_length: int) -> None:
         self.max_receive_message_length = max_receive_message_length
         self._methods: dict[str, Method] = {}
         self._generic: list[grpc.GenericRpcHandler[Any, Any]] = []
-        self._addresses: list[tuple[str, int]] = []
+        self._addresses: list[tuple[str, int, ssl.SSLContext | None]] = []
         self._servers: list[asyncio.Server] = []
-        self._connections: set[Connection] = set()
+        self.connections: set[Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def add_service(self, service: ServiceDescriptor, servicer: object) -> None:
+        """Serve each method of ``service`` that ``servicer`` has, as a coroutine (unary responses) or an
+        async generator (streaming ones) taking the request (or an async iterator of them) and a Context."""
+        for method in service.methods:
+            behavior = getattr(servicer, method.name, None)
+            if behavior is None:
+                continue  # answered "Method not found!", as grpcio answers a method nobody registered
+            request = message_factory.GetMessageClass(method.input_type)
+            response = message_factory.GetMessageClass(method.output_type)
+            self._methods[f"/{service.full_name}/{method.name}"] = _ServiceMethod(
+                method.client_streaming, method.server_streaming, request.FromString, response.SerializeToString,
+                behavior)
 
     # -- what grpcio's generated add_*Servicer_to_server calls --------------------------------------
 
@@ -304,19 +386,22 @@ class Server:
     # -- lifecycle ------------------------------------------------------------------------------------
 
     def add_insecure_port(self, address: str) -> int:
+        return self._add_port(address, None)
+
+    def add_secure_port(self, address: str, context: ssl.SSLContext) -> int:
+        """Serve ``address`` over TLS with ``context`` (which decides about client certificates and ALPN)."""
+        return self._add_port(address, context)
+
+    def _add_port(self, address: str, context: ssl.SSLContext | None) -> int:
         host, _, port = address.rpartition(":")
-        self._addresses.append((host.strip("[]"), int(port)))
+        self._addresses.append((host.strip("[]"), int(port), context))
         return int(port)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        for host, port in self._addresses:
-            self._servers.append(await loop.create_server(self._connection, host, port, backlog=1024))
-
-    def _connection(self) -> Connection:
-        conn = Connection(lambda c: _Handler(self, c), self._connections.discard)
-        self._connections.add(conn)
-        return conn
+        for host, port, context in self._addresses:
+            self._servers.append(await loop.create_server(lambda: _ServerConnection(self), host, port,
+                                                          backlog=1024, ssl=context))
 
     def spawn(self, coro: Any) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
@@ -328,7 +413,7 @@ class Server:
         """Refuse new calls, let calls in progress finish for up to ``grace`` seconds, then cancel them."""
         for server in self._servers:
             server.close()
-        for conn in self._connections:
+        for conn in self.connections:
             conn.goaway()
         if self._tasks and grace:
             await asyncio.wait(set(self._tasks), timeout=grace)
@@ -336,7 +421,7 @@ class Server:
             task.cancel()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=1.0)
-        for conn in list(self._connections):
+        for conn in list(self.connections):
             conn.close()
         for server in self._servers:
             with contextlib.suppress(Exception):

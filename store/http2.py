@@ -1,11 +1,12 @@
-"""The server side of HTTP/2 (RFC 9113) as gRPC uses it, on an asyncio protocol: frames, settings, flow control.
+"""HTTP/2 (RFC 9113) as gRPC uses it, on an asyncio protocol: frames, settings, flow control; and its server side.
 
 Why not grpcio's server: on this machine its asyncio server spends ~230 µs of CPU per unary call, more
 than the whole Raft write path; this connection parses frames straight from ``data_received`` and writes
 each loop iteration's output with one ``write``. It implements what gRPC clients (grpc-go's etcdctl,
 grpcio's C core) send: HEADERS/CONTINUATION (HPACK via ``hpack``), DATA, SETTINGS, PING, WINDOW_UPDATE,
 RST_STREAM, GOAWAY, PRIORITY (ignored). Server push is never used. What to do with a stream is the
-``StreamHandler``'s business (``store.grpc_h2``).
+``StreamHandler``'s business (``store.grpc_h2``). ``FramedConnection`` holds what the server and the
+client side (``store.http2_client``) do alike.
 
 Flow control: we advertise large receive windows and replenish them once half is consumed; we send
 DATA only within the peer's connection and stream windows, queueing the rest until WINDOW_UPDATE.
@@ -19,7 +20,7 @@ import socket
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, cast
+from typing import Generic, Protocol, TypeVar, cast
 
 import hpack
 
@@ -91,6 +92,37 @@ def literal(name: bytes, value: bytes) -> bytes:
     return b"\x00" + encode_int(len(name), 7) + name + encode_int(len(value), 7) + value
 
 
+class HeaderDecoder:
+    """HPACK decoding (``hpack``) for one connection, remembering header blocks that are sent again and again.
+
+    A peer sends the same block for every call of a method (or every response) once its headers are
+    indexed, and decoding it anew took ~15% of the leader's event-loop CPU at 64 concurrent writes. Such a
+    block decodes the same while the dynamic table is unchanged, so any block that changes the table
+    empties the cache.
+    """
+
+    def __init__(self) -> None:
+        self.hpack = hpack.Decoder()
+        self.hpack.max_header_list_size = MAX_HEADER_LIST
+        self.hpack.max_allowed_table_size = 4096
+        self._decoded: dict[bytes, tuple[tuple[str, str], ...]] = {}
+
+    def decode(self, block: bytes) -> tuple[tuple[str, str], ...]:
+        """The headers of ``block``; raises ``hpack.HPACKError`` on a bad one."""
+        headers = self._decoded.get(block)
+        if headers is not None:
+            return headers
+        table = self.hpack.header_table
+        entries = table.dynamic_entries
+        size, maxsize, newest = len(entries), table.maxsize, entries[0] if entries else None
+        headers = tuple(cast(list[tuple[str, str]], self.hpack.decode(block)))  # str names and values
+        if len(entries) != size or table.maxsize != maxsize or (entries[0] if entries else None) is not newest:
+            self._decoded.clear()
+        elif len(self._decoded) < HEADER_CACHE_BLOCKS:
+            self._decoded[block] = headers
+        return headers
+
+
 class StreamHandler(Protocol):
     """What the connection calls for stream events; runs on the event loop, must not block."""
 
@@ -100,38 +132,33 @@ class StreamHandler(Protocol):
 
 
 @dataclass(eq=False, slots=True)
-class Stream:
-    """One request stream: its send window and output waiting for window, and whatever the handler keeps."""
+class FramedStream:
+    """What both ends keep of a stream: its send window and output waiting for window."""
 
     id: int
-    conn: Connection
     send_window: int
-    recv_unacked: int = 0
     remote_closed: bool = False
     closed: bool = False
     outbox: bytearray = field(default_factory=bytearray)
-    trailer: bytes | None = None  # HEADERS block to send with END_STREAM once ``outbox`` is out
+    final: bytes | None = None  # the frame that ends our side, sent once ``outbox`` is out
     drained: asyncio.Event | None = None
-    state: object = None  # the handler's per-stream object
 
 
-class Connection(asyncio.Protocol):
-    """One client connection; see the module docstring."""
+S = TypeVar("S", bound=FramedStream)
 
-    def __init__(self, handler_factory: Callable[[Connection], StreamHandler],
-                 on_close: Callable[[Connection], None]) -> None:
-        self._handler = handler_factory(self)
+
+class FramedConnection(asyncio.Protocol, Generic[S]):
+    """What both ends of a connection do alike: frames in and out, header blocks, settings, PING, flow control.
+
+    Subclasses say what the frames that open, end and reset streams mean for their side.
+    """
+
+    def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._on_close = on_close
         self.transport: asyncio.Transport | None = None
         self._buf = bytearray()
-        self._preface = False
-        self._decoder = hpack.Decoder()
-        self._decoder.max_header_list_size = MAX_HEADER_LIST
-        self._decoder.max_allowed_table_size = 4096
-        self._decoded: dict[bytes, tuple[tuple[str, str], ...]] = {}
-        self.streams: dict[int, Stream] = {}
-        self._last_stream = 0
+        self._decoder = HeaderDecoder()
+        self.streams: dict[int, S] = {}
         self._headers_block: tuple[int, int, bytearray] | None = None  # stream id, flags, fragments so far
         self._out: list[bytes] = []
         self._flush_pending = False
@@ -139,10 +166,37 @@ class Connection(asyncio.Protocol):
         self._peer_initial_window = DEFAULT_WINDOW
         self._peer_max_frame = 16_384
         self._recv_unacked = 0
-        self._goaway_sent = False
         self.closed = False
         self._writable: asyncio.Event = asyncio.Event()
         self._writable.set()
+
+    # -- what a side decides ----------------------------------------------------------------------------
+
+    def _frames_start(self, buf: bytearray) -> int | None:
+        """Where frames start in the first bytes received (after a preface); None while more are needed."""
+        return 0
+
+    def _on_header_block(self, sid: int, flags: int, block: bytes) -> None:
+        raise NotImplementedError
+
+    def _on_stream_data(self, sid: int, data: bytes, end_stream: bool) -> None:
+        raise NotImplementedError
+
+    def _on_rst_stream(self, sid: int, code: int) -> None:
+        raise NotImplementedError
+
+    def _on_goaway(self, last_stream: int, code: int, debug: bytes) -> None:
+        raise NotImplementedError
+
+    def _on_protocol_error(self, exc: ProtocolError) -> None:
+        raise NotImplementedError
+
+    def _ended_locally(self, stream: S) -> None:
+        """Our side of ``stream`` has ended (END_STREAM sent)."""
+        raise NotImplementedError
+
+    def _settings_received(self) -> None:
+        """The peer's SETTINGS (not an ACK) were applied."""
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------
 
@@ -152,20 +206,10 @@ class Connection(asyncio.Protocol):
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        settings = b"".join(_SETTING.pack(k, v) for k, v in (
-            (SETTINGS_MAX_CONCURRENT_STREAMS, MAX_CONCURRENT_STREAMS),
-            (SETTINGS_INITIAL_WINDOW_SIZE, RECV_WINDOW),
-            (SETTINGS_MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST)))
-        self.write(frame(SETTINGS, 0, 0, settings))
-        self.write(frame(WINDOW_UPDATE, 0, 0, _U32.pack(RECV_WINDOW - DEFAULT_WINDOW)))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._writable.set()
-        for stream in list(self.streams.values()):
-            self._reset_by_peer(stream)
-        self.streams.clear()
-        self._on_close(self)
 
     def pause_writing(self) -> None:
         self._writable.clear()
@@ -177,16 +221,9 @@ class Connection(asyncio.Protocol):
         buf = self._buf
         buf += data
         try:
-            pos = 0
-            if not self._preface:
-                if len(buf) < len(PREFACE):
-                    if not PREFACE.startswith(bytes(buf)):
-                        raise ProtocolError(PROTOCOL_ERROR, "not an HTTP/2 connection preface")
-                    return
-                if buf[:len(PREFACE)] != PREFACE:
-                    raise ProtocolError(PROTOCOL_ERROR, "not an HTTP/2 connection preface")
-                self._preface = True
-                pos = len(PREFACE)
+            pos = self._frames_start(buf)
+            if pos is None:
+                return
             end = len(buf)
             while end - pos >= 9:
                 hi, lo, kind, flags, sid = _FRAME_HEAD.unpack_from(buf, pos)
@@ -202,13 +239,9 @@ class Connection(asyncio.Protocol):
                     return
             del buf[:pos]
         except ProtocolError as exc:
-            log.v(1, "closing a client connection", err=str(exc))
-            self.goaway(exc.code, str(exc).encode())
-            self.close()
+            self._on_protocol_error(exc)
         except hpack.HPACKError as exc:
-            log.v(1, "closing a client connection: bad header block", err=str(exc))
-            self.goaway(COMPRESSION_ERROR, b"bad header block")
-            self.close()
+            self._on_protocol_error(ProtocolError(COMPRESSION_ERROR, f"bad header block: {exc}"))
 
     # -- receiving ------------------------------------------------------------------------------------
 
@@ -218,8 +251,6 @@ class Connection(asyncio.Protocol):
         if kind == DATA:
             self._on_data(flags, sid, payload)
         elif kind == HEADERS:
-            if sid == 0 or sid % 2 == 0:
-                raise ProtocolError(PROTOCOL_ERROR, "HEADERS on a stream a client may not open")
             pad = 0
             start = 0
             if flags & FLAG_PADDED:
@@ -254,52 +285,16 @@ class Connection(asyncio.Protocol):
         elif kind == WINDOW_UPDATE:
             self._on_window_update(sid, payload)
         elif kind == RST_STREAM:
-            stream = self.streams.pop(sid, None)
-            if stream is not None:
-                self._reset_by_peer(stream)
+            if len(payload) != 4:
+                raise ProtocolError(FRAME_SIZE_ERROR, "RST_STREAM payload is not 4 bytes")
+            self._on_rst_stream(sid, _U32.unpack(payload)[0])
         elif kind == GOAWAY:
-            pass  # the client sends no new streams; those open finish, then it closes the connection
+            if len(payload) < 8:
+                raise ProtocolError(FRAME_SIZE_ERROR, "GOAWAY payload is shorter than 8 bytes")
+            self._on_goaway(_U32.unpack_from(payload)[0] & 0x7FFFFFFF, _U32.unpack_from(payload, 4)[0], payload[8:])
         elif kind == PUSH_PROMISE:
-            raise ProtocolError(PROTOCOL_ERROR, "a client may not push")
+            raise ProtocolError(PROTOCOL_ERROR, "PUSH_PROMISE is not allowed on this connection")
         # PRIORITY and unknown frame types are ignored, as RFC 9113 says.
-
-    def _decode(self, block: bytes) -> tuple[tuple[str, str], ...]:
-        """The headers of ``block``, from a cache of blocks that left the HPACK dynamic table as it was.
-
-        A client sends the same block for every call of a method once its headers are indexed, and
-        decoding it anew took ~15% of the leader's event-loop CPU at 64 concurrent writes. Such a block
-        decodes the same while the table is unchanged, so any block that changes the table empties the cache.
-        """
-        headers = self._decoded.get(block)
-        if headers is not None:
-            return headers
-        table = self._decoder.header_table
-        entries = table.dynamic_entries
-        size, maxsize, newest = len(entries), table.maxsize, entries[0] if entries else None
-        headers = tuple(cast(list[tuple[str, str]], self._decoder.decode(block)))  # str names and values
-        if len(entries) != size or table.maxsize != maxsize or (entries[0] if entries else None) is not newest:
-            self._decoded.clear()
-        elif len(self._decoded) < HEADER_CACHE_BLOCKS:
-            self._decoded[block] = headers
-        return headers
-
-    def _on_header_block(self, sid: int, flags: int, block: bytes) -> None:
-        headers = self._decode(block)
-        stream = self.streams.get(sid)
-        end_stream = bool(flags & FLAG_END_STREAM)
-        if stream is None:
-            if sid <= self._last_stream:
-                raise ProtocolError(PROTOCOL_ERROR, f"stream {sid} reused or opened out of order")
-            self._last_stream = sid
-            if self._goaway_sent:
-                self.write(frame(RST_STREAM, 0, sid, _U32.pack(7)))  # REFUSED_STREAM
-                return
-            stream = Stream(sid, self, self._peer_initial_window)
-            self.streams[sid] = stream
-        elif stream.remote_closed:
-            raise ProtocolError(STREAM_CLOSED, f"HEADERS on half-closed stream {sid}")
-        stream.remote_closed = end_stream
-        self._handler.on_headers(stream, headers, end_stream)
 
     def _on_data(self, flags: int, sid: int, payload: bytes) -> None:
         n = len(payload)
@@ -311,19 +306,7 @@ class Connection(asyncio.Protocol):
             if not payload or payload[0] >= n:
                 raise ProtocolError(PROTOCOL_ERROR, "padding exceeds the frame")
             payload = payload[1:n - payload[0]]
-        stream = self.streams.get(sid)
-        if stream is None or stream.remote_closed:
-            if sid > self._last_stream or sid == 0:
-                raise ProtocolError(PROTOCOL_ERROR, f"DATA on idle stream {sid}")
-            return  # a stream we already finished or reset: its data is dropped (the window was counted)
-        end_stream = bool(flags & FLAG_END_STREAM)
-        stream.remote_closed = end_stream
-        if not end_stream:
-            stream.recv_unacked += n
-            if stream.recv_unacked >= RECV_WINDOW // 2:
-                self.write(frame(WINDOW_UPDATE, 0, sid, _U32.pack(stream.recv_unacked)))
-                stream.recv_unacked = 0
-        self._handler.on_data(stream, payload, end_stream)
+        self._on_stream_data(sid, payload, bool(flags & FLAG_END_STREAM))
 
     def _on_settings(self, payload: bytes) -> None:
         if len(payload) % 6:
@@ -341,8 +324,10 @@ class Connection(asyncio.Protocol):
                 if not 16_384 <= value <= (1 << 24) - 1:
                     raise ProtocolError(PROTOCOL_ERROR, "invalid max frame size")
                 self._peer_max_frame = value
-            # HEADER_TABLE_SIZE only bounds the peer's decoder table, which our encoder never uses.
+            # HEADER_TABLE_SIZE only bounds the peer's decoder table, which our encoder never uses; our
+            # streams stay far below any MAX_CONCURRENT_STREAMS a peer announces.
         self.write(frame(SETTINGS, FLAG_ACK, 0))
+        self._settings_received()
         self._flush_streams()
 
     def _on_window_update(self, sid: int, payload: bytes) -> None:
@@ -360,12 +345,6 @@ class Connection(asyncio.Protocol):
             stream.send_window += increment
             self._flush_stream(stream)
 
-    def _reset_by_peer(self, stream: Stream) -> None:
-        stream.closed = True
-        if stream.drained is not None:
-            stream.drained.set()
-        self._handler.on_reset(stream)
-
     # -- sending --------------------------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
@@ -377,42 +356,32 @@ class Connection(asyncio.Protocol):
             self._flush_pending = True
             self._loop.call_soon(self._flush)
 
-    def _flush(self) -> None:
+    def _flush(self) -> bool:
+        """Write what is queued; whether anything went to the socket."""
         self._flush_pending = False
         out, self._out = self._out, []
         if self.transport is not None and not self.closed and out:
             self.transport.write(b"".join(out))
+            return True
+        return False
 
-    def send_headers(self, stream: Stream, block: bytes, end_stream: bool = False) -> None:
-        """Send a header block (at most one frame's worth: ours are small) on ``stream``."""
-        if stream.closed:
-            return
-        self.write(frame(HEADERS, FLAG_END_HEADERS | (FLAG_END_STREAM if end_stream else 0), stream.id, block))
-        if end_stream:
-            self._finish(stream)
-
-    def send_data(self, stream: Stream, data: bytes) -> None:
+    def send_data(self, stream: S, data: bytes, end_stream: bool = False) -> None:
         """Send ``data`` on ``stream`` as the windows allow; the rest waits in its outbox for WINDOW_UPDATE."""
         if stream.closed:
             return
         if not stream.outbox and len(data) <= min(stream.send_window, self._send_window, self._peer_max_frame):
             stream.send_window -= len(data)
             self._send_window -= len(data)
-            self.write(frame(DATA, 0, stream.id, data))
+            self.write(frame(DATA, FLAG_END_STREAM if end_stream else 0, stream.id, data))
+            if end_stream:
+                self._ended_locally(stream)
             return
         stream.outbox += data
+        if end_stream:
+            stream.final = frame(DATA, FLAG_END_STREAM, stream.id)
         self._flush_stream(stream)
 
-    def send_trailers(self, stream: Stream, block: bytes) -> None:
-        """End ``stream`` with a trailing header block, after any data still waiting for window."""
-        if stream.closed:
-            return
-        if stream.outbox:
-            stream.trailer = block
-        else:
-            self.send_headers(stream, block, end_stream=True)
-
-    async def drain(self, stream: Stream) -> None:
+    async def drain(self, stream: S) -> None:
         """Wait until ``stream``'s queued data is out (flow control) and the socket takes more."""
         while stream.outbox and not stream.closed:
             stream.drained = asyncio.Event()
@@ -427,7 +396,7 @@ class Connection(asyncio.Protocol):
             if self._send_window <= 0:
                 return
 
-    def _flush_stream(self, stream: Stream) -> None:
+    def _flush_stream(self, stream: S) -> None:
         box = stream.outbox
         sent = 0
         with memoryview(box) as view:
@@ -444,11 +413,142 @@ class Connection(asyncio.Protocol):
             return
         if stream.drained is not None:
             stream.drained.set()
-        if stream.trailer is not None and not stream.closed:
-            block, stream.trailer = stream.trailer, None
+        if stream.final is not None and not stream.closed:
+            final, stream.final = stream.final, None
+            self.write(final)
+            self._ended_locally(stream)
+
+    def close(self) -> None:
+        """Flush what is queued and close the socket."""
+        if self.transport is not None and not self.closed:
+            self._flush()
+            self.transport.close()
+        self.closed = True
+
+
+@dataclass(eq=False, slots=True)
+class Stream(FramedStream):
+    """One request stream on the server, and whatever its handler keeps."""
+
+    recv_unacked: int = 0
+    state: object = None  # the handler's per-stream object
+
+
+class Connection(FramedConnection[Stream]):
+    """One client connection to a server; see the module docstring."""
+
+    def __init__(self, handler_factory: Callable[[Connection], StreamHandler],
+                 on_close: Callable[[Connection], None]) -> None:
+        super().__init__()
+        self._handler = handler_factory(self)
+        self._on_close = on_close
+        self._preface = False
+        self._last_stream = 0
+        self._goaway_sent = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        settings = b"".join(_SETTING.pack(k, v) for k, v in (
+            (SETTINGS_MAX_CONCURRENT_STREAMS, MAX_CONCURRENT_STREAMS),
+            (SETTINGS_INITIAL_WINDOW_SIZE, RECV_WINDOW),
+            (SETTINGS_MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST)))
+        self.write(frame(SETTINGS, 0, 0, settings))
+        self.write(frame(WINDOW_UPDATE, 0, 0, _U32.pack(RECV_WINDOW - DEFAULT_WINDOW)))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        for stream in list(self.streams.values()):
+            self._reset_by_peer(stream)
+        self.streams.clear()
+        self._on_close(self)
+
+    def _frames_start(self, buf: bytearray) -> int | None:
+        if self._preface:
+            return 0
+        if len(buf) < len(PREFACE):
+            if not PREFACE.startswith(bytes(buf)):
+                raise ProtocolError(PROTOCOL_ERROR, "not an HTTP/2 connection preface")
+            return None
+        if buf[:len(PREFACE)] != PREFACE:
+            raise ProtocolError(PROTOCOL_ERROR, "not an HTTP/2 connection preface")
+        self._preface = True
+        return len(PREFACE)
+
+    def _on_protocol_error(self, exc: ProtocolError) -> None:
+        log.v(1, "closing a client connection", err=str(exc))
+        self.goaway(exc.code, b"bad header block" if exc.code == COMPRESSION_ERROR else str(exc).encode())
+        self.close()
+
+    # -- receiving ------------------------------------------------------------------------------------
+
+    def _on_header_block(self, sid: int, flags: int, block: bytes) -> None:
+        if sid == 0 or sid % 2 == 0:
+            raise ProtocolError(PROTOCOL_ERROR, "HEADERS on a stream a client may not open")
+        headers = self._decoder.decode(block)
+        stream = self.streams.get(sid)
+        end_stream = bool(flags & FLAG_END_STREAM)
+        if stream is None:
+            if sid <= self._last_stream:
+                raise ProtocolError(PROTOCOL_ERROR, f"stream {sid} reused or opened out of order")
+            self._last_stream = sid
+            if self._goaway_sent:
+                self.write(frame(RST_STREAM, 0, sid, _U32.pack(7)))  # REFUSED_STREAM
+                return
+            stream = Stream(sid, self._peer_initial_window)
+            self.streams[sid] = stream
+        elif stream.remote_closed:
+            raise ProtocolError(STREAM_CLOSED, f"HEADERS on half-closed stream {sid}")
+        stream.remote_closed = end_stream
+        self._handler.on_headers(stream, headers, end_stream)
+
+    def _on_stream_data(self, sid: int, data: bytes, end_stream: bool) -> None:
+        stream = self.streams.get(sid)
+        if stream is None or stream.remote_closed:
+            if sid > self._last_stream or sid == 0:
+                raise ProtocolError(PROTOCOL_ERROR, f"DATA on idle stream {sid}")
+            return  # a stream we already finished or reset: its data is dropped (the window was counted)
+        stream.remote_closed = end_stream
+        if not end_stream:
+            stream.recv_unacked += len(data)
+            if stream.recv_unacked >= RECV_WINDOW // 2:
+                self.write(frame(WINDOW_UPDATE, 0, sid, _U32.pack(stream.recv_unacked)))
+                stream.recv_unacked = 0
+        self._handler.on_data(stream, data, end_stream)
+
+    def _on_rst_stream(self, sid: int, code: int) -> None:
+        stream = self.streams.pop(sid, None)
+        if stream is not None:
+            self._reset_by_peer(stream)
+
+    def _on_goaway(self, last_stream: int, code: int, debug: bytes) -> None:
+        pass  # the client sends no new streams; those open finish, then it closes the connection
+
+    def _reset_by_peer(self, stream: Stream) -> None:
+        stream.closed = True
+        if stream.drained is not None:
+            stream.drained.set()
+        self._handler.on_reset(stream)
+
+    # -- sending --------------------------------------------------------------------------------------
+
+    def send_headers(self, stream: Stream, block: bytes, end_stream: bool = False) -> None:
+        """Send a header block (at most one frame's worth: ours are small) on ``stream``."""
+        if stream.closed:
+            return
+        self.write(frame(HEADERS, FLAG_END_HEADERS | (FLAG_END_STREAM if end_stream else 0), stream.id, block))
+        if end_stream:
+            self._ended_locally(stream)
+
+    def send_trailers(self, stream: Stream, block: bytes) -> None:
+        """End ``stream`` with a trailing header block, after any data still waiting for window."""
+        if stream.closed:
+            return
+        if stream.outbox:
+            stream.final = frame(HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, stream.id, block)
+        else:
             self.send_headers(stream, block, end_stream=True)
 
-    def _finish(self, stream: Stream) -> None:
+    def _ended_locally(self, stream: Stream) -> None:
         if not stream.remote_closed and not stream.closed:
             # We answered before the client finished sending (an error, or the end of a watch): tell it to stop.
             self.write(frame(RST_STREAM, 0, stream.id, _U32.pack(NO_ERROR)))
@@ -462,10 +562,3 @@ class Connection(asyncio.Protocol):
         if not self._goaway_sent:
             self._goaway_sent = True
             self.write(frame(GOAWAY, 0, 0, _U32.pack(self._last_stream) + _U32.pack(code) + debug))
-
-    def close(self) -> None:
-        """Flush what is queued and close the socket."""
-        if self.transport is not None and not self.closed:
-            self._flush()
-            self.transport.close()
-        self.closed = True

@@ -10,17 +10,14 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
-
-import grpc
-from grpc import aio
 
 from process import log as process_log
 from process import shutdown
 from process.flags import ComponentParser, parse_bool
+from process.http_endpoints import EndpointServer
 from process.log import get_logger
-from protos.etcd import rpc_pb2, rpc_pb2_grpc
+from protos.etcd import rpc_pb2
 from store import grpc_h2
 from store.apply import Applier
 from store.compactor import Compactor
@@ -33,13 +30,9 @@ from store.server import (
     KVService,
     LeaseService,
     MaintenanceService,
-    grpc_server,
-    plain_server,
+    client_server,
 )
 from store.watch_service import WatchService
-
-if TYPE_CHECKING:
-    from aiohttp import web
 
 log = get_logger("store.main")
 
@@ -140,27 +133,38 @@ class Listen:
         return cls(parts.hostname, parts.port, parts.scheme == "https")
 
 
-def client_credentials(args: argparse.Namespace) -> grpc.ServerCredentials | None:
+# What a gRPC server (grpcio's C core, grpc-go in etcd) accepts over TLS 1.2: ECDHE with AES-GCM only.
+# TLS 1.3 suites are OpenSSL's defaults, as there.
+_GRPC_TLS12_CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+                       "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384")
+
+
+def client_ssl(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The TLS context of https:// client URLs: h2 by ALPN, and with --client-cert-auth a certificate
+    that --trusted-ca-file signed is required of every client (None without --cert-file)."""
     if not args.cert_file:
         return None
-    return grpc.ssl_server_credentials(
-        [(Path(args.key_file).read_bytes(), Path(args.cert_file).read_bytes())],
-        root_certificates=Path(args.trusted_ca_file).read_bytes() if args.trusted_ca_file else None,
-        require_client_auth=bool(args.client_cert_auth))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(_GRPC_TLS12_CIPHERS)
+    context.load_cert_chain(args.cert_file, args.key_file)
+    context.set_alpn_protocols(["h2"])
+    if args.trusted_ca_file:
+        context.load_verify_locations(args.trusted_ca_file)
+    if args.client_cert_auth:
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
 
 
-async def serve_metrics(urls: Sequence[str], health: Health) -> web.AppRunner | None:
-    """Serve ``/health`` and ``/metrics`` on ``urls``; None (and aiohttp never imported) without any."""
+async def serve_metrics(urls: Sequence[str], health: Health) -> EndpointServer | None:
+    """Serve ``/health`` and ``/metrics`` on ``urls``; None without any."""
     if not urls:
         return None
-    from aiohttp import web  # noqa: PLC0415  # half the import CPU: only when needed (store/health.py)
-
-    runner = web.AppRunner(health.app(), access_log=None)
-    await runner.setup()
+    server = EndpointServer(health.routes())
     for url in urls:
         listen = Listen.parse(url)
-        await web.TCPSite(runner, listen.host, listen.port).start()
-    return runner
+        await server.start(listen.host, listen.port)
+    return server
 
 
 def _peer_ssl(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, ssl.SSLContext | None]:
@@ -178,14 +182,15 @@ def _peer_ssl(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, ssl.SSLC
     return server, client
 
 
-def _forwarding_credentials(args: argparse.Namespace) -> grpc.ChannelCredentials | None:
+def _forwarding_ssl(args: argparse.Namespace) -> ssl.SSLContext | None:
     """How a follower calls the leader's client port (lease renewals), with this member's own certificate."""
     if not args.trusted_ca_file:
         return None
-    return grpc.ssl_channel_credentials(
-        root_certificates=Path(args.trusted_ca_file).read_bytes(),
-        private_key=Path(args.key_file).read_bytes() if args.key_file else None,
-        certificate_chain=Path(args.cert_file).read_bytes() if args.cert_file else None)
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=args.trusted_ca_file)
+    if args.cert_file:
+        context.load_cert_chain(args.cert_file, args.key_file)
+    context.set_alpn_protocols(["h2"])
+    return context
 
 
 class StoreMember:
@@ -206,7 +211,7 @@ class StoreMember:
         self.applier = Applier(self.kv)
         self.node = StoreNode(config, self.applier, self.kv.lessor)
         self.core = Core(self.node, self.applier, quota_bytes=args.quota_backend_bytes,
-                         client_tls=_forwarding_credentials(args))
+                         client_tls=_forwarding_ssl(args))
         self.watch = WatchService(self.core, self.kv.watch_hub, no_leader_grace=3 * args.election_timeout / 1000,
                                   progress_interval=args.experimental_watch_progress_notify_interval)
         self.health = Health(self.node, self.core, self.applier, self.kv)
@@ -218,13 +223,13 @@ class StoreMember:
                                        "compact", rpc_pb2.CompactionRequest(revision=rev))) if retention else None
         self._tasks: list[asyncio.Task[None]] = []
 
-    def register(self, to: aio.Server | grpc_h2.Server) -> None:
-        server = cast(aio.Server, to)  # grpc_h2.Server has the two methods the generated add_* functions call
-        rpc_pb2_grpc.add_KVServicer_to_server(KVService(self.core), server)
-        rpc_pb2_grpc.add_WatchServicer_to_server(self.watch, server)
-        rpc_pb2_grpc.add_LeaseServicer_to_server(LeaseService(self.core), server)
-        rpc_pb2_grpc.add_ClusterServicer_to_server(ClusterService(self.core), server)
-        rpc_pb2_grpc.add_MaintenanceServicer_to_server(MaintenanceService(self.core), server)
+    def register(self, server: grpc_h2.Server) -> None:
+        services = rpc_pb2.DESCRIPTOR.services_by_name
+        server.add_service(services["KV"], KVService(self.core))
+        server.add_service(services["Watch"], self.watch)
+        server.add_service(services["Lease"], LeaseService(self.core))
+        server.add_service(services["Cluster"], ClusterService(self.core))
+        server.add_service(services["Maintenance"], MaintenanceService(self.core))
 
     async def start(self) -> None:
         await self.node.start()
@@ -246,30 +251,21 @@ class StoreMember:
 
 async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     member = StoreMember(args)
-    creds = client_credentials(args)
+    tls = client_ssl(args)
     listens = [Listen.parse(url) for url in split_urls(args.listen_client_urls)]
-    if any(listen.tls for listen in listens) and creds is None:
+    if any(listen.tls for listen in listens) and tls is None:
         log.error("--listen-client-urls has https URLs: --cert-file and --key-file are required")
         return 2
     await member.start()
-    # http:// URLs are served by our own HTTP/2 server (the fast path), https:// ones by grpcio's.
-    servers: list[aio.Server | grpc_h2.Server] = []
-    if any(not listen.tls for listen in listens):
-        plain = plain_server()
-        member.register(plain)
-        for listen in listens:
-            if not listen.tls:
-                plain.add_insecure_port(f"{listen.host}:{listen.port}")
-        servers.append(plain)
-    if any(listen.tls for listen in listens) and creds is not None:
-        secure = grpc_server()
-        member.register(secure)
-        for listen in listens:
-            if listen.tls:
-                secure.add_secure_port(f"{listen.host}:{listen.port}", creds)
-        servers.append(secure)
-    for server in servers:
-        await server.start()
+    # One server for http:// and https:// URLs alike.
+    server = client_server()
+    member.register(server)
+    for listen in listens:
+        if listen.tls and tls is not None:
+            server.add_secure_port(f"{listen.host}:{listen.port}", tls)
+        else:
+            server.add_insecure_port(f"{listen.host}:{listen.port}")
+    await server.start()
     metrics = await serve_metrics(split_urls(args.listen_metrics_urls), member.health)
     log.info("serving clients", name=args.name, member=f"{member.node.member_id:x}", urls=args.listen_client_urls)
     # A member removed from the cluster, or whose Raft loop failed, must not keep serving stale state.
@@ -277,9 +273,9 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     signalled = asyncio.create_task(stop.wait())
     await asyncio.wait([stopped, signalled], return_when=asyncio.FIRST_COMPLETED)
     signalled.cancel()
-    await asyncio.gather(*(server.stop(grace=1.0) for server in servers))
+    await server.stop(grace=1.0)
     if metrics is not None:
-        await metrics.cleanup()
+        await metrics.close()
     if stopped.done():
         failure = member.node.failure
         log.error("the member stopped: exiting", reason=str(failure) if failure else "removed from the cluster")
@@ -302,6 +298,8 @@ def main(argv: Sequence[str]) -> int:
     try:
         parse_initial_cluster(args.initial_cluster)
         parse_retention(args.auto_compaction_mode, args.auto_compaction_retention)
+        if args.snapshot_count <= 0:
+            raise ValueError(f"--snapshot-count must be positive, got {args.snapshot_count}")
         for urls in (args.listen_client_urls, args.listen_peer_urls, args.listen_metrics_urls):
             for url in split_urls(urls):
                 Listen.parse(url)

@@ -21,9 +21,12 @@ Conf-change entries carry ``msgpack([request_id, member row])`` in their context
 registry (names and URLs) changes only by applying entries, so every member agrees on it.
 
 Snapshots hold ``u32 length | msgpack([format, members, recent request ids]) | state machine bytes``: every
-``snapshot_count`` applied entries the node snapshots the state machine, writes the file, records
-it in the WAL, drops WAL segments it covers and compacts the in-memory log, keeping
-``catchup_entries`` so a slow follower catches up from the log rather than a snapshot.
+``snapshot_count`` applied entries, at an offset of its own so members take turns
+(``store.snapshot_schedule``), the node snapshots the state machine in a forked child at a lower CPU
+priority, writes the file, records it in the WAL, drops WAL segments it covers and compacts the
+in-memory log, keeping ``catchup_entries`` so a slow follower catches up from the log rather than a
+snapshot. Committed entries come in Readies of bounded size, and the loop yields between two, so a
+long backlog to apply never silences heartbeats.
 """
 from __future__ import annotations
 
@@ -44,7 +47,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import grpc
 import msgpack  # type: ignore[import-untyped]
 
 from process.log import get_logger
@@ -52,6 +54,7 @@ from process.metrics import Histogram
 from store import errors
 from store.apply import decode_entry, encode_entry, lease_revoke_proposal
 from store.errors import EtcdError
+from store.grpc_status import StatusCode
 from store.members import Member, Membership, cluster_id, member_id
 from store.raft import (
     CompactedError,
@@ -78,6 +81,7 @@ from store.raft import (
     SnapshotOutOfDateError,
 )
 from store.raft.errors import NotLeaderError as RaftNotLeaderError
+from store.snapshot_schedule import next_snapshot_index, snapshot_phase
 from store.transport import FRAME_PROPOSE, FRAME_PROPOSE_RESULT, Transport
 from store.wal import SEGMENT_BYTES, SnapshotFiles, SnapshotMarker, Wal, recover
 
@@ -93,6 +97,7 @@ after a failover is applied once even if the old leader's copy commits too."""
 _KIND_MEMBER_ATTR = "_member_attr"
 _KIND_MEMBER_UPDATE = "_member_update"
 _PR_SET_PDEATHSIG = 1  # prctl(2)
+_SNAPSHOT_NICE = 5  # the snapshot writer's CPU weight is a third of a member's
 
 
 class NoLeaderError(EtcdError):
@@ -128,7 +133,7 @@ class StateMachine(Protocol):
     """What the node applies entries to (``store.apply.Applier``)."""
 
     def apply(self, kind: str, payload: bytes) -> object: ...
-    def snapshot(self) -> bytes: ...
+    def snapshot_parts(self) -> list[bytes]: ...
     def restore(self, data: bytes | memoryview) -> None: ...
 
 
@@ -162,6 +167,7 @@ class NodeConfig:
     wal_segment_bytes: int = SEGMENT_BYTES
     max_size_per_msg: int = 1 << 20
     max_inflight_msgs: int = 512
+    max_committed_size_per_ready: int = 256 * 1024  # bounds the apply work of one event-loop turn
     lease_check_interval: float = 0.5
 
     def peer_urls(self) -> list[str]:
@@ -308,6 +314,7 @@ class StoreNode:
             raise ValueError(f"initial cluster state {cfg.initial_cluster_state!r} is neither 'new' nor 'existing'")
         self._raft = Raft(Config(self._member_id, election_tick=self._election_ticks, heartbeat_tick=1,
                                  max_size_per_msg=cfg.max_size_per_msg, max_inflight_msgs=cfg.max_inflight_msgs,
+                                 max_committed_size_per_ready=cfg.max_committed_size_per_ready,
                                  applied=applied), self._storage)
         self._transport = Transport(self._member_id, self._cluster_id, on_message=self._on_message,
                                     on_frame=self._on_frame, on_unreachable=self._on_unreachable,
@@ -489,6 +496,9 @@ class StoreNode:
                         self._start_ready(raft, rd)
                     else:
                         await self._handle_ready(raft, rd)
+                    # A backlog comes in Readies of at most ``max_committed_size_per_ready``: between two,
+                    # let peer messages, ticks and answers through, so heartbeats are never starved.
+                    await asyncio.sleep(0)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
@@ -617,10 +627,18 @@ class StoreNode:
 
     def _maybe_snapshot(self) -> None:
         # The snapshot is of the applied state, so its index must be in the (synced) in-memory log already.
-        if (self._applied - self._snapshot_index >= self.config.snapshot_count and not self._catching_up
+        if (self._snapshot_due() and not self._catching_up
                 and self._applied <= self._storage.last_index()
                 and (self._snapshot_task is None or self._snapshot_task.done())):
             self._take_snapshot()
+
+    def _snapshot_due(self) -> bool:
+        """Whether ``applied`` reached this member's next turn to snapshot (``store.snapshot_schedule``)."""
+        count = self.config.snapshot_count
+        if self._applied - self._snapshot_index < count // 2:
+            return False
+        phase = snapshot_phase(self._member_id, self._conf_state.voters, count)
+        return self._applied >= next_snapshot_index(self._snapshot_index, count, phase)
 
     def _on_soft_state(self, leader: int, role: Role) -> None:
         old = self._leader
@@ -702,7 +720,7 @@ class StoreNode:
                 result = self._sm.apply(kind, payload)
             except Exception as exc:  # the applier returns errors; a raise is its bug, not the client's
                 log.error("applier raised", exc_info=True, kind=kind, index=entry.index)
-                result = EtcdError(grpc.StatusCode.INTERNAL, f"etcdserver: {exc}")
+                result = EtcdError(StatusCode.INTERNAL, f"etcdserver: {exc}")
         pending = waiters.pop(rid, None)
         if pending is not None:
             if not pending.future.done():
@@ -764,12 +782,12 @@ class StoreNode:
 
     # -- snapshots ------------------------------------------------------------------------------------
 
-    def _snapshot_data(self) -> bytes:
-        # The state machine's bytes are appended, not nested in msgpack: packing would copy them again,
-        # on the event loop, and they are the bulk of a snapshot.
+    def _snapshot_parts(self) -> list[bytes]:
+        # The state machine's bytes are appended, not nested in msgpack (packing would copy them again),
+        # and written piece by piece rather than joined: they are the bulk of a snapshot.
         head: bytes = msgpack.packb([_SNAPSHOT_FORMAT, self._members.export(), list(self._recent)],
                                     use_bin_type=True)
-        return b"".join((_SNAPSHOT_HEAD.pack(len(head)), head, self._sm.snapshot()))
+        return [_SNAPSHOT_HEAD.pack(len(head)), head, *self._sm.snapshot_parts()]
 
     def _restore_state(self, snap: Snapshot) -> None:
         data = memoryview(snap.data)  # slices of it are not copies of the (large) state machine's bytes
@@ -803,7 +821,10 @@ class StoreNode:
             code = 1
             try:
                 _detach_from_parent(parent)
-                snap_files.save(Snapshot(meta, self._snapshot_data()))
+                # The members' event loops come first: a snapshot may take longer, a heartbeat may not. Not the
+                # lowest priority: at nice 19, on a machine busy with other work, snapshots stopped finishing.
+                os.nice(_SNAPSHOT_NICE)
+                snap_files.save_parts(meta, self._snapshot_parts())
                 code = 0
             finally:
                 os._exit(code)
@@ -894,7 +915,7 @@ class StoreNode:
                     self._wake()
                     return
                 except ConfChangeError as exc:
-                    raise EtcdError(grpc.StatusCode.FAILED_PRECONDITION, f"etcdserver: {exc}") from exc
+                    raise EtcdError(StatusCode.FAILED_PRECONDITION, f"etcdserver: {exc}") from exc
                 except (RaftNotLeaderError, ProposalDroppedError):
                     pass
             elif leader:
@@ -944,7 +965,7 @@ class StoreNode:
             if code == "retry":
                 pending.future.set_result(_RETRY)
             else:
-                pending.future.set_exception(EtcdError(grpc.StatusCode.FAILED_PRECONDITION,
+                pending.future.set_exception(EtcdError(StatusCode.FAILED_PRECONDITION,
                                                        f"etcdserver: {message}"))
 
     async def _sweeper(self) -> None:

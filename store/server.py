@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ssl
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-import grpc
 from google.protobuf.message import Message
-from grpc import aio
 
 from process.log import get_logger
-from protos.etcd import rpc_pb2, rpc_pb2_grpc
+from protos.etcd import rpc_pb2
 from store import errors, grpc_h2
 from store.apply import Applier
 from store.errors import EtcdError
+from store.grpc_channel import Channel, RpcError
+from store.grpc_h2 import Context
+from store.grpc_status import StatusCode
 from store.mvcc.errors import MVCCError
 
 log = get_logger("store.server")
@@ -37,10 +39,12 @@ MAX_LEASE_TTL = 9_000_000_000
 DEFAULT_QUOTA_BYTES = 2 * 1024 * 1024 * 1024  # etcd's default --quota-backend-bytes
 SNAPSHOT_CHUNK = 32 * 1024
 LEADER_WAIT_STEP, LEADER_WAIT_STEPS = 0.05, 40  # how long a write waits for an election: 2 s
+_LEASE, _MEMBER_PROMOTE = "/etcdserverpb.Lease/", "/etcdserverpb.Cluster/MemberPromote"
 
 P = ParamSpec("P")
 R = TypeVar("R")
 S = TypeVar("S")
+M = TypeVar("M", bound=Message)
 
 
 class Member(Protocol):
@@ -105,7 +109,7 @@ def rpc(method: Callable[Concatenate[S, P], Awaitable[R]]) -> Callable[Concatena
 
     @functools.wraps(method)
     async def handler(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        context: aio.ServicerContext[Any, Any] = args[-1]  # type: ignore[assignment]
+        context: Context = args[-1]  # type: ignore[assignment]
         try:
             return await method(self, *args, **kwargs)
         except EtcdError as err:
@@ -113,12 +117,12 @@ def rpc(method: Callable[Concatenate[S, P], Awaitable[R]]) -> Callable[Concatena
         except MVCCError as err:
             failure = errors.from_mvcc(err)
         except ValueError as err:  # an enum value or field combination the data model cannot take
-            failure = EtcdError(grpc.StatusCode.INVALID_ARGUMENT, f"etcdserver: {err}")
+            failure = EtcdError(StatusCode.INVALID_ARGUMENT, f"etcdserver: {err}")
         except Exception as err:
-            if isinstance(err, aio.AbortError):
+            if isinstance(err, grpc_h2.Abort):
                 raise
             log.error("request failed", exc_info=True, method=method.__name__)
-            failure = EtcdError(grpc.StatusCode.UNKNOWN, f"etcdserver: {err}")
+            failure = EtcdError(StatusCode.UNKNOWN, f"etcdserver: {err}")
         await context.abort(failure.code, failure.message)
         raise AssertionError("abort returned")  # pragma: no cover - abort always raises
 
@@ -129,13 +133,13 @@ class Core:
     """What every service shares: the node, the applier, and the steps around a request."""
 
     def __init__(self, node: Node, applier: Applier, *, quota_bytes: int = 0,
-                 client_tls: grpc.ChannelCredentials | None = None) -> None:
+                 client_tls: ssl.SSLContext | None = None) -> None:
         self.node = node
         self.applier = applier
         self.quota_bytes = quota_bytes or DEFAULT_QUOTA_BYTES
         self.ids = IdGenerator(node.member_id)
         self._client_tls = client_tls
-        self._leader_channels: dict[str, aio.Channel] = {}
+        self._leader_channels: dict[str, Channel] = {}
         self.proposals_failed = 0
 
     def header(self) -> rpc_pb2.ResponseHeader:
@@ -194,7 +198,7 @@ class Core:
     def is_leader(self) -> bool:
         return self.node.leader_id == self.node.member_id != 0
 
-    def leader_channel(self) -> aio.Channel:
+    def leader_channel(self) -> Channel:
         """A channel to the leader's client URL, for what only the leader answers (lease renewals)."""
         leader = self.node.leader_id
         if not leader:
@@ -206,25 +210,26 @@ class Core:
         target = parts.netloc or urls[0]
         channel = self._leader_channels.get(target)
         if channel is None:
-            if parts.scheme == "https":
-                channel = aio.secure_channel(target, self._client_tls or grpc.ssl_channel_credentials())
-            else:
-                channel = aio.insecure_channel(target)
+            if parts.scheme == "https" and self._client_tls is None:
+                raise EtcdError(StatusCode.UNAVAILABLE,
+                                "etcdserver: the leader serves https but this member has no --trusted-ca-file")
+            channel = Channel(target, ssl_context=self._client_tls if parts.scheme == "https" else None,
+                              max_message=MAX_REQUEST_BYTES + GRPC_OVERHEAD_BYTES)
             self._leader_channels[target] = channel
         return channel
 
-    async def on_leader(self, call: Callable[[aio.Channel], Awaitable[R]]) -> R:
-        """Make ``call`` on the leader's client port; its answer gets this member's header, as in etcd."""
+    async def on_leader(self, path: str, request: Message, reply: type[M], budget: float) -> M:
+        """Call ``path`` on the leader's client port; its answer gets this member's header, as in etcd."""
         try:
-            response = await call(self.leader_channel())
-        except aio.AioRpcError as err:
-            raise errors.from_message(err.code(), err.details() or "") from err
+            response = reply.FromString(await self.leader_channel().unary(path, request.SerializeToString(), budget))
+        except RpcError as err:
+            raise errors.from_message(err.code, err.details) from err
         response.header.CopyFrom(self.header())  # type: ignore[attr-defined]
         return response
 
     async def close(self) -> None:
         for channel in self._leader_channels.values():
-            await channel.close(None)
+            await channel.close()
 
 
 def _check_key(key: bytes) -> None:
@@ -260,11 +265,11 @@ def _check_txn(req: rpc_pb2.TxnRequest) -> bool:
         elif which == "request_txn":
             writes = _check_txn(op.request_txn) or writes
         else:
-            raise EtcdError(grpc.StatusCode.INVALID_ARGUMENT, "etcdserver: txn operation carries no request")
+            raise EtcdError(StatusCode.INVALID_ARGUMENT, "etcdserver: txn operation carries no request")
     return writes
 
 
-class KVService(rpc_pb2_grpc.KVServicer):
+class KVService:
     """Range, Put, DeleteRange, Txn, Compact."""
 
     def __init__(self, core: Core) -> None:
@@ -272,26 +277,26 @@ class KVService(rpc_pb2_grpc.KVServicer):
 
     @rpc
     async def Range(self, request: rpc_pb2.RangeRequest,
-                    context: aio.ServicerContext[Any, Any]) -> rpc_pb2.RangeResponse:
+                    context: Context) -> rpc_pb2.RangeResponse:
         _check_key(request.key)
         if not request.serializable:
             await self.core.linearize()
         return self.core.fill(self.core.applier.range(request))
 
     @rpc
-    async def Put(self, request: rpc_pb2.PutRequest, context: aio.ServicerContext[Any, Any]) -> rpc_pb2.PutResponse:
+    async def Put(self, request: rpc_pb2.PutRequest, context: Context) -> rpc_pb2.PutResponse:
         _check_put(request)
         await self.core.check_quota(request)
         return self.core.fill(await self.core.propose("put", request))  # type: ignore[no-any-return]
 
     @rpc
     async def DeleteRange(self, request: rpc_pb2.DeleteRangeRequest,
-                          context: aio.ServicerContext[Any, Any]) -> rpc_pb2.DeleteRangeResponse:
+                          context: Context) -> rpc_pb2.DeleteRangeResponse:
         _check_key(request.key)
         return self.core.fill(await self.core.propose("delete", request))  # type: ignore[no-any-return]
 
     @rpc
-    async def Txn(self, request: rpc_pb2.TxnRequest, context: aio.ServicerContext[Any, Any]) -> rpc_pb2.TxnResponse:
+    async def Txn(self, request: rpc_pb2.TxnRequest, context: Context) -> rpc_pb2.TxnResponse:
         if not _check_txn(request):
             # A read-only txn needs no log entry, only a linearizable read point, as in etcd.
             await self.core.linearize()
@@ -301,12 +306,12 @@ class KVService(rpc_pb2_grpc.KVServicer):
 
     @rpc
     async def Compact(self, request: rpc_pb2.CompactionRequest,
-                      context: aio.ServicerContext[Any, Any]) -> rpc_pb2.CompactionResponse:
+                      context: Context) -> rpc_pb2.CompactionResponse:
         return self.core.fill(await self.core.propose("compact", request))  # type: ignore[no-any-return]
 
 
 
-class LeaseService(rpc_pb2_grpc.LeaseServicer):
+class LeaseService:
     """Grant and revoke through Raft; renewals and TTLs from the leader's lessor, which decides expiry."""
 
     def __init__(self, core: Core) -> None:
@@ -314,22 +319,22 @@ class LeaseService(rpc_pb2_grpc.LeaseServicer):
 
     @rpc
     async def LeaseGrant(self, request: rpc_pb2.LeaseGrantRequest,
-                         context: aio.ServicerContext[Any, Any]) -> rpc_pb2.LeaseGrantResponse:
+                         context: Context) -> rpc_pb2.LeaseGrantResponse:
         if request.TTL > MAX_LEASE_TTL:
             raise errors.LEASE_TTL_TOO_LARGE
         if request.ID < 0:
-            raise EtcdError(grpc.StatusCode.INVALID_ARGUMENT, "etcdserver: lease ID must be positive")
+            raise EtcdError(StatusCode.INVALID_ARGUMENT, "etcdserver: lease ID must be positive")
         grant = rpc_pb2.LeaseGrantRequest(TTL=request.TTL, ID=request.ID or self.core.ids.next())
         await self.core.check_quota(grant)
         return self.core.fill(await self.core.propose("lease_grant", grant))  # type: ignore[no-any-return]
 
     @rpc
     async def LeaseRevoke(self, request: rpc_pb2.LeaseRevokeRequest,
-                          context: aio.ServicerContext[Any, Any]) -> rpc_pb2.LeaseRevokeResponse:
+                          context: Context) -> rpc_pb2.LeaseRevokeResponse:
         return self.core.fill(await self.core.propose("lease_revoke", request))  # type: ignore[no-any-return]
 
     async def LeaseKeepAlive(self, request_iterator: AsyncIterator[rpc_pb2.LeaseKeepAliveRequest],
-                             context: aio.ServicerContext[Any, Any]) -> AsyncIterator[rpc_pb2.LeaseKeepAliveResponse]:
+                             context: Context) -> AsyncIterator[rpc_pb2.LeaseKeepAliveResponse]:
         try:
             async for request in request_iterator:
                 yield await self._renew(request.ID)
@@ -349,31 +354,34 @@ class LeaseService(rpc_pb2_grpc.LeaseServicer):
             return rpc_pb2.LeaseKeepAliveResponse(header=self.core.header(), ID=lease_id, TTL=ttl)
         else:
             raise errors.NOT_LEADER
-        stub = rpc_pb2_grpc.LeaseStub(self.core.leader_channel())
-        call = stub.LeaseKeepAlive(None, timeout=5.0)
         try:
-            await call.write(rpc_pb2.LeaseKeepAliveRequest(ID=lease_id))
-            resp = await call.read()
-        except aio.AioRpcError as err:
-            raise errors.from_message(err.code(), err.details() or "") from err
-        finally:
-            call.cancel()
-        if not isinstance(resp, rpc_pb2.LeaseKeepAliveResponse):
+            async with asyncio.timeout(5.0):
+                call = await self.core.leader_channel().stream(_LEASE + "LeaseKeepAlive")
+                try:
+                    await call.write(rpc_pb2.LeaseKeepAliveRequest(ID=lease_id).SerializeToString())
+                    raw = await call.read()
+                finally:
+                    call.cancel()
+        except RpcError as err:
+            raise errors.from_message(err.code, err.details) from err
+        except TimeoutError:
+            raise errors.TIMEOUT from None
+        if raw is None:
             raise errors.LEADER_CHANGED
+        resp = rpc_pb2.LeaseKeepAliveResponse.FromString(raw)
         resp.header.CopyFrom(self.core.header())
         return resp
 
     @rpc
     async def LeaseTimeToLive(self, request: rpc_pb2.LeaseTimeToLiveRequest,
-                              context: aio.ServicerContext[Any, Any]) -> rpc_pb2.LeaseTimeToLiveResponse:
+                              context: Context) -> rpc_pb2.LeaseTimeToLiveResponse:
         if not self.core.is_leader:
-            return await self.core.on_leader(
-                lambda channel: rpc_pb2_grpc.LeaseStub(channel).LeaseTimeToLive(request, timeout=5.0))
+            return await self.core.on_leader(_LEASE + "LeaseTimeToLive", request, rpc_pb2.LeaseTimeToLiveResponse, 5.0)
         return self.core.fill(self.core.applier.lease_time_to_live(request))
 
     @rpc
     async def LeaseLeases(self, request: rpc_pb2.LeaseLeasesRequest,
-                          context: aio.ServicerContext[Any, Any]) -> rpc_pb2.LeaseLeasesResponse:
+                          context: Context) -> rpc_pb2.LeaseLeasesResponse:
         await self.core.linearize()
         return rpc_pb2.LeaseLeasesResponse(header=self.core.header(),
                                            leases=[rpc_pb2.LeaseStatus(ID=i) for i in self.core.applier.lease_ids()])
@@ -386,7 +394,7 @@ def _valid_urls(urls: Sequence[str]) -> None:
             raise errors.MEMBER_BAD_URLS
 
 
-class ClusterService(rpc_pb2_grpc.ClusterServicer):
+class ClusterService:
     """Membership as Raft configuration changes."""
 
     def __init__(self, core: Core) -> None:
@@ -402,7 +410,7 @@ class ClusterService(rpc_pb2_grpc.ClusterServicer):
 
     @rpc
     async def MemberAdd(self, request: rpc_pb2.MemberAddRequest,
-                        context: aio.ServicerContext[Any, Any]) -> rpc_pb2.MemberAddResponse:
+                        context: Context) -> rpc_pb2.MemberAddResponse:
         _valid_urls(request.peerURLs)
         known = {u for m in self.core.node.members() for u in m.peer_urls}
         if known & set(request.peerURLs):
@@ -414,14 +422,14 @@ class ClusterService(rpc_pb2_grpc.ClusterServicer):
 
     @rpc
     async def MemberRemove(self, request: rpc_pb2.MemberRemoveRequest,
-                           context: aio.ServicerContext[Any, Any]) -> rpc_pb2.MemberRemoveResponse:
+                           context: Context) -> rpc_pb2.MemberRemoveResponse:
         self._find(request.ID)
         await self.core.node.remove_member(request.ID)
         return rpc_pb2.MemberRemoveResponse(header=self.core.header(), members=self._members())
 
     @rpc
     async def MemberUpdate(self, request: rpc_pb2.MemberUpdateRequest,
-                           context: aio.ServicerContext[Any, Any]) -> rpc_pb2.MemberUpdateResponse:
+                           context: Context) -> rpc_pb2.MemberUpdateResponse:
         _valid_urls(request.peerURLs)
         self._find(request.ID)
         await self.core.node.update_member(request.ID, list(request.peerURLs))
@@ -429,12 +437,12 @@ class ClusterService(rpc_pb2_grpc.ClusterServicer):
 
     @rpc
     async def MemberList(self, request: rpc_pb2.MemberListRequest,
-                         context: aio.ServicerContext[Any, Any]) -> rpc_pb2.MemberListResponse:
+                         context: Context) -> rpc_pb2.MemberListResponse:
         return rpc_pb2.MemberListResponse(header=self.core.header(), members=self._members())
 
     @rpc
     async def MemberPromote(self, request: rpc_pb2.MemberPromoteRequest,
-                            context: aio.ServicerContext[Any, Any]) -> rpc_pb2.MemberPromoteResponse:
+                            context: Context) -> rpc_pb2.MemberPromoteResponse:
         member = next((m for m in self.core.node.members() if m.id == request.ID), None)
         if member is None:
             raise errors.MEMBER_NOT_FOUND
@@ -442,13 +450,12 @@ class ClusterService(rpc_pb2_grpc.ClusterServicer):
             raise errors.MEMBER_NOT_LEARNER
         if not self.core.is_leader:
             # Only the leader knows whether the learner caught up, so etcd has the leader decide.
-            return await self.core.on_leader(
-                lambda channel: rpc_pb2_grpc.ClusterStub(channel).MemberPromote(request, timeout=10.0))
+            return await self.core.on_leader(_MEMBER_PROMOTE, request, rpc_pb2.MemberPromoteResponse, 10.0)
         await self.core.node.promote_member(request.ID)
         return rpc_pb2.MemberPromoteResponse(header=self.core.header(), members=self._members())
 
 
-class MaintenanceService(rpc_pb2_grpc.MaintenanceServicer):
+class MaintenanceService:
     """Status, alarms, hashes, snapshots and leadership transfer."""
 
     def __init__(self, core: Core) -> None:
@@ -456,14 +463,14 @@ class MaintenanceService(rpc_pb2_grpc.MaintenanceServicer):
 
     @rpc
     async def Alarm(self, request: rpc_pb2.AlarmRequest,
-                    context: aio.ServicerContext[Any, Any]) -> rpc_pb2.AlarmResponse:
+                    context: Context) -> rpc_pb2.AlarmResponse:
         if request.action == rpc_pb2.AlarmRequest.GET:
             return rpc_pb2.AlarmResponse(header=self.core.header(), alarms=self.core.applier.alarms(request))
         return self.core.fill(await self.core.propose("alarm", request))  # type: ignore[no-any-return]
 
     @rpc
     async def Status(self, request: rpc_pb2.StatusRequest,
-                     context: aio.ServicerContext[Any, Any]) -> rpc_pb2.StatusResponse:
+                     context: Context) -> rpc_pb2.StatusResponse:
         node, applier = self.core.node, self.core.applier
         me = next((m for m in node.members() if m.id == node.member_id), None)
         alarms = applier.alarms(rpc_pb2.AlarmRequest())
@@ -475,24 +482,24 @@ class MaintenanceService(rpc_pb2_grpc.MaintenanceServicer):
 
     @rpc
     async def Defragment(self, request: rpc_pb2.DefragmentRequest,
-                         context: aio.ServicerContext[Any, Any]) -> rpc_pb2.DefragmentResponse:
+                         context: Context) -> rpc_pb2.DefragmentResponse:
         # The store keeps no files with free pages to give back: compaction already frees memory.
         return rpc_pb2.DefragmentResponse(header=self.core.header())
 
     @rpc
     async def Hash(self, request: rpc_pb2.HashRequest,
-                   context: aio.ServicerContext[Any, Any]) -> rpc_pb2.HashResponse:
+                   context: Context) -> rpc_pb2.HashResponse:
         hash_, _ = self.core.applier.hash_kv(0)
         return rpc_pb2.HashResponse(header=self.core.header(), hash=hash_)
 
     @rpc
     async def HashKV(self, request: rpc_pb2.HashKVRequest,
-                     context: aio.ServicerContext[Any, Any]) -> rpc_pb2.HashKVResponse:
+                     context: Context) -> rpc_pb2.HashKVResponse:
         hash_, compacted = self.core.applier.hash_kv(request.revision)
         return rpc_pb2.HashKVResponse(header=self.core.header(), hash=hash_, compact_revision=compacted)
 
     async def Snapshot(self, request: rpc_pb2.SnapshotRequest,
-                       context: aio.ServicerContext[Any, Any]) -> AsyncIterator[rpc_pb2.SnapshotResponse]:
+                       context: Context) -> AsyncIterator[rpc_pb2.SnapshotResponse]:
         blob = self.core.applier.snapshot()
         checksum = zlib.crc32(blob)
         log.info("sending snapshot", bytes=len(blob), crc32=checksum)
@@ -504,7 +511,7 @@ class MaintenanceService(rpc_pb2_grpc.MaintenanceServicer):
 
     @rpc
     async def MoveLeader(self, request: rpc_pb2.MoveLeaderRequest,
-                         context: aio.ServicerContext[Any, Any]) -> rpc_pb2.MoveLeaderResponse:
+                         context: Context) -> rpc_pb2.MoveLeaderResponse:
         if not self.core.is_leader:
             raise errors.NOT_LEADER
         target = next((m for m in self.core.node.members() if m.id == request.targetID), None)
@@ -514,16 +521,7 @@ class MaintenanceService(rpc_pb2_grpc.MaintenanceServicer):
         return rpc_pb2.MoveLeaderResponse(header=self.core.header())
 
 
-def plain_server() -> grpc_h2.Server:
-    """The server for http:// client URLs: ``store.grpc_h2``, several times cheaper per call than grpcio's."""
+def client_server() -> grpc_h2.Server:
+    """The server for client URLs, http:// and https:// alike: ``store.grpc_h2``, several times cheaper per call
+    than grpcio's; it takes etcd's largest request, so the size check above is what answers."""
     return grpc_h2.Server(max_receive_message_length=MAX_REQUEST_BYTES + GRPC_OVERHEAD_BYTES)
-
-
-def grpc_server() -> aio.Server:
-    """grpcio's server, for https:// client URLs; it takes etcd's largest request (so the size check above answers)."""
-    limit = MAX_REQUEST_BYTES + GRPC_OVERHEAD_BYTES
-    return aio.server(options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", -1),
-                               ("grpc.so_reuseport", 0),
-                               # etcd's clients ping idle streams (watches) every few seconds.
-                               ("grpc.http2.min_ping_interval_without_data_ms", 5000),
-                               ("grpc.keepalive_permit_without_calls", 1)])

@@ -13,14 +13,12 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import Any
-
-from grpc import aio
 
 from process.log import get_logger
-from protos.etcd import rpc_pb2, rpc_pb2_grpc
+from protos.etcd import rpc_pb2
 from store import errors
 from store.convert import event_to_pb
+from store.grpc_h2 import Context
 from store.mvcc.types import WatchFilter
 from store.mvcc.watch_hub import Watcher, WatchHub
 from store.server import Core
@@ -52,7 +50,7 @@ class _Stream:
         self.wakeup.set()
 
 
-class WatchService(rpc_pb2_grpc.WatchServicer):
+class WatchService:
     """Serves Watch streams from the hub of this member's data model."""
 
     def __init__(self, core: Core, hub: WatchHub, *, progress_interval: float = PROGRESS_INTERVAL,
@@ -103,7 +101,7 @@ class WatchService(rpc_pb2_grpc.WatchServicer):
                     stream.wake()
 
     async def Watch(self, request_iterator: AsyncIterator[rpc_pb2.WatchRequest],
-                    context: aio.ServicerContext[Any, Any]) -> AsyncIterator[rpc_pb2.WatchResponse]:
+                    context: Context) -> AsyncIterator[rpc_pb2.WatchResponse]:
         stream = _Stream()
         reader = asyncio.create_task(self._read(stream, request_iterator))
         # etcd's "require leader" (clientv3.WithRequireLeader, set by etcdctl): a member cut off from the

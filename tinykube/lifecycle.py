@@ -28,8 +28,6 @@ from client.rest import RestClient
 from process.log import get_logger
 from tinykube import components, leftovers
 from tinykube.addons import create_addons
-from tinykube.certs_cmd import NodeIdentity
-from tinykube.certs_cmd import generate as generate_certs
 from tinykube.cluster import Cluster
 from tinykube.steps import Step, StepError, undo_steps
 from tinykube.supervisor import Component, Supervisor
@@ -75,13 +73,25 @@ def joins_by_bootstrap(node: Node) -> bool:
     return node.index > 1
 
 
+async def generate_certs(cluster: Cluster) -> None:
+    """Every certificate and kubeconfig of the cluster's nodes (generation skips what exists already), made
+    by `tinykube certs` in a child process: cryptography (~7 MiB) never loads in the long-lived supervisor."""
+    topo = cluster.topology
+    nodes = [f"--node={n.name}={n.ip}{':control-plane' if n.control_plane else ''}"
+             f"{':bootstrap' if joins_by_bootstrap(n) else ''}" for n in topo.nodes]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tinykube.cli", "certs", "--dir", str(cluster.pki_dir),
+        "--apiserver-ips", ",".join([topo.gateway_ip, *(n.ip for n in topo.nodes)]),
+        "--apiserver-names", ",".join(n.name for n in topo.nodes), "--server", topo.apiserver_url,
+        "--cluster-name", topo.name, *nodes, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise StepError(f"certificates: {out.decode(errors='replace').strip()}")
+
+
 async def make_certs(ctx: UpContext) -> None:
     """Every certificate and kubeconfig of the cluster, each component with its own identity (kubeadm's set)."""
-    topo = ctx.cluster.topology
-    nodes = [NodeIdentity(n.name, n.ip, n.control_plane, joins_by_bootstrap(n)) for n in topo.nodes]
-    await asyncio.to_thread(
-        generate_certs, ctx.cluster.pki_dir, ips=[topo.gateway_ip, *(n.ip for n in topo.nodes)],
-        names=[n.name for n in topo.nodes], server=topo.apiserver_url, cluster=topo.name, nodes=nodes)
+    await generate_certs(ctx.cluster)
     admin = ctx.cluster.admin_kubeconfig
     if not admin.exists():
         admin.symlink_to(ctx.cluster.pki_dir / "admin.kubeconfig")

@@ -34,6 +34,22 @@ def _ips(value: str) -> list[str]:
     return ips
 
 
+def _extra_arg(value: str) -> tuple[str, str]:
+    """``COMPONENT:--flag[=value]``, e.g. ``store:--heartbeat-interval=500``."""
+    component, sep, flag = value.partition(":")
+    if not sep or component not in machine_node.COMPONENTS or not flag.startswith("--"):
+        names = ", ".join(sorted(machine_node.COMPONENTS))
+        raise argparse.ArgumentTypeError(f"{value!r} is not COMPONENT:--FLAG[=VALUE] with COMPONENT one of {names}")
+    return component, flag
+
+
+def extra_args_by_component(pairs: Sequence[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    for component, flag in pairs:
+        out[component] = (*out.get(component, ()), flag)
+    return out
+
+
 def parser(command: str) -> argparse.ArgumentParser:
     what = "initialise a cluster on its first machine" if command == "init" else "join this machine to a cluster"
     p = argparse.ArgumentParser(prog=f"tinykube {command}", description=f"{what}: components run as systemd units.")
@@ -47,6 +63,10 @@ def parser(command: str) -> argparse.ArgumentParser:
                    help=f"the join token, the same on every node (default: ${TOKEN_ENV})")
     p.add_argument("--proxy-mode", choices=["iptables", "nftables"], default="iptables")
     p.add_argument("--backend", choices=["vxlan", "host-gw"], default="vxlan")
+    p.add_argument("--extra-arg", dest="extra_args", type=_extra_arg, action="append", default=[],
+                   metavar="COMPONENT:--FLAG[=VALUE]",
+                   help="a flag appended to a component's command line (kubeadm's extraArgs), repeatable; "
+                        "e.g. store:--election-timeout=5000 for slow machines")
     p.add_argument("--timeout", type=float, default=1800,
                    help="seconds to wait for the other nodes (default: %(default)s)")
     p.add_argument("-v", "--v", dest="verbosity", type=int, default=0, help="log verbosity")
@@ -74,7 +94,8 @@ def main_for(command: str, argv: Sequence[str]) -> int:
             print(f"error: {node.name} is {'the first' if node == first else 'not the first'} node: "
                   f"run `tinykube {wanted}` here", file=sys.stderr)
             return 1
-        machine_node.run(cluster, machine_node.JoinPlan(node, first, args.token), args.timeout)
+        machine_node.run(cluster, machine_node.JoinPlan(node, first, args.token), args.timeout,
+                         extra_args_by_component(args.extra_args))
     except (TopologyError, StepError) as exc:
         hint = f" ({exc.hint})" if isinstance(exc, StepError) and exc.hint else ""
         print(f"error: {exc}{hint}", file=sys.stderr)

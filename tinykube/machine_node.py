@@ -18,7 +18,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +71,31 @@ def link_of(ip: str) -> str:
         if len(fields) > 3 and fields[3].split("/")[0] == ip:
             return fields[1]
     raise StepError(f"no interface on this machine has address {ip}")
+
+
+# The components a machine runs whose command lines `--extra-arg` may extend.
+COMPONENTS = frozenset({"store", "apiserver", "scheduler", "controller-manager", "kubelet", "runtime", "proxy",
+                        "flanneld", "clusterdns"})
+
+
+def with_extra_args(spec: Component, extra_args: Mapping[str, Sequence[str]]) -> Component:
+    """``spec`` with the flags given for its component at the end of its command line (kubeadm's extraArgs).
+
+    Last, they win over the defaults: slow machines (software-emulated VMs) take etcd's timings for slow
+    environments and longer control-plane timeouts while a single machine keeps its own."""
+    return dataclasses.replace(spec, argv=(*spec.argv, *extra_args.get(spec.name, ())))
+
+
+class ExtraArgsSupervisor(SystemdSupervisor):
+    """This machine's components as systemd units, their command lines extended by ``extra_args``."""
+
+    def __init__(self, node: str, cluster: str, log_dir: Path, state_file: Path,
+                 extra_args: Mapping[str, Sequence[str]]) -> None:
+        super().__init__(node, cluster, log_dir, state_file)
+        self.extra_args = extra_args
+
+    def start(self, spec: Component) -> None:
+        super().start(with_extra_args(spec, self.extra_args))
 
 
 @dataclass
@@ -166,11 +191,14 @@ def make_cluster(name: str, state_dir: Path, ips: Sequence[str], *, control_plan
     return Cluster(topology, state_dir, dataclasses.replace(options, underlay_iface=link_of(node.ip))), node
 
 
-def run(cluster: Cluster, plan: JoinPlan, timeout: float) -> None:
-    """Bring this machine's part of the cluster up under systemd; returns when every node is Ready."""
+def run(cluster: Cluster, plan: JoinPlan, timeout: float, extra_args: Mapping[str, Sequence[str]]) -> None:
+    """Bring this machine's part of the cluster up under systemd; returns when every node is Ready.
+
+    ``extra_args``: flags appended to a component's command line, by component name (see COMPONENTS)."""
     cluster.state_dir.mkdir(parents=True, exist_ok=True)
     cluster.save()
-    supervisor = SystemdSupervisor(plan.node.name, cluster.name, cluster.log_dir, cluster.supervisor_state)
+    supervisor = ExtraArgsSupervisor(plan.node.name, cluster.name, cluster.log_dir, cluster.supervisor_state,
+                                     extra_args)
     ctx = lifecycle.UpContext(cluster, supervisor)
     say(f"{'initialising' if plan.initialises else 'joining'} cluster {cluster.name!r} as {plan.node.name} "
         f"({plan.node.ip}, on {socket.gethostname()})")

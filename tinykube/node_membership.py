@@ -19,8 +19,6 @@ from pathlib import Path
 from client.errors import NotFound
 from client.mapping import lookup
 from tinykube import leftovers, lifecycle
-from tinykube.certs_cmd import NodeIdentity
-from tinykube.certs_cmd import generate as generate_certs
 from tinykube.cluster import Cluster
 from tinykube.steps import StepError
 from tinykube.topology import Node
@@ -31,15 +29,6 @@ DRAIN_TIMEOUT = "120s"
 def _tkctl() -> str:
     """The kubectl-compatible CLI beside the running interpreter (the project's venv)."""
     return str(Path(sys.executable).parent / "tkctl")
-
-
-async def _node_certs(cluster: Cluster, node: Node) -> None:
-    """The node's kubelet serving certificate (generation skips everything that exists already)."""
-    topo = cluster.topology
-    nodes = [NodeIdentity(n.name, n.ip, n.control_plane, lifecycle.joins_by_bootstrap(n)) for n in topo.nodes]
-    await asyncio.to_thread(
-        generate_certs, cluster.pki_dir, ips=[topo.gateway_ip, *(n.ip for n in topo.nodes)],
-        names=[n.name for n in topo.nodes], server=topo.apiserver_url, cluster=topo.name, nodes=nodes)
 
 
 def node_bootstrap_kubeconfig(cluster: Cluster, node: Node) -> Path:
@@ -53,7 +42,7 @@ async def add_worker(ctx: lifecycle.UpContext, name: str) -> str:
     await asyncio.to_thread(grown.save)
     ctx.cluster = grown
     try:
-        await _node_certs(grown, node)
+        await lifecycle.generate_certs(grown)  # the new node's kubelet serving certificate; the rest exist
         await lifecycle.run_underlay(grown, "add-node", name)
         bootstrap = node_bootstrap_kubeconfig(grown, node)
         await lifecycle.write_bootstrap_kubeconfig(grown, bootstrap, f"tinykube node add {name}")

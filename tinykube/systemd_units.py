@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from tinykube.supervisor import Component, ComponentStatus, Supervisor
+from tinykube.supervisor import COMPONENT_ENV, Component, ComponentStatus, Supervisor
 
 UNIT_DIR = Path("/etc/systemd/system")
 UNIT_PREFIX = "tinykube-"
@@ -48,7 +48,7 @@ def render_unit(spec: Component, log_path: Path, cluster: str, after: Sequence[s
         "",
         "[Service]",
         f"ExecStart={' '.join(quote(a) for a in spec.argv)}",
-        *(f"Environment={quote(f'{k}={v}')}" for k, v in spec.env),
+        *(f"Environment={quote(f'{k}={v}')}" for k, v in {**COMPONENT_ENV, **dict(spec.env)}.items()),
         "Restart=always",
         "RestartSec=2",
         "LimitNOFILE=1048576",

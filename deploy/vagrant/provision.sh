@@ -4,9 +4,13 @@
 # elsewhere) as the unit tinykube-bringup.service and returns: the nodes wait for each other, and
 # machines that Vagrant brings up one after another must not wait inside their provisioning.
 # Follow it with `journalctl -fu tinykube-bringup` or /var/lib/tinykube/<cluster>/logs/bringup.log.
+# TINYKUBE_EXTRA_ARGS: space-separated COMPONENT:--FLAG=VALUE, each passed as `--extra-arg` (the Vagrantfile's
+# timings for slow machines).
 set -euo pipefail
 : "${TINYKUBE_ROLE:?}" "${TINYKUBE_NODE_IPS:?}" "${TINYKUBE_JOIN_TOKEN:?}"
 CLUSTER=${TINYKUBE_CLUSTER:-tinykube}
+EXTRA_ARGS=""
+for arg in ${TINYKUBE_EXTRA_ARGS:-}; do EXTRA_ARGS+=" --extra-arg=$arg"; done
 VENV=/opt/tinykube
 WHEELHOUSE=/opt/tinykube-wheels   # in the tinykube/bookworm box
 PROJECT_WHEEL=$(ls /vagrant/.wheels/tinykube-*.whl 2>/dev/null | head -1 || true)
@@ -21,7 +25,9 @@ if [[ ! -d $WHEELHOUSE ]]; then
     ipset busybox-static docker-registry haproxy etcd-client containernetworking-plugins >/dev/null
   PIP_SOURCES=()
 else
-  PIP_SOURCES=(--no-index --find-links "$WHEELHOUSE")
+  # The box's venv already holds every dependency (a change to them rebuilds the box), so pip skips its
+  # resolver: under software emulation each pip run costs minutes.
+  PIP_SOURCES=(--no-index --find-links "$WHEELHOUSE" --no-deps)
 fi
 
 if [[ ! -x $VENV/bin/tinykube ]]; then
@@ -52,7 +58,7 @@ Wants=network-online.target
 Type=oneshot
 RemainAfterExit=yes
 EnvironmentFile=/etc/tinykube/join-token.env
-ExecStart=$VENV/bin/tinykube $TINYKUBE_ROLE --name $CLUSTER --node-ips $TINYKUBE_NODE_IPS
+ExecStart=$VENV/bin/tinykube $TINYKUBE_ROLE --name $CLUSTER --node-ips $TINYKUBE_NODE_IPS$EXTRA_ARGS
 StandardOutput=append:$LOG
 StandardError=append:$LOG
 EOF

@@ -47,7 +47,10 @@ until_ok() {  # until_ok SECONDS WHAT COMMAND...: retry every 5 s
 
 teardown() {
   local rc=$?
-  trap - EXIT INT TERM
+  # Ignored from here on (and by the commands below): a second Ctrl-C or TERM must not cut the destroy short
+  # and leave VMs, networks or the namespace behind.
+  trap - EXIT
+  trap '' INT TERM
   if [[ $rc -ne 0 ]]; then
     log "FAILED (exit $rc); bring-up logs of the nodes follow"
     for n in node1 node2 node3; do

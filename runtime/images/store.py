@@ -111,6 +111,17 @@ class ImageStore:
                     os.fsync(f.fileno())
                 tmp.replace(self._meta_path)
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[_Metadata]:
+        """The metadata under a shared lock, for queries: no copy to compare, nothing written back.
+
+        A kubelet asks for image status on every pod sync; ``_locked`` serialised those and dumped the
+        whole metadata (every container's lease included) twice per question.
+        """
+        with self._lock_path.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_SH)
+            yield self._load()
+
     def _load(self) -> _Metadata:
         try:
             raw = json.loads(self._meta_path.read_bytes())
@@ -133,12 +144,12 @@ class ImageStore:
 
     def images(self) -> list[ImageRecord]:
         """Every image, newest first."""
-        with self._locked() as meta:
+        with self._reading() as meta:
             return sorted(meta.images.values(), key=lambda r: (-r.created, r.id))
 
     def get(self, text: str) -> ImageRecord:
         """An image by id, unique id prefix, or reference (short names allowed)."""
-        with self._locked() as meta:
+        with self._reading() as meta:
             return meta.images[self._resolve(meta, text)]
 
     def find(self, text: str) -> ImageRecord | None:
@@ -233,14 +244,17 @@ class ImageStore:
             return paths
 
     def release(self, holder: str) -> None:
-        """Drop a lease; its snapshots go at the next ``prune`` unless an image still uses them."""
+        """Drop a lease; snapshots only it still held (their image was removed meanwhile) are pruned now."""
         with self._locked() as meta:
-            meta.leases.pop(holder, None)
-        self.prune()
+            held = set(meta.leases.pop(holder, None) or ())
+            held -= {d for r in meta.images.values() for d in r.layers}
+            held -= {d for layers in meta.leases.values() for d in layers}
+        if held:  # the usual release frees nothing: a full prune walks every snapshot and blob
+            self.prune()
 
     def in_use(self) -> set[str]:
         """Image ids whose every layer is held by some lease (images that running containers use)."""
-        with self._locked() as meta:
+        with self._reading() as meta:
             held = {d for layers in meta.leases.values() for d in layers}
             return {i for i, r in meta.images.items() if r.layers and set(r.layers) <= held}
 

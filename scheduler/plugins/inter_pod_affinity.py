@@ -18,6 +18,7 @@ from scheduler.framework import (
     SKIP,
     CycleState,
     FilterPlugin,
+    NodeFilter,
     PreFilterExtensions,
     PreFilterPlugin,
     PreScorePlugin,
@@ -152,29 +153,46 @@ class InterPodAffinity(PreFilterPlugin, PreFilterExtensions, FilterPlugin, PreSc
             self._count(data, pod, node, other, -1)
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        check = self._check(state, pod)
+        return None if check is None else check(node)
+
+    def node_filter(self, state: CycleState, pod: PodInfo, snapshot: Cache) -> NodeFilter | None:
+        return self._check(state, pod)
+
+    def _check(self, state: CycleState, pod: PodInfo) -> NodeFilter | None:
+        """The node test over PreFilter's per-domain counts; None when no domain holds a matching pod."""
         data = state.read(self.name, _FilterState)
-        node_labels = node.labels
-        if pod.required_affinity:
-            all_present = True
-            for term in pod.required_affinity:
-                value = node_labels.get(term.topology_key)
-                if value is None:
+        affinity_counts, anti_counts, existing_anti = data.affinity, data.anti, data.existing_anti
+        affinity_keys = tuple(t.topology_key for t in pod.required_affinity)
+        # The first pod of a group with affinity to itself may go anywhere that has the topology keys.
+        first_of_group = not affinity_counts and _matches_all(pod.required_affinity, pod, data.ns_labels)
+        anti_keys = tuple(t.topology_key for t in pod.required_anti_affinity) if anti_counts else ()
+        if not affinity_keys and not anti_keys and not existing_anti:
+            return None
+
+        def check(node: NodeInfo) -> Status | None:
+            node_labels = node.labels
+            if affinity_keys:
+                all_present = True
+                for key in affinity_keys:
+                    value = node_labels.get(key)
+                    if value is None:
+                        return _AFFINITY_REJECTED
+                    if affinity_counts.get((key, value), 0) <= 0:
+                        all_present = False
+                if not all_present and not first_of_group:
                     return _AFFINITY_REJECTED
-                if data.affinity.get((term.topology_key, value), 0) <= 0:
-                    all_present = False
-            # The first pod of a group with affinity to itself may go anywhere that has the topology keys.
-            if not all_present and not (not data.affinity and _matches_all(pod.required_affinity, pod, data.ns_labels)):
-                return _AFFINITY_REJECTED
-        if data.anti:
-            for term in pod.required_anti_affinity:
-                value = node_labels.get(term.topology_key)
-                if value is not None and data.anti.get((term.topology_key, value), 0) > 0:
+            for key in anti_keys:
+                value = node_labels.get(key)
+                if value is not None and anti_counts.get((key, value), 0) > 0:
                     return _ANTI_REJECTED
-        if data.existing_anti:
-            for pair in node_labels.items():
-                if data.existing_anti.get(pair, 0) > 0:
-                    return _EXISTING_REJECTED
-        return None
+            if existing_anti:
+                for pair in node_labels.items():
+                    if existing_anti.get(pair, 0) > 0:
+                        return _EXISTING_REJECTED
+            return None
+
+        return check
 
     # --- score ---
 
@@ -217,13 +235,21 @@ class InterPodAffinity(PreFilterPlugin, PreFilterExtensions, FilterPlugin, PreSc
         return None
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
-        scores = state.read(self.name + "/score", _ScoreState).topology_scores
-        total = 0
-        for key, per_value in scores.items():
-            value = node.labels.get(key)
-            if value is not None:
-                total += per_value.get(value, 0)
-        return total
+        return self.score_nodes(state, pod, (node,))[0]
+
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
+        """Each node's sum of PreScore's weights for its domains."""
+        per_key = tuple(state.read(self.name + "/score", _ScoreState).topology_scores.items())
+        out: list[int] = []
+        for node in nodes:
+            node_labels = node.labels
+            total = 0
+            for key, per_value in per_key:
+                value = node_labels.get(key)
+                if value is not None:
+                    total += per_value.get(value, 0)
+            out.append(total)
+        return out
 
     def normalize(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         if not scores:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -12,6 +12,7 @@ from scheduler.framework import (
     SKIP,
     CycleState,
     FilterPlugin,
+    NodeFilter,
     PreFilterPlugin,
     PreScorePlugin,
     ScorePlugin,
@@ -21,7 +22,13 @@ from scheduler.framework import (
     unresolvable,
 )
 from scheduler.nodeinfo import NodeInfo
-from scheduler.nodeselector import PreferredTerm, RequiredNodeAffinity, compile_preferred, required_node_affinity
+from scheduler.nodeselector import (
+    NodeLabelMemo,
+    PreferredTerm,
+    RequiredNodeAffinity,
+    compile_preferred,
+    required_node_affinity,
+)
 from scheduler.podinfo import PodInfo
 
 REASON: Final = "node(s) didn't match Pod's node affinity/selector"
@@ -49,6 +56,10 @@ class NodeAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugin):
 
     name = "NodeAffinity"
 
+    def __init__(self) -> None:
+        self._matches: NodeLabelMemo[bool] = NodeLabelMemo()
+        self._weights: NodeLabelMemo[int] = NodeLabelMemo()
+
     def events_to_register(self) -> Sequence[ClusterEvent]:
         return (ClusterEvent(Resource.NODE, Action.ADD | Action.UPDATE_NODE_LABEL),)
 
@@ -66,8 +77,15 @@ class NodeAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugin):
         return None
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
-        required = state.read(self.name, _Required).affinity
-        return None if required.matches(node.name, node.labels) else _REJECTED
+        return self._check(state)(node)
+
+    def node_filter(self, state: CycleState, pod: PodInfo, snapshot: Cache) -> NodeFilter | None:
+        return self._check(state)
+
+    def _check(self, state: CycleState) -> NodeFilter:
+        affinity = state.read(self.name, _Required).affinity
+        matches = self._matches.lookup(affinity, affinity.matches)
+        return lambda node: None if matches(node.name, node.labels) else _REJECTED
 
     def pre_score(self, state: CycleState, pod: PodInfo, snapshot: Cache, nodes: Sequence[NodeInfo]) -> Status | None:
         node_affinity = (pod.spec.get("affinity") or {}).get("nodeAffinity") or {}
@@ -78,8 +96,16 @@ class NodeAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugin):
         return None
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        return self.score_nodes(state, pod, (node,))[0]
+
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
         terms = state.read(self.name + "/preferred", _Preferred).terms
-        return sum(t.weight for t in terms if t.term.matches(node.name, node.labels))
+
+        def weight(name: str, node_labels: Mapping[str, str]) -> int:
+            return sum(t.weight for t in terms if t.term.matches(name, node_labels))
+
+        weigh = self._weights.lookup(terms, weight)
+        return [weigh(n.name, n.labels) for n in nodes]
 
     def normalize(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         default_normalize(scores)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from scheduler.cache import Cache
 from scheduler.events import Action, ClusterEvent, Resource
-from scheduler.framework import MAX_NODE_SCORE, Code, CycleState, FilterPlugin, ScorePlugin, Status
+from scheduler.framework import MAX_NODE_SCORE, Code, CycleState, FilterPlugin, NodeFilter, ScorePlugin, Status
 from scheduler.nodeinfo import NodeInfo
 from scheduler.podinfo import PodInfo
 from scheduler.resources import CPU, EPHEMERAL_STORAGE, MEMORY
@@ -74,16 +75,32 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
         )
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
-        alloc, used, want = node.allocatable, node.requested, pod.requests
-        # Fast path: the common pod asks for CPU and memory only, and fits.
-        if (
-            used.pods < alloc.pods
-            and want.milli_cpu <= alloc.milli_cpu - used.milli_cpu
-            and want.memory <= alloc.memory - used.memory
-            and want.ephemeral_storage <= alloc.ephemeral_storage - used.ephemeral_storage
-            and not want.scalar
-        ):
-            return None
+        return self._check(pod)(node)
+
+    def node_filter(self, state: CycleState, pod: PodInfo, snapshot: Cache) -> NodeFilter | None:
+        return self._check(pod)
+
+    def _check(self, pod: PodInfo) -> NodeFilter:
+        want = pod.requests
+        cpu, memory, storage = want.milli_cpu, want.memory, want.ephemeral_storage
+        scalar = bool(want.scalar)
+
+        def check(node: NodeInfo) -> Status | None:
+            alloc, used = node.allocatable, node.requested
+            # Fast path: the common pod asks for CPU and memory only, and fits.
+            if (
+                used.pods < alloc.pods
+                and cpu <= alloc.milli_cpu - used.milli_cpu
+                and memory <= alloc.memory - used.memory
+                and storage <= alloc.ephemeral_storage - used.ephemeral_storage
+                and not scalar
+            ):
+                return None
+            return self._rejection(pod, node)
+
+        return check
+
+    def _rejection(self, pod: PodInfo, node: NodeInfo) -> Status | None:
         reasons, unresolvable = insufficient(pod, node)
         if not reasons:
             return None
@@ -97,20 +114,17 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
         # LeastAllocated over CPU and memory with equal weights: the default, and the hot path.
         cpu, memory = pod.non_zero_cpu, pod.non_zero_memory
         out: list[int] = []
+        append = out.append
         for node in nodes:
             alloc = node.allocatable
-            total = weights = 0
-            capacity = alloc.milli_cpu
-            if capacity:
-                requested = node.non_zero_cpu + cpu
-                total += 0 if requested > capacity else (capacity - requested) * MAX_NODE_SCORE // capacity
-                weights += 1
-            capacity = alloc.memory
-            if capacity:
-                requested = node.non_zero_memory + memory
-                total += 0 if requested > capacity else (capacity - requested) * MAX_NODE_SCORE // capacity
-                weights += 1
-            out.append(total // weights if weights else 0)
+            cpu_cap, mem_cap = alloc.milli_cpu, alloc.memory
+            if cpu_cap and mem_cap:
+                cpu_req, mem_req = node.non_zero_cpu + cpu, node.non_zero_memory + memory
+                cpu_score = 0 if cpu_req > cpu_cap else (cpu_cap - cpu_req) * MAX_NODE_SCORE // cpu_cap
+                mem_score = 0 if mem_req > mem_cap else (mem_cap - mem_req) * MAX_NODE_SCORE // mem_cap
+                append((cpu_score + mem_score) // 2)
+            else:
+                append(self.score(state, pod, node))
         return out
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+from scheduler.cache import Cache
 from scheduler.events import Action, ClusterEvent, Resource
-from scheduler.framework import CycleState, FilterPlugin, Status, unresolvable
+from scheduler.framework import CycleState, FilterPlugin, NodeFilter, Status, unresolvable
 from scheduler.nodeinfo import NodeInfo
 from scheduler.podinfo import PodInfo, tolerates_any
 
@@ -27,3 +28,8 @@ class NodeUnschedulable(FilterPlugin):
         if not node.unschedulable or tolerates_any(pod.tolerations, UNSCHEDULABLE_TAINT):
             return None
         return _REJECTED
+
+    def node_filter(self, state: CycleState, pod: PodInfo, snapshot: Cache) -> NodeFilter | None:
+        if not snapshot.unschedulable_nodes or tolerates_any(pod.tolerations, UNSCHEDULABLE_TAINT):
+            return None
+        return lambda node: _REJECTED if node.unschedulable else None

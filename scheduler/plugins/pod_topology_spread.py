@@ -21,6 +21,7 @@ from scheduler.framework import (
     SKIP,
     CycleState,
     FilterPlugin,
+    NodeFilter,
     PreFilterExtensions,
     PreFilterPlugin,
     PreScorePlugin,
@@ -130,6 +131,31 @@ def _has_all_keys(node: NodeInfo, constraints: Sequence[Constraint]) -> bool:
     return all(c.topology_key in node.labels for c in constraints)
 
 
+def _eligible_domains(
+    pod: PodInfo, constraints: Sequence[Constraint], affinity: RequiredNodeAffinity, snapshot: Cache
+) -> Sequence[Mapping[str, str]]:
+    """Per constraint, node name -> domain for the nodes whose domains count (they have every key).
+
+    Without node affinity or untolerated taints to honour, that is the cache's topology index, kept across
+    cycles; otherwise every node is checked.
+    """
+    honor_affinity = not affinity.empty and any(c.honor_affinity for c in constraints)
+    honor_taints = bool(snapshot.hard_tainted_nodes) and any(c.honor_taints for c in constraints)
+    if not honor_affinity and not honor_taints:
+        indexed = [snapshot.topology_values(c.topology_key) for c in constraints]
+        if len(indexed) == 1:
+            return indexed
+        return [{n: v for n, v in values.items() if all(n in other for other in indexed)} for values in indexed]
+    eligible: list[dict[str, str]] = [{} for _ in constraints]
+    for node in snapshot.node_infos():
+        if not _has_all_keys(node, constraints):
+            continue
+        for i, c in enumerate(constraints):
+            if c.includes(pod, node, affinity):
+                eligible[i][node.name] = node.labels[c.topology_key]
+    return eligible
+
+
 class PodTopologySpread(PreFilterPlugin, PreFilterExtensions, FilterPlugin, PreScorePlugin, ScorePlugin):
     """Filter on DoNotSchedule constraints; score on ScheduleAnyway ones or the cluster defaults."""
 
@@ -161,17 +187,9 @@ class PodTopologySpread(PreFilterPlugin, PreFilterExtensions, FilterPlugin, PreS
             return SKIP
         constraints = build_constraints(pod, raw)
         affinity = required_node_affinity(pod.spec)
-        data = _FilterState(constraints, affinity, [{} for _ in constraints])
         # Domains of the eligible nodes start at zero; then only pods the selector may match are counted.
-        eligible: list[dict[str, str]] = [{} for _ in constraints]
-        for node in snapshot.node_infos():
-            if not _has_all_keys(node, constraints):
-                continue
-            for i, c in enumerate(constraints):
-                if c.includes(pod, node, affinity):
-                    value = node.labels[c.topology_key]
-                    eligible[i][node.name] = value
-                    data.counts[i].setdefault(value, 0)
+        eligible = _eligible_domains(pod, constraints, affinity, snapshot)
+        data = _FilterState(constraints, affinity, [dict.fromkeys(e.values(), 0) for e in eligible])
         for i, c in enumerate(constraints):
             counts, domain_of = data.counts[i], eligible[i]
             for other, node_name in snapshot.pods_selected_by(c.selector):
@@ -199,18 +217,31 @@ class PodTopologySpread(PreFilterPlugin, PreFilterExtensions, FilterPlugin, PreS
         self._update(state, pod, other, node, -1)
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        return self._check(state)(node)
+
+    def node_filter(self, state: CycleState, pod: PodInfo, snapshot: Cache) -> NodeFilter | None:
+        return self._check(state)
+
+    def _check(self, state: CycleState) -> NodeFilter:
+        """The skew test with each constraint's key, counts and ceiling (max skew above the minimum) bound once."""
         data = state.read(self.name, _FilterState)
+        limits = []
         for i, c in enumerate(data.constraints):
-            value = node.labels.get(c.topology_key)
-            if value is None:
-                return _MISSING_LABEL
             counts = data.counts[i]
-            low = data.mins[i]
-            if c.min_domains and len(counts) < c.min_domains:
-                low = 0
-            if counts.get(value, 0) + c.self_match - low > c.max_skew:
-                return _REJECTED
-        return None
+            low = 0 if c.min_domains and len(counts) < c.min_domains else data.mins[i]
+            limits.append((c.topology_key, counts, c.max_skew + low - c.self_match))
+
+        def check(node: NodeInfo) -> Status | None:
+            node_labels = node.labels
+            for key, counts, ceiling in limits:
+                value = node_labels.get(key)
+                if value is None:
+                    return _MISSING_LABEL
+                if counts.get(value, 0) > ceiling:
+                    return _REJECTED
+            return None
+
+        return check
 
     # --- score ---
 
@@ -232,16 +263,15 @@ class PodTopologySpread(PreFilterPlugin, PreFilterExtensions, FilterPlugin, PreS
             return SKIP
         affinity = required_node_affinity(pod.spec)
         counts: list[dict[str, int]] = [{} for _ in constraints]
-        domains: list[set[str]] = [set() for _ in constraints]
-        for node in nodes:
-            if require_all and not _has_all_keys(node, constraints):
-                continue
-            for i, c in enumerate(constraints):
-                value = node.labels.get(c.topology_key)
-                if value is not None:
-                    domains[i].add(value)
-                    if c.topology_key != HOSTNAME_LABEL:
-                        counts[i].setdefault(value, 0)
+        keys = [c.topology_key for c in constraints]
+        # Each constraint's domain per node, None where the node lacks the key (no node at all for require_all).
+        values = [[n.labels.get(k) for k in keys] for n in nodes]
+        if require_all:
+            values = [v for v in values if None not in v]
+        domains = [{d for v in values if (d := v[i]) is not None} for i in range(len(keys))]
+        for i, key in enumerate(keys):
+            if key != HOSTNAME_LABEL:
+                counts[i] = dict.fromkeys(domains[i], 0)
         # Hostname constraints count per node (keyed by node name); others per domain, over all nodes.
         for i, c in enumerate(constraints):
             per_host = c.topology_key == HOSTNAME_LABEL
@@ -263,17 +293,27 @@ class PodTopologySpread(PreFilterPlugin, PreFilterExtensions, FilterPlugin, PreS
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         """Raw score (lower is better), or -1 for a node lacking the topology keys (normalized to 0)."""
+        return self.score_nodes(state, pod, (node,))[0]
+
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
         data = state.read(self.name + "/score", _ScoreState)
-        if data.require_all and not _has_all_keys(node, data.constraints):
-            return -1
-        total = 0.0
-        for i, c in enumerate(data.constraints):
-            value = node.labels.get(c.topology_key)
-            if value is None:
-                continue
-            count = data.counts[i].get(node.name if c.topology_key == HOSTNAME_LABEL else value, 0)
-            total += count * data.weights[i] + (c.max_skew - 1)
-        return round(total)
+        terms = [(c.topology_key, c.topology_key == HOSTNAME_LABEL, data.counts[i], data.weights[i], c.max_skew - 1)
+                 for i, c in enumerate(data.constraints)]
+        require_all = data.require_all
+        out: list[int] = []
+        for node in nodes:
+            node_labels = node.labels
+            total = 0.0
+            for key, per_host, counts, weight, skew in terms:
+                value = node_labels.get(key)
+                if value is None:
+                    if require_all:
+                        total = -1.0
+                        break
+                    continue
+                total += counts.get(node.name if per_host else value, 0) * weight + skew
+            out.append(round(total))
+        return out
 
     def normalize(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         counted = [s for s in scores if s >= 0]

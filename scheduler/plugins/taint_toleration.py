@@ -9,8 +9,10 @@ from typing import Any
 from scheduler.cache import Cache
 from scheduler.events import Action, ClusterEvent, Resource
 from scheduler.framework import (
+    SKIP,
     CycleState,
     FilterPlugin,
+    NodeFilter,
     PreScorePlugin,
     ScorePlugin,
     StateData,
@@ -51,7 +53,15 @@ class TaintToleration(FilterPlugin, PreScorePlugin, ScorePlugin):
                 return unresolvable(untolerated_reason(taint), plugin=self.name)
         return None
 
+    def node_filter(self, state: CycleState, pod: PodInfo, snapshot: Cache) -> NodeFilter | None:
+        if not snapshot.hard_tainted_nodes:
+            return None
+        filter_ = self.filter
+        return lambda node: filter_(state, pod, node) if node.taints else None
+
     def pre_score(self, state: CycleState, pod: PodInfo, snapshot: Cache, nodes: Sequence[NodeInfo]) -> Status | None:
+        if not snapshot.soft_tainted_nodes:
+            return SKIP  # every node would score alike
         soft = tuple(t for t in pod.tolerations if (t.get("effect") or "PreferNoSchedule") == "PreferNoSchedule")
         state.write(self.name, _PreferTolerations(soft))
         return None

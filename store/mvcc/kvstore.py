@@ -198,9 +198,10 @@ class KVStore:
         self._index = state.index
         lessor = self.lessor
         lessor.load(state.leases)
-        for kv in state.index.range_latest(b"", b"", 0):
-            if kv.lease in lessor:
-                lessor.attach(kv.lease, kv.key)
+        if len(lessor):  # a walk over every key: skipped when there is no lease to attach keys to
+            for kv in state.index.range_latest(b"", b"", 0):
+                if kv.lease in lessor:
+                    lessor.attach(kv.lease, kv.key)
         self.watch_hub.resync(synced_through)
 
     # ---- internals ------------------------------------------------------------------------------

@@ -22,6 +22,10 @@ class Config:
     check_quorum: bool = True
     max_size_per_msg: int = 1 << 20
     max_inflight_msgs: int = 256
+    # Data bytes of committed entries handed out per Ready (at least one entry; None: all of them). A driver
+    # that applies on its event loop keeps each turn short this way, so heartbeats are not starved behind a
+    # long backlog (etcd's MaxCommittedSizePerReady).
+    max_committed_size_per_ready: int | None = None
     # Index the state machine has already applied; committed entries after it are delivered again. The
     # membership comes from the storage's snapshot, so conf changes after the snapshot must be re-applied:
     # pass the snapshot's index unless the driver persists the membership itself.
@@ -43,5 +47,9 @@ class Config:
             raise ConfigError(f"max_inflight_msgs must be positive, got {self.max_inflight_msgs}")
         if self.max_size_per_msg <= 0:
             raise ConfigError(f"max_size_per_msg must be positive, got {self.max_size_per_msg}")
+        if self.max_committed_size_per_ready is not None and self.max_committed_size_per_ready <= 0:
+            raise ConfigError(
+                f"max_committed_size_per_ready must be positive, got {self.max_committed_size_per_ready}"
+            )
         if self.applied < 0:
             raise ConfigError(f"applied must not be negative, got {self.applied}")

@@ -79,6 +79,7 @@ class Raft:
         self._pre_vote = config.pre_vote
         self._check_quorum = config.check_quorum
         self._max_msg_size = config.max_size_per_msg
+        self._max_committed_size = config.max_committed_size_per_ready
         self._rng = config.rng
 
         self.raft_log = RaftLog(storage, config.applied)
@@ -309,7 +310,7 @@ class Raft:
         hard = None if hs == prev else hs
         entries = log.unstable.next_entries()
         snapshot = log.unstable.next_snapshot()
-        committed = log.next_committed_entries()
+        committed = log.next_committed_entries(self._max_committed_size)
         must_sync = bool(entries) or snapshot is not None or hs.term != prev.term or hs.vote != prev.vote
         rd = Ready(
             soft_state=soft,
@@ -618,7 +619,10 @@ class Raft:
 
     def _handle_heartbeat(self, m: Message) -> None:
         self.raft_log.commit_to(m.commit)
-        self._msgs.append(Message(MessageType.HEARTBEAT_RESP, m.from_, self.id, self.term, context=m.context))
+        # Early, as etcd's raft sends it: the answer promises nothing durable (a commit index is relearned,
+        # and acknowledging a leader is no vote), so it must not queue behind this member's fsync: a slow
+        # disk could otherwise silence a follower until the leader's quorum check deposed the leader.
+        self._early.append(Message(MessageType.HEARTBEAT_RESP, m.from_, self.id, self.term, context=m.context))
 
     def _handle_snapshot(self, m: Message) -> None:
         snap = m.snapshot

@@ -241,11 +241,11 @@ class RaftLog:
         """Committed entries wait to be handed out (never before a pending snapshot is applied)."""
         return self.committed > self.applying and self.unstable.snapshot is None
 
-    def next_committed_entries(self) -> list[Entry]:
-        """Committed entries not yet handed out for applying."""
+    def next_committed_entries(self, max_size: int | None = None) -> list[Entry]:
+        """Committed entries not yet handed out for applying: at least one if any, then up to `max_size` bytes."""
         if not self.has_next_committed_entries():
             return []
-        return self.slice(self.applying + 1, self.committed + 1)
+        return self.slice(self.applying + 1, self.committed + 1, max_size)
 
     def accept_applying(self, index: int) -> None:
         """Mark entries up to `index` as handed out for applying."""

@@ -39,7 +39,8 @@ class Ready:
 
     1. Send `early_messages` at any time, even before persisting: they are the leader's replication traffic
        (appends, heartbeats, snapshots, TimeoutNow), whose safety does not depend on this member's disk
-       (Raft thesis §10.2.1); the leader counts its own log only once `advance` says it is durable.
+       (Raft thesis §10.2.1; the leader counts its own log only once `advance` says it is durable), and
+       answers that promise nothing durable (heartbeat and read-index responses).
     2. Persist `snapshot`, `entries` and `hard_state` (one fdatasync when `must_sync`).
     3. Send `messages`: votes and responses that promise durable state, so only after step 2.
     4. Restore `snapshot` into the state machine, then apply `committed_entries` in order, calling

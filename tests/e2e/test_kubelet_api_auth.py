@@ -7,13 +7,12 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.apiserver_cluster import ApiserverCluster
-from tests.support.kubelet_node import DEFAULT_IMAGES, running_runtime
+from tests.support.kubelet_node import DEFAULT_IMAGES
 from tests.support.ports import free_port
 from tests.support.processes import Processes
 from tests.support.secure_endpoints import TOKENS, component_kubeconfig, https_status, start_rbac_cluster
@@ -22,12 +21,6 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the runtime needs root"),
     pytest.mark.skipif(not (DEFAULT_IMAGES / "index.json").exists(), reason="needs .venv/images"),
 ]
-
-
-@pytest.fixture
-def cri_endpoint(tmp_path: Path, prefix: str, processes: Processes) -> Iterator[str]:
-    with running_runtime(tmp_path, prefix, processes, None) as endpoint:
-        yield endpoint
 
 
 def test_kubelet_api_refuses_anonymous_and_unauthorized_callers(tmp_path: Path, prefix: str, processes: Processes,

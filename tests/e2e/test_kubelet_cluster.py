@@ -21,7 +21,7 @@ import pytest
 from protos.cri import api_pb2 as cri
 from tests.e2e.runtime_support import cri_stub
 from tests.support.apiserver_cluster import ApiserverCluster
-from tests.support.kubelet_node import DEFAULT_IMAGES, running_runtime
+from tests.support.kubelet_node import DEFAULT_IMAGES
 from tests.support.ports import free_port
 from tests.support.processes import Processes
 
@@ -96,14 +96,6 @@ def cluster(tmp_path: Path, processes: Processes) -> Iterator[ApiserverCluster]:
     c = ApiserverCluster(processes, free_port, tmp_path / "cluster", apiservers=1)
     c.start()
     yield c
-
-
-@pytest.fixture
-def cri_endpoint(tmp_path: Path, prefix: str, processes: Processes) -> Iterator[str]:
-    # In the test's network namespace, so the kubelet (here too) reaches the runtime's streaming server,
-    # and the apiserver reaches the kubelet; the pod uses the host network.
-    with running_runtime(tmp_path, prefix, processes, None) as endpoint:
-        yield endpoint
 
 
 async def kubelet_get(kubelet_port: int, path: str) -> tuple[int, str]:

@@ -27,7 +27,7 @@ from kubernetes import stream as k8s_stream
 
 from tests.e2e.runtime_support import wait_for
 from tests.support.apiserver_cluster import KUBECTL, ApiserverCluster
-from tests.support.kubelet_node import DEFAULT_IMAGES, running_runtime
+from tests.support.kubelet_node import DEFAULT_IMAGES
 from tests.support.ports import free_port
 from tests.support.processes import Processes
 
@@ -86,13 +86,6 @@ def cluster(tmp_path: Path, processes: Processes) -> Iterator[ApiserverCluster]:
     c = ApiserverCluster(processes, free_port, tmp_path / "cluster", apiservers=1)
     c.start()
     yield c
-
-
-@pytest.fixture
-def cri_endpoint(tmp_path: Path, prefix: str, processes: Processes) -> Iterator[str]:
-    # In the test's network namespace, so the apiserver reaches the kubelet and the kubelet the runtime.
-    with running_runtime(tmp_path, prefix, processes, None) as endpoint:
-        yield endpoint
 
 
 @dataclass(frozen=True)

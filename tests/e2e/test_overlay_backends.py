@@ -5,7 +5,6 @@ import sys
 import time
 
 import pytest
-from pyroute2 import IPRoute
 
 from cni.vxlan import Peer, VxlanDevice
 from tests.support.netcluster import NetCluster, Pod
@@ -73,9 +72,8 @@ def test_pods_talk_across_nodes_over_vxlan(prefix, cleanup, tmp_path):
     assert ping(pods[2].netns, pods[1].ip)
 
     node1, node2, _ = net.topo.nodes
-    with IPRoute(netns=node1.netns) as ipr:
-        assert VxlanDevice(ipr, node1.ip, "eth0", node1.pod_cidr).sync(
-            [Peer(o.pod_cidr, net.macs[o.name], o.ip) for o in net.topo.nodes[1:]]).empty()  # already in sync
+    assert VxlanDevice(node1.ip, "eth0", node1.pod_cidr, netns=node1.netns).sync(
+        [Peer(o.pod_cidr, net.macs[o.name], o.ip) for o in net.topo.nodes[1:]]).empty()  # already in sync
 
     # A peer leaving the cluster takes its route with it: node3's pods are then unreachable from node1.
     net.sync_overlay(node1, [node2])

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from pyroute2 import IPRoute
 
 from proxy import iptables_rules, nftables_rules, service_route
 from proxy.iptables_sync import IptablesSyncer
@@ -55,9 +54,10 @@ def cluster(prefix, cleanup, tmp_path, processes):
         net.serve_http(processes, pod)
     client = net.add_pod(net.topo.nodes[0], "client")
     node1 = net.topo.nodes[0]
-    with IPRoute(netns=node1.netns) as ipr:
-        assert service_route.ensure(ipr, "10.96.0.0/12", "eth0")
-        assert not service_route.ensure(ipr, "10.96.0.0/12", "eth0")
+    assert service_route.ensure("10.96.0.0/12", "eth0", node1.netns)
+    assert not service_route.ensure("10.96.0.0/12", "eth0", node1.netns)
+    with pytest.raises(RuntimeError, match="device nosuch0 not found"):
+        service_route.ensure("10.96.0.0/12", "nosuch0", node1.netns)
     return net, pods, client
 
 

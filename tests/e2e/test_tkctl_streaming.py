@@ -27,9 +27,8 @@ pytestmark = [
     pytest.mark.slow,
 ]
 
-# The streaming suite's fixtures, shared: its cluster, runtime and Ready pod.
+# The streaming suite's fixtures, shared: its cluster and Ready pod (the runtime comes from conftest).
 cluster = streaming.cluster
-cri_endpoint = streaming.cri_endpoint
 web_pod = streaming.web_pod
 
 

@@ -16,6 +16,8 @@ from tinykube.pki import issue, new_ca
 
 BIN = Path(sys.executable).parent
 ETCDCTL = "/usr/bin/etcdctl"
+TINYKUBE_STORE = (str(BIN / "tinykube"), "store")
+ETCD = ("/usr/bin/etcd",)  # Debian's etcd-server takes the same flags
 
 
 @dataclass
@@ -47,8 +49,10 @@ class StoreCluster:
     """Starts members; ``etcdctl`` runs Debian's client against them."""
 
     def __init__(self, processes: Processes, port: Callable[[], int], root: Path, size: int = 3,
-                 extra_args: tuple[str, ...] = (), tls: TLSFiles | None = None) -> None:
+                 extra_args: tuple[str, ...] = (), tls: TLSFiles | None = None,
+                 command: tuple[str, ...] = TINYKUBE_STORE) -> None:
         self.processes = processes
+        self.command = command
         self.tls = tls
         self.extra_args = extra_args
         if tls is not None:
@@ -75,7 +79,7 @@ class StoreCluster:
     def start(self, member: StoreMember) -> None:
         initial = ",".join(f"{m.name}={m.peer_url}" for m in self.members)
         self.procs[member.name] = self.processes.start(member.name, [
-            str(BIN / "tinykube"), "store", "--name", member.name, "--data-dir", str(member.data_dir),
+            *self.command, "--name", member.name, "--data-dir", str(member.data_dir),
             "--listen-client-urls", member.client_url, "--advertise-client-urls", member.client_url,
             "--listen-peer-urls", member.peer_url, "--initial-advertise-peer-urls", member.peer_url,
             "--initial-cluster", initial, "--initial-cluster-token", "test-cluster",
@@ -120,13 +124,17 @@ class StoreCluster:
                 raise AssertionError(f"store members not healthy: {error}\n{logs}")
             time.sleep(0.3)
 
-    def etcdctl(self, *args: str, endpoints: list[str] | None = None, stdin: str | bytes | None = None,
-                timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
+    def etcdctl_argv(self, *args: str, endpoints: list[str] | None = None) -> list[str]:
+        """etcdctl's command line for ``args`` against ``endpoints`` (all members), with the client certificate."""
         cmd = [ETCDCTL, "--endpoints=" + ",".join(endpoints or self.endpoints), "--dial-timeout=3s",
                "--command-timeout=10s"]
         if self.tls is not None:
             cmd += [f"--cacert={self.tls.ca}", f"--cert={self.tls.client_cert}", f"--key={self.tls.client_key}"]
-        cmd += args
+        return cmd + list(args)
+
+    def etcdctl(self, *args: str, endpoints: list[str] | None = None, stdin: str | bytes | None = None,
+                timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
+        cmd = self.etcdctl_argv(*args, endpoints=endpoints)
         env = {**os.environ, "ETCDCTL_API": "3"}
         if isinstance(stdin, bytes):
             raw = subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout, env=env)

@@ -391,23 +391,35 @@ def test_concurrent_service_creates_through_both_apiservers_get_distinct_ips_and
 
 
 def test_store_outage_gives_503_or_504_and_recovers(cluster: ApiserverCluster) -> None:
+    base = "/api/v1/namespaces/default/configmaps"
+    assert cluster.request("POST", base, json.dumps({"metadata": {"name": "outage"}}).encode())[0] == 201
+    deadline = time.monotonic() + 30
+    while cluster.request("GET", f"{base}/outage?resourceVersion=0")[0] != 200:  # the cache has it
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
     members = cluster.store.members
     for member in members[1:]:
         cluster.store.procs[member.name].kill()
         cluster.store.procs[member.name].wait()
     try:
         started = time.monotonic()
-        code, st = cluster.request("GET", "/api/v1/namespaces/default/configmaps")
+        code, st = cluster.request("GET", base)
         assert code in (503, 504) and st["kind"] == "Status"
         assert time.monotonic() - started < 30
+        # resourceVersion=0 accepts any version: the watch cache answers, without the store.
+        code, cached = cluster.request("GET", f"{base}/outage?resourceVersion=0")
+        assert code == 200 and cached["metadata"]["name"] == "outage"
+        assert cluster.request("GET", f"{base}/absent?resourceVersion=0")[0] == 404
+        assert cluster.request("GET", f"{base}/outage?resourceVersion=x")[0] == 400
     finally:
         for member in members[1:]:
             cluster.store.start(member)
         cluster.store.wait_healthy(members)
     deadline = time.monotonic() + 30
-    while cluster.request("GET", "/api/v1/namespaces/default/configmaps")[0] != 200:
+    while cluster.request("GET", base)[0] != 200:
         assert time.monotonic() < deadline, "the apiserver did not recover"
         time.sleep(0.5)
+    cluster.request("DELETE", f"{base}/outage")
 
 
 async def _stub_kubelet(cluster: ApiserverCluster, port: int) -> web.AppRunner:
@@ -561,3 +573,13 @@ def test_a_watch_below_the_retained_history_gets_410_expired(cluster: ApiserverC
         assert str(st["object"]["message"]).startswith("too old resource version: 1 (")
     finally:
         cluster.request("DELETE", f"{crds}/widgets.test.tinykube.io")
+
+
+def test_a_watch_from_a_version_the_store_has_not_reached_gets_504(cluster: ApiserverCluster) -> None:
+    listed: Any = cluster.store.json("get", "/registry/", "--prefix", "--keys-only")
+    future = int(listed["header"]["revision"]) + 1_000_000
+    query = f"watch=true&resourceVersion={future}&timeoutSeconds=1"
+    code, st = cluster.request("GET", f"/api/v1/namespaces/default/configmaps?{query}")
+    assert (code, st["reason"]) == (504, "Timeout")
+    assert str(st["message"]).startswith(f"Too large resource version: {future}, current: ")
+    assert st["details"]["causes"][0]["reason"] == "ResourceVersionTooLarge"

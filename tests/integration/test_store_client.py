@@ -28,6 +28,7 @@ from store.client import (
     op_put,
 )
 from store.errors import EtcdError
+from store.grpc_status import StatusCode
 from store.mvcc.kvstore import KVStore
 from tests.integration.store_cluster import StoreCluster, make_tls
 
@@ -290,7 +291,7 @@ async def test_client_over_tls(processes, port, tmp_path):
 class _ScriptedMember(rpc_pb2_grpc.KVServicer, rpc_pb2_grpc.MaintenanceServicer):
     """An in-process member whose Put/Range fail as scripted, to pin down what the client retries."""
 
-    def __init__(self, member_id: int, leader_id: int, failures: list[tuple[grpc.StatusCode, str]]) -> None:
+    def __init__(self, member_id: int, leader_id: int, failures: list[tuple[StatusCode, str]]) -> None:
         self.member_id, self.leader_id, self.failures = member_id, leader_id, failures
         self.calls = 0
 
@@ -301,7 +302,7 @@ class _ScriptedMember(rpc_pb2_grpc.KVServicer, rpc_pb2_grpc.MaintenanceServicer)
         self.calls += 1
         if self.failures:
             code, message = self.failures.pop(0)
-            await context.abort(code, message)
+            await context.abort(grpc.StatusCode[code.name], message)
         return rpc_pb2.ResponseHeader(member_id=self.member_id, revision=self.calls)
 
     async def Put(self, request, context):
@@ -330,7 +331,7 @@ async def scripted(port):
         await server.stop(None)
 
 
-_UNAVAILABLE = grpc.StatusCode.UNAVAILABLE
+_UNAVAILABLE = StatusCode.UNAVAILABLE
 
 
 async def test_client_retries_only_what_cannot_apply_twice(scripted, port):

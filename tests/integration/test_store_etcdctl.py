@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -13,16 +15,21 @@ from queue import Empty, Queue
 
 import pytest
 
-from tests.integration.store_cluster import ETCDCTL, StoreCluster, make_tls
+from tests.integration.store_cluster import ETCDCTL, StoreCluster, TLSFiles, make_tls
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def cluster(processes, port, tmp_path) -> StoreCluster:
-    c = StoreCluster(processes, port, tmp_path)
+def cluster(request, processes, port, tmp_path) -> StoreCluster:
+    """Three members; over TLS with client certificates (as ``tinykube up`` runs them) when parametrized "tls"."""
+    tls = make_tls(tmp_path / "pki") if getattr(request, "param", "plain") == "tls" else None
+    c = StoreCluster(processes, port, tmp_path, tls=tls)
     c.start_all()
     return c
+
+
+both_transports = pytest.mark.parametrize("cluster", ["plain", "tls"], indirect=True)
 
 
 def _header_revision(cluster: StoreCluster) -> int:
@@ -31,6 +38,7 @@ def _header_revision(cluster: StoreCluster) -> int:
     return int(result["header"]["revision"])
 
 
+@both_transports
 def test_put_get_with_prefix_rev_limit_and_sort(cluster: StoreCluster):
     assert cluster.ok("put", "/fruit/banana", "yellow").strip() == "OK"
     rev_banana = _header_revision(cluster)
@@ -94,6 +102,7 @@ def _txn_result(output: str) -> list[str]:
     return lines[3:]
 
 
+@both_transports
 def test_txn_from_interactive_input(cluster: StoreCluster):
     cluster.ok("put", "key1", "v1")
     script = 'mod("key1") > "0"\n\nput key1 "overwrote-key1"\n\nput key1 "created-key1"\nput key2 "some extra key"\n\n'
@@ -141,13 +150,14 @@ def watch(cluster: StoreCluster) -> Iterator[list[subprocess.Popen[str]]]:
 
 
 def _start_watch(cluster: StoreCluster, procs: list[subprocess.Popen[str]], *args: str) -> _Lines:
-    proc = subprocess.Popen([ETCDCTL, "--endpoints=" + ",".join(cluster.endpoints), "watch", *args],
+    proc = subprocess.Popen(cluster.etcdctl_argv("watch", *args),
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"})
     procs.append(proc)
     return _Lines(proc)
 
 
+@both_transports
 def test_watch_prefix_and_from_revision(cluster: StoreCluster, watch: list[subprocess.Popen[str]]):
     cluster.ok("put", "/w/before", "0")
     first_rev = _header_revision(cluster)
@@ -170,6 +180,7 @@ def test_watch_prefix_and_from_revision(cluster: StoreCluster, watch: list[subpr
     assert live.take(3) == ["PUT", "/w/b", "2"]
 
 
+@both_transports
 def test_lease_grant_keepalive_timetolive_revoke(cluster: StoreCluster):
     granted = cluster.ok("lease", "grant", "60").strip()
     match = re.fullmatch(r"lease ([0-9a-f]+) granted with TTL\(60s\)", granted)
@@ -201,6 +212,7 @@ def test_short_lease_expires_and_takes_its_keys(cluster: StoreCluster):
         time.sleep(0.3)
 
 
+@both_transports
 def test_member_list_endpoint_status_and_health(cluster: StoreCluster):
     members = cluster.ok("member", "list").splitlines()
     assert len(members) == 3
@@ -353,6 +365,32 @@ def test_tls_for_clients_and_peers(processes, port, tmp_path):
         capture_output=True, text=True, timeout=20, env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"})
     assert refused.returncode != 0 and "yes" not in refused.stdout
     # (Peers refusing another CA's certificate: test_store_transport.py.)
+
+    # What grpcio's server refused, ours does too: a client that does not choose h2 by ALPN, and TLS 1.2
+    # without an AES-GCM suite. With both right, the member answers the HTTP/2 preface with its SETTINGS.
+    url = cluster.members[0].client_url
+    assert _tls_first_bytes(url, tls, alpn=["h2"]).startswith(b"\x00\x00")
+    assert _tls_first_bytes(url, tls, alpn=["http/1.1"]) == b""
+    assert _tls_first_bytes(url, tls, alpn=["h2"], tls12_ciphers="ECDHE-ECDSA-AES128-SHA256") == b""
+
+
+def _tls_first_bytes(url: str, tls: TLSFiles, *, alpn: list[str], tls12_ciphers: str = "") -> bytes:
+    """What a member sends first to a TLS client with the client certificate that opens HTTP/2; b"" when it
+    refuses the handshake or closes the connection."""
+    context = ssl.create_default_context(cafile=str(tls.ca))
+    context.load_cert_chain(tls.client_cert, tls.client_key)
+    context.set_alpn_protocols(alpn)
+    if tls12_ciphers:
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers(tls12_ciphers)
+    host, _, port = url.removeprefix("https://").rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=10) as raw, \
+                context.wrap_socket(raw, server_hostname=host) as conn:
+            conn.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            return conn.recv(64)
+    except (ssl.SSLError, ConnectionError):
+        return b""
 
 
 def test_periodic_auto_compaction(processes, port, tmp_path):

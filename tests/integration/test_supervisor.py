@@ -61,3 +61,18 @@ async def test_a_component_that_cannot_start_backs_off_instead_of_spinning(tmp_p
     assert status.state == "backoff"
     assert 1 <= status.restarts <= 2  # 0.5 s, then 1 s: no tight loop
     await sup.shutdown()
+
+
+async def test_components_run_with_two_malloc_arenas_unless_their_spec_says_otherwise(tmp_path, monkeypatch):
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    sup = Supervisor(tmp_path / "logs", tmp_path / "s.json")
+    for name, env in (("default", ()), ("own", (("MALLOC_ARENA_MAX", "4"),))):
+        out = tmp_path / name
+        sup.start(Component("node1", name, ("sh", "-c", f'echo "$MALLOC_ARENA_MAX" > {out}.tmp && mv {out}.tmp {out}; '
+                                                        "sleep 600"), env=env))
+    try:
+        await wait_for(lambda: (tmp_path / "default").exists() and (tmp_path / "own").exists())
+        assert (tmp_path / "default").read_text() == "2\n"
+        assert (tmp_path / "own").read_text() == "4\n"
+    finally:
+        await sup.shutdown(grace=2)

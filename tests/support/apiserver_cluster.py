@@ -18,7 +18,7 @@ from typing import Any, Literal
 import pytest
 import yaml
 
-from tests.integration.store_cluster import StoreCluster
+from tests.integration.store_cluster import StoreCluster, make_tls
 from tests.support.ports import free_port
 from tests.support.processes import Processes
 
@@ -43,11 +43,14 @@ class Apiserver:
 class ApiserverCluster:
     """Store members and apiservers started through `processes`; `kubectl` runs the real client."""
 
-    def __init__(self, processes: Processes, port: Callable[[], int], root: Path, apiservers: int = 2) -> None:
+    def __init__(self, processes: Processes, port: Callable[[], int], root: Path, apiservers: int = 2,
+                 store_tls: bool = False) -> None:
+        """``store_tls``: the store serves clients over TLS and requires their certificates, as in ``tinykube up``."""
         self.processes = processes
         self.root = root
         self.pki = root / "pki"
-        self.store = StoreCluster(processes, port, root / "store")
+        store_pki = make_tls(root / "store-pki") if store_tls else None
+        self.store = StoreCluster(processes, port, root / "store", tls=store_pki)
         self.apiservers: list[Apiserver] = []
         self._port = port
         self._count = apiservers
@@ -87,6 +90,7 @@ class ApiserverCluster:
                 "apiserver",
                 "--etcd-servers",
                 ",".join(m.client_url for m in self.store.members),
+                *self._store_tls_flags(),
                 "--bind-address",
                 "127.0.0.1",
                 "--secure-port",
@@ -111,6 +115,13 @@ class ApiserverCluster:
         self.apiservers.append(server)
         self.wait_ready(server)
         return server
+
+    def _store_tls_flags(self) -> tuple[str, ...]:
+        tls = self.store.tls
+        if tls is None:
+            return ()
+        return ("--etcd-cafile", str(tls.ca), "--etcd-certfile", str(tls.client_cert),
+                "--etcd-keyfile", str(tls.client_key))
 
     def ssl_context(self) -> ssl.SSLContext:
         """Client TLS as the admin."""
@@ -176,7 +187,7 @@ class ApiserverCluster:
 
 
 def cluster_fixture(name: str, *, scope: Literal["function", "module"] = "module", apiservers: int = 1,
-                    setup: Callable[[ApiserverCluster], None] = ApiserverCluster.start) -> Any:
+                    setup: Callable[[ApiserverCluster], None] = ApiserverCluster.start, store_tls: bool = False) -> Any:
     """A pytest fixture yielding an ``ApiserverCluster`` under a fresh temporary directory named ``name``;
     ``setup`` starts it (by default: the store and ``apiservers`` apiservers) and every process it started
     is stopped at teardown, even when setup fails. Assign it to a module-level name to use it."""
@@ -186,7 +197,7 @@ def cluster_fixture(name: str, *, scope: Literal["function", "module"] = "module
         root = tmp_path_factory.mktemp(name)
         procs = Processes(root / "logs")
         try:
-            c = ApiserverCluster(procs, free_port, root, apiservers=apiservers)
+            c = ApiserverCluster(procs, free_port, root, apiservers=apiservers, store_tls=store_tls)
             setup(c)
             yield c
         finally:

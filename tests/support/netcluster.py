@@ -10,8 +10,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyroute2 import IPRoute
-
 from cni import hostgw
 from cni.vxlan import Peer, VxlanDevice
 from tests.support.cleanup import Cleanup
@@ -44,18 +42,16 @@ class NetCluster:
         self.macs: dict[str, str] = {}
         if backend == "vxlan":
             for node in self.topo.nodes:
-                with IPRoute(netns=node.netns) as ipr:
-                    self.macs[node.name] = VxlanDevice(ipr, node.ip, "eth0", node.pod_cidr).ensure()
+                self.macs[node.name] = VxlanDevice(node.ip, "eth0", node.pod_cidr, netns=node.netns).ensure()
         for node in self.topo.nodes:
             self.sync_overlay(node, [o for o in self.topo.nodes if o is not node])
 
     def sync_overlay(self, node: Node, peers: list[Node]) -> None:
-        with IPRoute(netns=node.netns) as ipr:
-            if self.backend == "host-gw":
-                hostgw.sync(ipr, "eth0", [Peer(p.pod_cidr, "", p.ip) for p in peers])
-            else:
-                VxlanDevice(ipr, node.ip, "eth0", node.pod_cidr).sync([Peer(p.pod_cidr, self.macs[p.name], p.ip)
-                                                                       for p in peers])
+        if self.backend == "host-gw":
+            hostgw.sync("eth0", [Peer(p.pod_cidr, "", p.ip) for p in peers], netns=node.netns)
+        else:
+            VxlanDevice(node.ip, "eth0", node.pod_cidr, netns=node.netns).sync(
+                [Peer(p.pod_cidr, self.macs[p.name], p.ip) for p in peers])
 
     def cni(self, command: str, node: Node, pod_netns: str) -> subprocess.CompletedProcess[str]:
         config = {"cniVersion": "1.0.0", "name": f"{self.prefix}net", "type": "tinykube-cni", "bridge": "cni0",

@@ -20,7 +20,8 @@ from apiserver import json_codec, openapi_proto, tables
 from apiserver.allocators import Allocators, RangeFull
 from apiserver.errors import APIError
 from apiserver.registry import Registry, continue_token, parse_continue, scan
-from apiserver.watch_cache import Event, ResourceCache, Watcher
+from apiserver.watch_cache import WATCHER_BACKLOG, Event, ResourceCache, Selection
+from apiserver.watch_stream import WatchStream, shared_encoder
 from protos.etcd import kv_pb2, rpc_pb2
 from store.client import WatchUpdate
 from store.errors import EtcdError
@@ -51,11 +52,12 @@ def _obj(name: str, rv: int, **labels: str) -> dict[str, Any]:
 
 
 def test_a_watcher_sees_objects_enter_and_leave_its_selection() -> None:
-    w = Watcher(lambda o: o["metadata"]["labels"].get("app") == "x")
-    w.offer(Event("MODIFIED", _obj("a", 2, app="x"), 2, prev=_obj("a", 1, app="y")))
-    w.offer(Event("MODIFIED", _obj("a", 3, app="z"), 3, prev=_obj("a", 2, app="x")))
-    w.offer(Event("MODIFIED", _obj("b", 4, app="z"), 4, prev=_obj("b", 1, app="y")))
-    seen = [w.queue.get_nowait() for _ in range(w.queue.qsize())]
+    view = Selection(lambda o: o["metadata"]["labels"].get("app") == "x").view
+    seen = [
+        view(Event("MODIFIED", _obj("a", 2, app="x"), 2, prev=_obj("a", 1, app="y"))),
+        view(Event("MODIFIED", _obj("a", 3, app="z"), 3, prev=_obj("a", 2, app="x"))),
+        view(Event("MODIFIED", _obj("b", 4, app="z"), 4, prev=_obj("b", 1, app="y"))),
+    ]
     assert [(e.type, e.obj["metadata"]["name"]) for e in seen if e] == [("ADDED", "a"), ("DELETED", "a")]
 
 
@@ -71,13 +73,18 @@ class FakeStore:
     def __init__(self) -> None:
         self.updates: asyncio.Queue[WatchUpdate] = asyncio.Queue()
         self.watched_from = 0
+        self.reads: list[str] = []
         self.kvs = [
             _kv("/registry/cm/ns/a", 5, 5, {"metadata": {"name": "a"}}),
             _kv("/registry/cm/ns/b", 10, 10, {"metadata": {"name": "b"}}),
         ]
 
-    async def range(self, key: bytes, range_end: bytes, *, limit: int, revision: int) -> rpc_pb2.RangeResponse:
-        resp = rpc_pb2.RangeResponse(kvs=self.kvs)
+    async def range(
+        self, key: bytes, range_end: bytes, *, limit: int, revision: int, keys_only: bool = False
+    ) -> rpc_pb2.RangeResponse:
+        self.reads.append("keys" if keys_only else "values")
+        kvs = [kv_pb2.KeyValue(key=kv.key, mod_revision=kv.mod_revision) if keys_only else kv for kv in self.kvs]
+        resp = rpc_pb2.RangeResponse(kvs=kvs)
         resp.header.revision = 10
         return resp
 
@@ -98,6 +105,13 @@ async def _ready_cache(fake: FakeStore) -> AsyncIterator[ResourceCache]:
         await cache.stop()
 
 
+async def _reached(cache: ResourceCache, revision: int) -> None:
+    """Until the cache has applied `revision` (it takes the fake's updates in its own task)."""
+    async with asyncio.timeout(5):
+        while cache.revision < revision:
+            await asyncio.sleep(0.01)
+
+
 async def test_watch_cache_lists_then_replays_from_a_revision_and_refuses_older_ones() -> None:
     fake = FakeStore()
     async with _ready_cache(fake) as cache:
@@ -107,7 +121,7 @@ async def test_watch_cache_lists_then_replays_from_a_revision_and_refuses_older_
         put = kv_pb2.Event(type=kv_pb2.Event.PUT, kv=_kv("/registry/cm/ns/a", 11, 5, {"metadata": {"name": "a"}}))
         gone = kv_pb2.Event(type=kv_pb2.Event.DELETE, kv=kv_pb2.KeyValue(key=b"/registry/cm/ns/b", mod_revision=12))
         await fake.updates.put(WatchUpdate(12, [put, gone]))
-        await cache.wait_for(12, 5)
+        await _reached(cache, 12)
         replay = cache.subscribe(lambda o: True, 11)
         event = replay.queue.get_nowait()
         assert event is not None and (event.type, event.obj["metadata"]["resourceVersion"]) == ("DELETED", "12")
@@ -124,10 +138,128 @@ async def test_store_lists_take_the_cached_object_of_the_same_version_instead_of
     async with _ready_cache(fake) as cache:
         (a, b), _ = cache.snapshot(lambda o: True)
         assert cache.decoded(b"/registry/cm/ns/a", 5) is a and cache.decoded(b"/registry/cm/ns/a", 6) is None
-        fake.kvs[0] = _kv("/registry/cm/ns/a", 7, 5, {"metadata": {"name": "a2"}})
+        registry = Registry(fake)  # type: ignore[arg-type]
+        fake.reads.clear()
+        page = await registry.list("/registry/cm/", decoded=cache.decoded)
+        assert page.items == [a, b] and page.items[0] is a and fake.reads == ["keys"]  # no value was read
+        fake.kvs[0] = _kv("/registry/cm/ns/a", 7, 5, {"metadata": {"name": "a2"}})  # newer than the cache
         fake.kvs[1].value = b"not json: decoding it would fail"
-        page = await Registry(fake).list("/registry/cm/", decoded=cache.decoded)  # type: ignore[arg-type]
+        fake.reads.clear()
+        page = await registry.list("/registry/cm/", decoded=cache.decoded)
         assert page.items[0]["metadata"] == {"name": "a2", "resourceVersion": "7"} and page.items[1] is b
+        assert fake.reads == ["keys", "values"]
+
+
+class Recorder:
+    """A subscriber that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.ended = False
+
+    def deliver(self, event: Event) -> bool:
+        self.events.append(event)
+        return True
+
+    def end(self) -> None:
+        self.ended = True
+
+
+async def test_watchers_of_one_selection_evaluate_its_predicate_once_per_change_and_share_the_bytes() -> None:
+    fake = FakeStore()
+    calls: list[str] = []
+
+    def only_a(obj: dict[str, Any]) -> bool:
+        calls.append(obj["metadata"]["name"])
+        return bool(obj["metadata"]["name"] == "a")
+
+    async with _ready_cache(fake) as cache:
+        same, other = [Recorder() for _ in range(3)], Recorder()
+        for sub in same:
+            cache.attach(sub, only_a, 10, key="name=a")
+        cache.attach(other, only_a, 10, key="another selection")
+        put = kv_pb2.Event(type=kv_pb2.Event.PUT, kv=_kv("/registry/cm/ns/a", 11, 5, {"metadata": {"name": "a"}}))
+        await fake.updates.put(WatchUpdate(11, [put]))
+        await _reached(cache, 11)
+        assert calls == ["a", "a", "a", "a"]  # new and previous object, once per selection (not per watcher)
+        assert all(len(sub.events) == 1 and sub.events[0] is other.events[0] for sub in same)
+        encode, encode_too = (shared_encoder("v1", lambda o: o) for _ in range(2))
+        assert encode(other.events[0]) is encode_too(other.events[0])
+        assert encode(other.events[0]).endswith(b'"name":"a","resourceVersion":"11"}}}\n\r\n')
+        cache.unsubscribe(other)
+        assert list(cache.selections) == ["name=a"]
+
+
+async def test_a_watch_from_a_revision_the_cache_has_not_reached_starts_at_once_and_skips_what_precedes_it() -> None:
+    fake = FakeStore()
+    async with _ready_cache(fake) as cache:
+        watcher = Recorder()  # from revision 12, as after a consistent list read while the cache was at 10
+        assert cache.attach(watcher, lambda o: True, 12) == [] and cache.early == {watcher: 12}
+        for rev in (11, 12, 13):
+            put = kv_pb2.Event(type=kv_pb2.Event.PUT, kv=_kv("/registry/cm/ns/a", rev, 5, {"metadata": {"name": "a"}}))
+            await fake.updates.put(WatchUpdate(rev, [put]))
+        await _reached(cache, 13)
+        assert [e.revision for e in watcher.events] == [13] and cache.early == {}
+
+
+class FakeConnection:
+    """A transport that records writes and whose buffer the test fills (writing_paused) or closes."""
+
+    def __init__(self) -> None:
+        self.transport = self
+        self.writing_paused = False
+        self.closed = False
+        self.written: list[bytes] = []
+        self.drained = asyncio.Event()
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    async def drain(self) -> None:
+        await self.drained.wait()
+
+
+def _event(name: str, rv: int) -> Event:
+    return Event("ADDED", _obj(name, rv), rv)
+
+
+async def test_a_watch_stream_writes_at_once_while_its_connection_keeps_up_and_queues_while_it_pushes_back() -> None:
+    conn = FakeConnection()
+    stream = WatchStream(conn, conn.drain, lambda e: e.obj["metadata"]["name"].encode())  # type: ignore[arg-type]
+    stream.backfill([_event("a", 1), _event("b", 2)])
+    assert stream.deliver(_event("c", 3)) and conn.written == []  # behind its initial events
+    running = asyncio.create_task(stream.run(60, None))
+    await asyncio.sleep(0)
+    assert conn.written == [b"abc"]  # one write, then it waits for the connection to drain
+    conn.drained.set()
+    await asyncio.sleep(0)
+    assert stream.deliver(_event("d", 4)) and conn.written == [b"abc", b"d"]  # written in the cache's own pass
+    conn.writing_paused = True
+    assert stream.deliver(_event("e", 5)) and stream.deliver(_event("f", 6)) and conn.written[-1] == b"d"
+    conn.writing_paused = False
+    await asyncio.sleep(0)
+    assert conn.written == [b"abc", b"d", b"ef"]
+    conn.closed = True
+    assert not stream.deliver(_event("g", 7))  # the cache drops a watcher whose client is gone
+    stream.end()
+    await asyncio.wait_for(running, 5)
+
+
+async def test_the_cache_drops_and_ends_a_watcher_that_falls_too_far_behind() -> None:
+    fake = FakeStore()
+    async with _ready_cache(fake) as cache:
+        conn = FakeConnection()
+        conn.writing_paused = True
+        stream = WatchStream(conn, conn.drain, lambda e: b"x")  # type: ignore[arg-type]
+        cache.attach(stream, lambda o: True, 10)
+        stream.backlog = [_event("old", 1)] * WATCHER_BACKLOG
+        put = kv_pb2.Event(type=kv_pb2.Event.PUT, kv=_kv("/registry/cm/ns/a", 11, 5, {"metadata": {"name": "a"}}))
+        await fake.updates.put(WatchUpdate(11, [put]))
+        await _reached(cache, 11)
+        assert stream.ended and not cache.subscribers and not cache.selections
 
 
 def test_json_is_compact_utf8_and_takes_integers_beyond_64_bits() -> None:
@@ -175,7 +307,9 @@ class BigValues:
         self.keys = [f"/registry/pods/ns/p{i:04d}".encode() for i in range(1000)]
         self.limits: list[int] = []
 
-    async def range(self, key: bytes, range_end: bytes, *, limit: int, revision: int) -> rpc_pb2.RangeResponse:
+    async def range(
+        self, key: bytes, range_end: bytes, *, limit: int, revision: int, keys_only: bool = False
+    ) -> rpc_pb2.RangeResponse:
         self.limits.append(limit)
         if limit > 100:
             raise EtcdError(

@@ -498,6 +498,43 @@ def test_a_vote_is_persisted_before_it_is_sent():
     assert [m.type for m in rd.messages] == [MessageType.VOTE_RESP] and rd.early_messages == []
 
 
+def test_a_heartbeat_is_answered_before_the_append_ahead_of_it_is_persisted():
+    """A follower whose fsync is slow still answers heartbeats, so the leader's quorum check keeps it."""
+    net = cluster()
+    net.propose(1, b"a")
+    net.process_ready(1)
+    net.deliver()  # the append reaches 2
+    net.begin_ready(2)  # 2 is persisting it (its answer waits for that)
+    net[1].tick()  # heartbeat_tick is 1
+    net.process_ready(1)
+    heartbeat = next(i for i, m in enumerate(net.queue) if m.type == MessageType.HEARTBEAT and m.to == 2)
+    net.deliver(heartbeat)
+    rd = net[2].ready()
+    assert [m.type for m in rd.early_messages] == [MessageType.HEARTBEAT_RESP]
+    assert all(m.type != MessageType.HEARTBEAT_RESP for m in rd.messages)
+
+
+def test_a_committed_backlog_is_handed_out_in_readies_of_bounded_size():
+    """A restarted member's backlog is applied a slice per Ready, each slice one short event-loop turn."""
+    storage = MemoryStorage.bootstrap(ConfState((1, 2, 3)))
+    storage.append([Entry(1, i, data=b"x" * 100) for i in range(2, 12)])
+    storage.set_hard_state(HardState(1, 0, 11))
+    r = Raft(Config(id=1, max_committed_size_per_ready=250, applied=1), storage)
+    slices = []
+    while r.has_ready():
+        rd = r.ready()
+        slices.append([e.index for e in rd.committed_entries])
+        r.advance(rd)
+    assert slices == [[2, 3], [4, 5], [6, 7], [8, 9], [10, 11]]
+    r = Raft(Config(id=1, max_committed_size_per_ready=10, applied=1), storage)
+    assert [e.index for e in r.ready().committed_entries] == [2]  # at least one, however large
+
+
+def test_max_committed_size_per_ready_must_be_positive():
+    with pytest.raises(ConfigError):
+        Raft(Config(id=1, max_committed_size_per_ready=0), MemoryStorage())
+
+
 def test_hard_state_surfaces_only_when_it_changes():
     net = cluster()
     r = net[1]

@@ -101,6 +101,59 @@ def test_filtering_stops_at_enough_feasible_nodes_and_rotates_its_start():
     assert fw.next_start_index == 60  # wrapped around
 
 
+def test_sampling_counts_feasible_nodes_only_and_rotates_past_the_rejected_ones():
+    # Odd nodes are cordoned: the 120th feasible node (40% of 300) is n238, the 239th evaluated.
+    cache = cluster([node(f"n{i:03}", unschedulable=i % 2 == 1) for i in range(300)])
+    fw = framework(Profile(percentage_of_nodes_to_score=40))
+    first = fw.schedule_one(PodInfo(pod("a")), cache)
+    assert (first.evaluated_nodes, first.feasible_nodes) == (239, 120)
+    assert len(first.diagnosis.node_statuses) == 119, "the rejected nodes it met, no more"
+    assert fw.next_start_index == 239
+    # From n239: 30 feasible up to n299, then 90 more from n000 to n178.
+    second = fw.schedule_one(PodInfo(pod("b")), cache)
+    assert (second.evaluated_nodes, second.feasible_nodes) == (61 + 179, 120)
+    assert fw.next_start_index == 179
+
+
+def test_adaptive_sampling_by_default_and_every_node_below_a_hundred():
+    fw = framework()
+    big = fw.schedule_one(PodInfo(pod("a")), cluster([node(f"n{i:04}") for i in range(1000)]))
+    assert (big.evaluated_nodes, big.feasible_nodes) == (420, 420)  # 50 - 1000/125 = 42%
+    small = framework().schedule_one(PodInfo(pod("b")), cluster([node(f"n{i:02}") for i in range(99)]))
+    assert small.evaluated_nodes == small.feasible_nodes == 99
+
+
+def test_cordon_and_taint_filters_follow_node_updates():
+    cache = cluster([node("free"), node("cordoned", unschedulable=True), node("tainted", taints=[taint("k")])])
+    result = schedule(cache, pod("a"))
+    assert result.feasible_nodes == 1 and result.node == "free"
+    cache.update_node(node("cordoned"))
+    cache.update_node(node("tainted"))
+    cache.remove_node("free")
+    assert (cache.unschedulable_nodes, cache.hard_tainted_nodes) == (0, 0)
+    assert schedule(cache, pod("b")).feasible_nodes == 2
+    cache.update_node(node("tainted", taints=[taint("k")]))
+    assert schedule(cache, pod("c")).node == "cordoned"
+
+
+def test_node_affinity_and_topology_domains_follow_relabelled_nodes():
+    cache = cluster([node("n1", labels={"zone": "a"}), node("n2", labels={"zone": "b"})])
+    fw = framework()
+    affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}]}}}
+    assert schedule(cache, pod("a", affinity=affinity), fw).node == "n1"
+    cache.update_node(node("n1", labels={"zone": "b"}))
+    cache.update_node(node("n2", labels={"zone": "a"}))
+    assert schedule(cache, pod("b", affinity=affinity), fw).node == "n2"
+    spread = [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule",
+               "labelSelector": {"matchLabels": {"app": "x"}}}]
+    cache.add_pod(pod("x1", labels={"app": "x"}, node_name="n1"))
+    assert cache.topology_values("zone") == {"n1": "b", "n2": "a"}
+    assert schedule(cache, pod("c", labels={"app": "x"}, topologySpreadConstraints=spread), fw).node == "n2"
+    cache.add_node(node("n3", labels={"zone": "c"}))
+    assert cache.topology_values("zone") == {"n1": "b", "n2": "a", "n3": "c"}
+
+
 def test_least_allocated_prefers_the_emptier_node():
     cache = cluster([node("busy"), node("idle")], [pod("x", cpu="3", memory="6Gi", node_name="busy")])
     assert schedule(cache, pod("p", cpu="100m")).node == "idle"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import grpc
 import pytest
 
 from protos.etcd import rpc_pb2
 from store import errors
 from store.apply import Applier, decode_entry, encode_entry, lease_revoke_proposal
 from store.errors import EtcdError
+from store.grpc_status import StatusCode
 from store.mvcc.kvstore import KVStore
 
 
@@ -59,7 +59,7 @@ def test_failures_are_returned_not_raised():
     assert applier.apply("put", _put(b"k", b"v", lease=42)) == errors.LEASE_NOT_FOUND
     assert applier.apply("compact", rpc_pb2.CompactionRequest(revision=50).SerializeToString()) == errors.FUTURE_REV
     malformed = applier.apply("put", b"\xff\xff\xff")
-    assert isinstance(malformed, EtcdError) and malformed.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert isinstance(malformed, EtcdError) and malformed.code == StatusCode.INVALID_ARGUMENT
     unknown = applier.apply("frobnicate", b"")
     assert isinstance(unknown, EtcdError) and "unknown request kind" in unknown.message
     assert applier.revision == 1  # nothing above changed the store

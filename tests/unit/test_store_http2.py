@@ -43,14 +43,14 @@ async def test_repeated_blocks_decode_as_a_fresh_decoder_does() -> None:
     reference = hpack.Decoder()
     expected = [[(str(n), str(v)) for n, v in reference.decode(block)] for block in blocks]
     decodes = 0
-    decode = conn._decoder.decode
+    decode = conn._decoder.hpack.decode
 
     def counting(data: bytes, raw: bool = False) -> Iterable[hpack.HeaderTuple]:
         nonlocal decodes
         decodes += 1
         return decode(data, raw)
 
-    conn._decoder.decode = counting  # type: ignore[method-assign]
+    conn._decoder.hpack.decode = counting  # type: ignore[method-assign]
     for sid, block in enumerate(blocks):
         conn.data_received(frame(HEADERS, FLAG_END_HEADERS, 2 * sid + 1, block))
     assert recorder.headers == expected

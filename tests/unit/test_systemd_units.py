@@ -19,6 +19,7 @@ def test_unit_runs_the_component_command_line_restarts_and_logs_to_its_file():
     text = render_unit(spec, Path("/var/lib/tinykube/tk/logs/node1/kubelet.log"), "tk")
     assert "ExecStart=/opt/tinykube/bin/tinykube kubelet --node-ip=192.168.56.11\n" in text
     assert 'Environment="A=b c"' in text
+    assert "Environment=MALLOC_ARENA_MAX=2" in text
     assert "Restart=always" in text
     assert "StandardOutput=append:/var/lib/tinykube/tk/logs/node1/kubelet.log" in text
     assert "KillMode" not in text
