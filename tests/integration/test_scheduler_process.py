@@ -48,20 +48,22 @@ class Api:
             assert code == expect, f"{method} {path}: {code} {out}"
         return out
 
-    def node(self, name: str, cpu: str = "2", labels: dict[str, str] | None = None) -> str:
+    def node(self, name: str, cpu: str = "2", labels: dict[str, str] | None = None,
+             taints: list[dict[str, str]] | None = None) -> str:
         name = f"{self.ns}-{name}"
         resources = {"cpu": cpu, "memory": "8Gi", "pods": "110"}
         self.call("POST", "/api/v1/nodes", {
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **(labels or {})}},
+            "spec": {"taints": taints or []},
             "status": {"capacity": resources, "allocatable": resources,
                        "conditions": [{"type": "Ready", "status": "True"}]}}, expect=201)
         self.nodes.append(name)
         return name
 
-    def pod(self, name: str, cpu: str = "100m", **spec: Any) -> None:
+    def pod(self, name: str, cpu: str = "100m", labels: dict[str, str] | None = None, **spec: Any) -> None:
         self.call("POST", f"/api/v1/namespaces/{self.ns}/pods", {
-            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels or {}},
             "spec": {"containers": [{"name": "c", "image": "busybox", "resources": {"requests": {"cpu": cpu}}}],
                      **spec}}, expect=201)
 
@@ -215,6 +217,67 @@ def test_a_high_priority_pod_preempts_a_low_priority_one(
     # No kubelet here: finish the victim's termination as its kubelet would.
     api.call("DELETE", f"/api/v1/namespaces/{api.ns}/pods/low", {"gracePeriodSeconds": 0}, expect=200)
     assert api.wait_bound({"high"}, timeout=10) == {"high": node}
+
+
+def test_seed_scenarios_affinity_taints_and_local_volumes(
+        cluster: ApiserverCluster, api: Api, processes: Processes) -> None:
+    zone = "topology.tinykube.io/zone"
+    a = api.node("a", labels={zone: "z1", "gen": "3"})
+    b = api.node("b", labels={zone: "z2", "gen": "5", "gpu": "yes"},
+                 taints=[{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}])
+    c = api.node("c", labels={zone: "z3", "gen": "7"}, taints=[{"key": "old", "effect": "PreferNoSchedule"}])
+    sc = f"{api.ns}-local"
+    api.call("POST", "/apis/storage.k8s.io/v1/storageclasses", {
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": sc},
+        "provisioner": "kubernetes.io/no-provisioner", "volumeBindingMode": "WaitForFirstConsumer"}, expect=201)
+    api.cluster_objects.append(f"/apis/storage.k8s.io/v1/storageclasses/{sc}")
+    pv = f"{api.ns}-local-c"
+    api.call("POST", "/api/v1/persistentvolumes", {
+        "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv},
+        "spec": {"storageClassName": sc, "accessModes": ["ReadWriteOnce"], "capacity": {"storage": "5Gi"},
+                 "local": {"path": "/mnt"}, "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                     {"key": "kubernetes.io/hostname", "operator": "In", "values": [c]}]}]}}}}, expect=201)
+    api.cluster_objects.append(f"/api/v1/persistentvolumes/{pv}")
+    api.call("POST", f"/api/v1/namespaces/{api.ns}/persistentvolumeclaims", {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+        "spec": {"storageClassName": sc, "accessModes": ["ReadWriteOnce"],
+                 "resources": {"requests": {"storage": "1Gi"}}}}, expect=201)
+    Replica(processes, cluster, "sched", api.ns, "--leader-elect=false")
+
+    def required(*expressions: dict[str, Any]) -> dict[str, Any]:
+        return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": list(expressions)}]}}}
+
+    gpu = [{"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}]
+    expected = {
+        "in": (required({"key": zone, "operator": "In", "values": ["z3"]}), c),
+        "notin": (required({"key": zone, "operator": "NotIn", "values": ["z1", "z3"]}), b),
+        "exists": (required({"key": "gpu", "operator": "Exists"}), b),
+        "doesnotexist": (required({"key": "gpu", "operator": "DoesNotExist"},
+                                  {"key": zone, "operator": "In", "values": ["z1", "z2"]}), a),
+        "gt": (required({"key": "gen", "operator": "Gt", "values": ["6"]}), c),
+        "lt": (required({"key": "gen", "operator": "Lt", "values": ["4"]}), a),
+    }
+    for name, (affinity, _) in expected.items():
+        api.pod(name, affinity=affinity, tolerations=gpu)
+    # Without a toleration, b's NoSchedule taint keeps pods off it, and c's PreferNoSchedule sends them to a.
+    api.pod("plain")
+    anti = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"app": "web"}}, "topologyKey": zone}]}}
+    for i in range(3):
+        api.pod(f"web-{i}", labels={"app": "web"}, affinity=anti, tolerations=gpu)
+    api.pod("db", volumes=[{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}])
+    bound = api.wait_bound({*expected, "plain", "web-0", "web-1", "web-2", "db"})
+    assert {name: bound[name] for name in expected} == {name: node for name, (_, node) in expected.items()}
+    assert bound["plain"] == a
+    assert sorted(bound[f"web-{i}"] for i in range(3)) == sorted([a, b, c]), "one replica per zone"
+    assert bound["db"] == c, "the only node the local volume is reachable from"
+    claim = api.call("GET", f"/api/v1/persistentvolumes/{pv}")["spec"].get("claimRef") or {}
+    assert (claim.get("namespace"), claim.get("name")) == (api.ns, "data")
+    api.pod("web-3", labels={"app": "web"}, affinity=anti, tolerations=gpu)
+    failed = wait_for(lambda: [e for e in api.events("FailedScheduling") if e["involvedObject"]["name"] == "web-3"],
+                      20, "web-3 to be reported unschedulable")
+    assert "3 node(s) didn't match pod anti-affinity rules" in failed[0]["message"], failed[0]["message"]
 
 
 @pytest.mark.slow
