@@ -48,6 +48,7 @@ from apiserver.authz.bootstrap_policy import cluster_role_bindings, cluster_role
 from apiserver.authz.rbac import RBACAuthorizer, RBACIndex
 from apiserver.authz.request_info import attributes_for
 from apiserver.authz.union import AlwaysAllow, PrivilegedGroup, Union
+from bench.proc_stat import cpu_seconds
 from tests.support.ports import free_port
 from tinykube.pki import CertAndKey, issue
 
@@ -161,13 +162,9 @@ class Cluster:
             proc.wait()
 
 
-def cpu_seconds(pids: list[int]) -> float:
+def total_cpu(pids: list[int]) -> float:
     """User + system CPU the processes used so far (threads included)."""
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of proc(5)
-    return total / os.sysconf("SC_CLK_TCK")
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 class CPUMeter:
@@ -178,13 +175,13 @@ class CPUMeter:
         self.api = self.store = 0.0
 
     def start(self) -> CPUMeter:
-        self.api, self.store = cpu_seconds(self.cluster.apiserver_pids), cpu_seconds(self.cluster.store_pids)
+        self.api, self.store = total_cpu(self.cluster.apiserver_pids), total_cpu(self.cluster.store_pids)
         return self
 
     def per_op(self, ops: int) -> dict[str, float]:
         """Milliseconds of CPU per operation since `start`."""
-        api = cpu_seconds(self.cluster.apiserver_pids) - self.api
-        store = cpu_seconds(self.cluster.store_pids) - self.store
+        api = total_cpu(self.cluster.apiserver_pids) - self.api
+        store = total_cpu(self.cluster.store_pids) - self.store
         return {"api_cpu_ms": round(api / ops * 1000, 3), "store_cpu_ms": round(store / ops * 1000, 3)}
 
 

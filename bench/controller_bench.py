@@ -45,7 +45,8 @@ import uvloop
 import yaml
 
 from bench.apiserver_bench import TINYKUBE, Cluster, percentile
-from bench.scheduler_bench import cpu_seconds, create_all, wait_ready
+from bench.proc_stat import cpu_seconds
+from bench.scheduler_bench import create_all, wait_ready
 from client.informer import SharedInformerFactory
 from client.kubeconfig import load_client_config
 from client.mapping import lookup

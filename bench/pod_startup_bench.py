@@ -42,6 +42,7 @@ from typing import Any
 
 import grpc
 
+from bench.proc_stat import cpu_and_parent
 from client.errors import ApiError
 from client.kubeconfig import load_client_config
 from client.mapping import lookup
@@ -64,7 +65,6 @@ COMMAND = ["sleep", "3600"]
 TARGET_P99_30 = 2.0
 SLO_P99 = 5.0
 ROUND_TIMEOUT = 600.0
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 MEMORY_CAPACITY = 8 * 1024**3  # only sets oom_score_adj, as the kubelet would
 
 
@@ -74,12 +74,6 @@ def percentile(samples: Sequence[float], q: float) -> float:
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
-def _cpu_and_parent(pid: int) -> tuple[float, int]:
-    """A process's CPU seconds (its own and its reaped children's) and its parent."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(f) for f in fields[11:15]) / CLOCK_TICKS, int(fields[1])
-
-
 def tree_cpu(roots: Mapping[str, int]) -> dict[str, float]:
     """CPU seconds of each root's live process tree (exited descendants count through their reaping parent)."""
     cpu: dict[int, float] = {}
@@ -87,7 +81,7 @@ def tree_cpu(roots: Mapping[str, int]) -> dict[str, float]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                cpu[int(entry.name)], parent = _cpu_and_parent(int(entry.name))
+                cpu[int(entry.name)], parent = cpu_and_parent(int(entry.name))
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(parent, []).append(int(entry.name))

@@ -32,6 +32,7 @@ from typing import Any
 import uvloop
 
 from bench.apiserver_bench import Cluster, percentile
+from bench.proc_stat import cpu_seconds
 from client.errors import ApiConnectionError, ApiError
 from client.events import EventRecorder
 from client.informer import SharedInformerFactory
@@ -88,12 +89,6 @@ def pod(i: int, mix: bool) -> dict[str, Any]:
                                                   "labelSelector": {"matchLabels": labels}}]
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"bench-pod-{i:05d}", "labels": labels},
             "spec": spec}
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (from /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cluster_cpu(procs: list[subprocess.Popen[bytes]]) -> dict[str, float]:

@@ -37,22 +37,21 @@ from typing import Any
 import grpc
 import uvloop
 
+from bench.proc_stat import cpu_seconds
 from protos.etcd import rpc_pb2, rpc_pb2_grpc
 
 REPO = Path(__file__).resolve().parent.parent
 TINYKUBE = REPO / ".venv" / "bin" / "tinykube"
 MAX_MSG = 4 * 1024 * 1024
 SECTIONS = ("writes", "big", "growth", "reads", "watch", "failover", "restart")
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def process_cpu(pid: int) -> float:
     """CPU seconds of a process and of the children it reaped (utime, stime, cutime, cstime of /proc/PID/stat)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return cpu_seconds(pid, reaped=True)
     except (FileNotFoundError, ProcessLookupError):
         return 0.0
-    return sum(int(f) for f in fields[11:15]) / _CLK_TCK
 
 
 def load_average() -> str:
