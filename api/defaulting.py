@@ -143,6 +143,13 @@ def _namespace(ns: dict[str, JSON]) -> None:
         meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
 
 
+@defaulter(CORE + "Node")
+def _node(node: dict[str, JSON]) -> None:
+    # Go's encoder never omits a struct: kube-apiserver shows every node with a spec, empty or not, and
+    # clients read ``spec`` before the node controller has set anything in it.
+    node.setdefault("spec", {})
+
+
 @defaulter(CORE + "PodSpec")
 def _pod_spec(spec: dict[str, JSON]) -> None:
     # serviceAccount is the deprecated spelling of serviceAccountName; the API keeps both in step.

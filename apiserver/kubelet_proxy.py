@@ -219,7 +219,7 @@ class KubeletProxy:
         except aiohttp.ClientError as err:
             raise APIError(status.service_unavailable(f"the kubelet is unreachable: {err}")) from None
         client = web.WebSocketResponse(
-            protocols=[upstream.protocol] if upstream.protocol else (), autoping=True, max_msg_size=0
+            protocols=[upstream.protocol] if upstream.protocol else (), autoping=True, autoclose=False, max_msg_size=0
         )
         await client.prepare(request)
         await wsrelay.relay(client, upstream)

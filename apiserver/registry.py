@@ -21,6 +21,7 @@ from api.schema import JSON, Resource
 from apiserver import json_codec
 from apiserver.encryption import PLAINTEXT, Transformer, TransformError
 from apiserver.errors import APIError, bad_request, from_store
+from apiserver.read_barrier import ReadBarrier
 from protos.etcd import kv_pb2, rpc_pb2
 from store import client as store
 from store.errors import EtcdError
@@ -140,6 +141,8 @@ class Registry:
     def __init__(self, client: store.StoreClient, transformer: Transformer = PLAINTEXT) -> None:
         self.client = client
         self.transformer = transformer
+        self.barrier = ReadBarrier(client)
+        """Consistent reads of single keys and of the revision, batched with the reads asked for alongside."""
 
     def value(self, key: str, obj: JSON) -> bytes:
         """The stored bytes of `obj` at `key`: JSON, encrypted where --encryption-provider-config says so."""
@@ -165,14 +168,14 @@ class Registry:
             raise from_store(err) from err
 
     async def revision(self) -> int:
-        """The store's current revision (a consistent read)."""
-        resp: rpc_pb2.RangeResponse = await self._call(self.client.range(b"/registry/", count_only=True, prefix=True))
-        return int(resp.header.revision)
+        """The store's current revision (a consistent read, batched with the reads asked for alongside)."""
+        _, revision = await self._call(self.barrier.read())
+        return revision
 
     async def get(self, key: str, decoded: Decoded | None = None) -> dict[str, JSON] | None:
-        """The object at `key`, or None. `decoded` as for `list`: a cached copy of the very version read, shared,
-        so the caller must not change it."""
-        kv: kv_pb2.KeyValue | None = await self._call(self.client.get(key))
+        """The object at `key` (a consistent read, batched with the reads asked for alongside), or None. `decoded`
+        as for `list`: a cached copy of the very version read, shared, so the caller must not change it."""
+        kv, _ = await self._call(self.barrier.read(key.encode()))
         if kv is None:
             return None
         return (decoded and decoded(kv.key, kv.mod_revision)) or decode(kv, transformer=self.transformer)

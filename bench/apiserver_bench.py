@@ -1,11 +1,12 @@
 """The apiserver under load: 3 store members and 2 apiservers on loopback, driven over HTTPS as kubectl would.
 
 Measures create/get/update/list latency (p50/p99) and throughput with 1, 16 and 64 concurrent clients
-spread over both apiservers, mutating latency at a steady 100 writes/s, a list of 10k pods, and watch
-delivery (write sent → event received) to 100 and 1,000 watchers. Every figure comes with the CPU time the
-apiservers and the store members spent per operation (utime + stime from /proc, summed over the processes):
-on a machine shared with other work, that is the figure to compare across runs; wall-clock latencies are
-printed next to the load average.
+spread over both apiservers, mutating latency at a steady 100 writes/s, consistent GETs at a steady 1,000/s (an
+open loop: on 2 shared cores the closed-loop rows' p99 is mostly their own queueing), a list of 10k pods, and
+watch delivery (write sent → event received, read by a raw stream scanner) to 100 and 1,000 watchers. Every
+figure comes with the CPU time the apiservers and the store members spent per operation (utime + stime from
+/proc, summed over the processes): on a machine shared with other work, that is the figure to compare across
+runs; wall-clock latencies are printed next to the load average.
 
 With --authz it instead measures what authentication and authorization cost: the same request mix against
 one apiserver with --authorization-mode=AlwaysAllow driven by the admin's certificate (the baseline), and one
@@ -48,6 +49,7 @@ from apiserver.authz.bootstrap_policy import cluster_role_bindings, cluster_role
 from apiserver.authz.rbac import RBACAuthorizer, RBACIndex
 from apiserver.authz.request_info import attributes_for
 from apiserver.authz.union import AlwaysAllow, PrivilegedGroup, Union
+from bench import watch_probe
 from bench.proc_stat import cpu_seconds
 from tests.support.ports import free_port
 from tinykube.pki import CertAndKey, issue
@@ -283,13 +285,15 @@ class Bench:
                 raise RuntimeError(f"PATCH {path}: {resp.status} {await resp.text()}")
             await resp.read()
 
-    async def steady_writes(self, rate: float, seconds: float) -> dict[str, float]:
+    async def open_loop(self, rate: float, seconds: float, op: Callable[[int], Awaitable[Any]]) -> dict[str, float]:
+        """`op` started at a fixed rate whether or not earlier ones have finished (open loop), so latency is the
+        system's at that load rather than the queueing a closed loop of clients builds up by itself. `per_s`
+        below `rate` means the rate was not held (this client or the machine could not keep up)."""
         latencies: list[float] = []
-        base = "/api/v1/namespaces/default/configmaps"
 
         async def one(i: int) -> None:
             started = time.perf_counter()
-            await self.call(i, "POST", base, {"metadata": {"name": f"steady-{i}"}}, 201)
+            await op(i)
             latencies.append(time.perf_counter() - started)
 
         tasks = []
@@ -299,8 +303,24 @@ class Bench:
             tasks.append(asyncio.create_task(one(i)))
             await asyncio.sleep(max(0.0, started + (i + 1) / rate - time.perf_counter()))
         await asyncio.gather(*tasks)
-        result = {**summary(latencies, time.perf_counter() - started), **meter.per_op(len(tasks))}
-        await self.drive(16, len(tasks), lambda i: self.call(i, "DELETE", f"{base}/steady-{i}"))
+        return {"rate": rate, **summary(latencies, time.perf_counter() - started), **meter.per_op(len(tasks))}
+
+    async def steady_writes(self, rate: float, seconds: float) -> dict[str, float]:
+        base = "/api/v1/namespaces/default/configmaps"
+        result = await self.open_loop(
+            rate, seconds, lambda i: self.call(i, "POST", base, {"metadata": {"name": f"steady-{i}"}}, 201)
+        )
+        await self.drive(16, int(result["ops"]), lambda i: self.call(i, "DELETE", f"{base}/steady-{i}"))
+        return result
+
+    async def steady_gets(self, rate: float, seconds: float, objects: int = 100) -> dict[str, float]:
+        """Consistent GETs of `objects` configmaps at a fixed rate, alternating between the apiservers."""
+        base = "/api/v1/namespaces/default/configmaps"
+        await self.drive(
+            16, objects, lambda i: self.call(i, "POST", base, {"metadata": {"name": f"steady-get-{i}"}}, 201)
+        )
+        result = await self.open_loop(rate, seconds, lambda i: self.call(i, "GET", f"{base}/steady-get-{i % objects}"))
+        await self.drive(16, objects, lambda i: self.call(i, "DELETE", f"{base}/steady-get-{i}"))
         return result
 
     async def big_list(self, pods: int) -> dict[str, float]:
@@ -352,19 +372,21 @@ class Bench:
         delays: list[float] = []
         ready = asyncio.Semaphore(0)
 
+        def arrived(name: str, at: float) -> None:
+            delays.append(at - sent[name])
+
+        context = self.cluster.ssl_context()
+
         async def watch(i: int) -> None:
+            # A raw reader that only finds the created objects' names: the figure is the apiserver's delivery,
+            # not this process's HTTP and JSON decoding (see bench/watch_probe.py).
             url = f"{self.cluster.urls[i % 2]}{base}?watch=true&resourceVersion={rv}&timeoutSeconds=120"
-            async with self.session.get(url) as resp:
-                ready.release()
-                seen = 0
-                async for line in resp.content:
-                    event = json.loads(line)
-                    name = event["object"]["metadata"]["name"]
-                    if event["type"] == "ADDED" and name.startswith("fan-"):
-                        delays.append(time.perf_counter() - sent[name])
-                        seen += 1
-                        if seen == events:
-                            return
+            transport, probe = await watch_probe.open_watch(url, context, f"fan-{watchers}-", events, arrived)
+            ready.release()
+            try:
+                await probe.finished
+            finally:
+                transport.close()
 
         tasks = [asyncio.create_task(watch(i)) for i in range(watchers)]
         for _ in range(watchers):
@@ -389,7 +411,8 @@ class Bench:
             "p50_ms": round(percentile(delays, 0.5) * 1000, 1),
             "p99_ms": round(percentile(delays, 0.99) * 1000, 1),
             "api_cpu_us_per_delivery": round(cpu["api_cpu_ms"] * 1000, 1),
-            # This one Python process reads every watcher's stream: on a small machine it can be the bottleneck.
+            # This one Python process reads every watcher's stream (raw, scanning only for names): on a small
+            # machine it shares the cores with the apiservers and the store.
             "bench_client_cpu_us_per_delivery": round(client_us, 1),
         }
 
@@ -614,6 +637,8 @@ async def run(quick: bool) -> dict[str, Any]:
                 print(f"crud c={concurrency}: {results[f'crud_c{concurrency}']}", flush=True)
             results["steady_100_per_s"] = await bench.steady_writes(100, 10 / (2 if quick else 1))
             print(f"steady 100/s: {results['steady_100_per_s']}", flush=True)
+            results["get_1000_per_s"] = await bench.steady_gets(1000, 10 / (2 if quick else 1))
+            print(f"get 1000/s (open loop): {results['get_1000_per_s']}", flush=True)
             results["list_pods"] = await bench.big_list(10_000 // scale)
             print(f"list: {results['list_pods']}", flush=True)
             for watchers in (100, 1000):

@@ -13,25 +13,23 @@ pod's namespace is already gone.
 from __future__ import annotations
 
 import _socket as socket  # the C core alone: socket.py's wrappers (enum, selectors) cost each call ~5 ms
-import ctypes
 import fcntl
 import hashlib
 import ipaddress
 import os
 import struct
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from cni.ipam import Lease
 from cni.netlink import Netlink
+from cni.netns import inside
 from cni.spec import IO_FAILURE, UNKNOWN_CONTAINER, CniError
 
 TYPE_CHECKING = False  # typing's costs every plugin call an import
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-CLONE_NEWNET = 0x40000000
 SIOCGIFHWADDR = 0x8927
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class BridgeConfig:
@@ -90,29 +88,15 @@ def _mac(ifname: str) -> str:
     return ":".join(f"{b:02x}" for b in raw[18:24])
 
 
-def _setns(fd: int) -> None:
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"setns: {os.strerror(err)}")
-
-
 @contextmanager
 def _inside(path: str) -> Iterator[None]:
     """The calling thread in the network namespace at ``path``, and back in its own afterwards."""
-    try:
-        target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise CniError(UNKNOWN_CONTAINER, f"network namespace {path} does not exist") from None
-    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        _setns(target)
+    with ExitStack() as stack:
         try:
-            yield
-        finally:
-            _setns(home)
-    finally:
-        os.close(target)
-        os.close(home)
+            stack.enter_context(inside(path))
+        except FileNotFoundError:
+            raise CniError(UNKNOWN_CONTAINER, f"network namespace {path} does not exist") from None
+        yield
 
 
 def _require(ifname: str, where: str) -> int:

@@ -8,36 +8,34 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from cni import iproute2
+from cni.netlink import Netlink
+from cni.netlink_messages import RT_TABLE_MAIN
 from cni.vxlan import Peer
 
 PROTO_HOSTGW = 253  # our routes carry their own protocol number, so sync never touches anyone else's
 
 
-def read(netns: str | None = None) -> dict[str, str]:
+def _ours(nl: Netlink) -> dict[str, str]:
     """Our routes: pod cidr -> gateway."""
-    out: dict[str, str] = {}
-    for route in iproute2.show("ip", netns, "-4", "route", "show", "table", "main", "proto", str(PROTO_HOSTGW)):
-        dst, gateway = route.get("dst", "default"), route.get("gateway")
-        if gateway and dst != "default":
-            out[dst if "/" in dst else f"{dst}/32"] = gateway
-    return out
+    return {r.cidr: r.gateway for r in nl.routes()
+            if r.protocol == PROTO_HOSTGW and r.table == RT_TABLE_MAIN and r.gateway and r.prefixlen}
 
 
 def sync(device: str, peers: Iterable[Peer], netns: str | None = None) -> tuple[int, int]:
     """Make our routes match ``peers`` (in network namespace ``netns`` when given); returns (added or
     replaced, removed)."""
-    if iproute2.link(netns, device) is None:
-        raise RuntimeError(f"underlay device {device} not found")
-    want = {p.pod_cidr: p.public_ip for p in peers}
-    have = read(netns)
-    removed = 0
-    for cidr in sorted(set(have) - set(want)):
-        removed += iproute2.delete("ip", netns, "route", "del", cidr, "proto", str(PROTO_HOSTGW))
-    added = 0
-    for cidr, gateway in sorted(want.items()):
-        if have.get(cidr) != gateway:
-            iproute2.run("ip", netns, "route", "replace", cidr, "via", gateway, "dev", device,
-                         "proto", str(PROTO_HOSTGW))
-            added += 1
-    return added, removed
+    with Netlink(netns) as nl:
+        link = nl.link(device)
+        if link is None:
+            raise RuntimeError(f"underlay device {device} not found")
+        want = {p.pod_cidr: p.public_ip for p in peers}
+        have = _ours(nl)
+        removed = 0
+        for cidr in sorted(set(have) - set(want)):
+            removed += nl.delete_route(cidr, protocol=PROTO_HOSTGW)
+        added = 0
+        for cidr, gateway in sorted(want.items()):
+            if have.get(cidr) != gateway:
+                nl.replace_route(cidr, gateway, oif=link.index, protocol=PROTO_HOSTGW)
+                added += 1
+        return added, removed

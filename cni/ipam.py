@@ -74,17 +74,19 @@ class HostLocal:
     def _owner(self, container_id: str, ifname: str) -> str:
         return f"{container_id}\n{ifname}"
 
-    def _leases(self) -> dict[ipaddress.IPv4Address, str]:
-        out: dict[ipaddress.IPv4Address, str] = {}
+    def _leases(self) -> dict[str, str]:
+        """Leased address (as its file is named) -> holder. Names are compared as text: parsing every
+        lease's address on each ADD made allocation cost grow with the node's pod count."""
+        out: dict[str, str] = {}
         with os.scandir(self.dir) as entries:
             for entry in entries:
-                try:
-                    ip = ipaddress.IPv4Address(entry.name)
-                except ValueError:
-                    continue
-                with open(entry.path) as f:
-                    out[ip] = f.read().strip()
+                if entry.name.count(".") == 3 and entry.name.replace(".", "").isdigit():
+                    with open(entry.path) as f:
+                        out[entry.name] = f.read().strip()
         return out
+
+    def _lease(self, address: str) -> Lease:
+        return Lease(ipaddress.IPv4Interface(f"{address}/{self.subnet.prefixlen}"), self.gateway)
 
     def _candidates(self) -> Iterator[ipaddress.IPv4Address]:
         """Round-robin from just after the last reservation, wrapping once around the range."""
@@ -105,11 +107,11 @@ class HostLocal:
         owner = self._owner(container_id, ifname)
         with self._locked():
             leases = self._leases()
-            for ip, holder in leases.items():
+            for address, holder in leases.items():
                 if holder == owner:
-                    return Lease(ipaddress.IPv4Interface(f"{ip}/{self.subnet.prefixlen}"), self.gateway)
+                    return self._lease(address)
             for ip in self._candidates():
-                if ip in leases:
+                if str(ip) in leases:
                     continue
                 try:
                     fd = os.open(os.path.join(self.dir, str(ip)), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -119,7 +121,7 @@ class HostLocal:
                     f.write(owner)
                 with open(os.path.join(self.dir, LAST_RESERVED), "w") as f:
                     f.write(str(ip))
-                return Lease(ipaddress.IPv4Interface(f"{ip}/{self.subnet.prefixlen}"), self.gateway)
+                return self._lease(str(ip))
         raise CniError(IO_FAILURE, f"no IP addresses available in range {self.start}-{self.end} of {self.subnet}")
 
     def release(self, container_id: str, ifname: str) -> None:
@@ -128,14 +130,14 @@ class HostLocal:
             return
         owner = self._owner(container_id, ifname)
         with self._locked():
-            for ip, holder in self._leases().items():
+            for address, holder in self._leases().items():
                 if holder == owner:
                     with contextlib.suppress(FileNotFoundError):
-                        os.unlink(os.path.join(self.dir, str(ip)))
+                        os.unlink(os.path.join(self.dir, address))
 
     def leased(self, container_id: str, ifname: str) -> ipaddress.IPv4Address | None:
         if not os.path.exists(self.dir):
             return None
         owner = self._owner(container_id, ifname)
         with self._locked():
-            return next((ip for ip, holder in self._leases().items() if holder == owner), None)
+            return next((ipaddress.IPv4Address(a) for a, holder in self._leases().items() if holder == owner), None)

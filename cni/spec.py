@@ -5,8 +5,9 @@ Only the contract with the runtime lives here; what a plugin does with a network
 
 from __future__ import annotations
 
-import json
 import os
+
+from cni import jsonwire
 
 TYPE_CHECKING = False  # typing's (and dataclasses') imports cost every plugin call
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ def parse(env: Mapping[str, str], stdin: bytes) -> Invocation:
 
 def _decode(stdin: bytes) -> dict[str, Any]:
     try:
-        config = json.loads(stdin)
+        config = jsonwire.loads(stdin)
     except ValueError as exc:
         raise CniError(DECODE_FAILURE, f"network config is not JSON: {exc}") from None
     if not isinstance(config, dict):
@@ -118,4 +119,4 @@ def netns_exists(path: str) -> bool:
 
 
 def dump(obj: Mapping[str, Any]) -> str:
-    return json.dumps(obj, indent=1)
+    return jsonwire.dumps(obj)

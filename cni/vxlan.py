@@ -2,8 +2,8 @@
 neighbour and an FDB entry that send its pod subnet through the tunnel to its underlay address.
 
 ``plan`` is pure (what to add and remove to get from the kernel's state to the desired peers), so
-tests drive it without a kernel; ``VxlanDevice`` applies a plan with iproute2 (``cni.iproute2`` says
-why not pyroute2). The host-gw backend replaces all of that with one plain route per peer, for nodes on
+tests drive it without a kernel; ``VxlanDevice`` reads the kernel and applies a plan over rtnetlink
+(``cni.netlink``). The host-gw backend replaces all of that with one plain route per peer, for nodes on
 one L2 segment.
 """
 
@@ -13,7 +13,8 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from cni import iproute2
+from cni import netlink_messages as m
+from cni.netlink import Netlink
 
 DEVICE = "flannel.1"
 VNI = 1
@@ -94,61 +95,57 @@ class VxlanDevice:
 
     def ensure(self) -> str:
         """Create the device if missing; returns its MAC, which other nodes need (published on the Node)."""
-        if iproute2.link(self.netns, self.name) is None:
-            if iproute2.link(self.netns, self.underlay_dev) is None:
-                raise RuntimeError(f"underlay device {self.underlay_dev} not found")
-            iproute2.run("ip", self.netns, "link", "add", self.name, "type", "vxlan", "id", str(VNI),
-                         "dev", self.underlay_dev, "local", self.underlay_ip, "dstport", str(PORT), "nolearning")
-        [device] = iproute2.show("ip", self.netns, "addr", "show", "dev", self.name)  # -4 omits it without one
-        if self.vtep_ip not in {a.get("local") for a in device.get("addr_info", []) if a.get("family") == "inet"}:
-            iproute2.run("ip", self.netns, "addr", "add", f"{self.vtep_ip}/32", "dev", self.name)
-        iproute2.run("ip", self.netns, "link", "set", "dev", self.name, "mtu", str(MTU), "up")
-        link = iproute2.link(self.netns, self.name)
-        if link is None:
-            raise RuntimeError(f"{self.name} vanished while being set up")
-        return str(link["address"])
+        with Netlink(self.netns) as nl:
+            link = nl.link(self.name)
+            if link is None:
+                underlay = nl.link(self.underlay_dev)
+                if underlay is None:
+                    raise RuntimeError(f"underlay device {self.underlay_dev} not found")
+                nl.add_vxlan(self.name, VNI, underlay.index, self.underlay_ip, PORT)
+                link = nl.link(self.name)
+                if link is None:
+                    raise RuntimeError(f"{self.name} vanished while being set up")
+            if self.vtep_ip not in {address for address, _ in nl.addresses(link.index)}:
+                nl.add_address(link.index, self.vtep_ip, 32)
+            nl.set_link(link.index, mtu=MTU)
+            return link.mac
 
-    def read(self) -> KernelState:
+    @staticmethod
+    def _read(nl: Netlink, index: int) -> KernelState:
         state = KernelState()
-        try:
-            routes = iproute2.show("ip", self.netns, "-4", "route", "show", "dev", self.name)
-        except iproute2.CommandError as err:
-            if "Cannot find device" in err.stderr:
-                return state
-            raise
-        for route in routes:
-            dst, gw = route.get("dst", "default"), route.get("gateway")
-            if gw and dst != "default":
-                state.routes[dst if "/" in dst else f"{dst}/32"] = gw
-        for neigh in iproute2.show("ip", self.netns, "-4", "neigh", "show", "dev", self.name):
-            if neigh.get("lladdr") and "PERMANENT" in neigh.get("state", []):
-                state.neighbours[neigh["dst"]] = neigh["lladdr"].lower()
-        for entry in iproute2.show("bridge", self.netns, "fdb", "show", "dev", self.name):
-            dst, mac = entry.get("dst"), entry.get("mac")
-            if dst and mac and mac != "00:00:00:00:00:00":
-                state.fdb[mac.lower()] = dst
+        for route in nl.routes():
+            if route.oif == index and route.table == m.RT_TABLE_MAIN and route.gateway and route.prefixlen:
+                state.routes[route.cidr] = route.gateway
+        for neigh in nl.neighbours():
+            if neigh.ifindex == index and neigh.lladdr and neigh.state & m.NUD_PERMANENT:
+                state.neighbours[neigh.dst] = neigh.lladdr
+        for entry in nl.neighbours(m.AF_BRIDGE):
+            if entry.ifindex == index and entry.dst and entry.lladdr != "00:00:00:00:00:00":
+                state.fdb[entry.lladdr] = entry.dst
         return state
 
-    def apply(self, changes: Plan) -> None:
-        if iproute2.link(self.netns, self.name) is None:
-            raise RuntimeError(f"{self.name} does not exist")
-        dev = ("dev", self.name)
+    @staticmethod
+    def _apply(nl: Netlink, index: int, changes: Plan) -> None:
         for cidr in changes.del_routes:
-            iproute2.delete("ip", self.netns, "route", "del", cidr, *dev)
+            nl.delete_route(cidr, oif=index)
         for ip in changes.del_neighbours:
-            iproute2.delete("ip", self.netns, "neigh", "del", ip, *dev)
+            nl.delete_neighbour(index, ip)
         for mac, dst in changes.del_fdb:
-            iproute2.delete("bridge", self.netns, "fdb", "del", mac, *dev, "dst", dst, "self")
+            nl.delete_fdb(index, mac, dst)
         for mac, dst in changes.add_fdb:
-            iproute2.run("bridge", self.netns, "fdb", "append", mac, *dev, "dst", dst, "self", "permanent")
+            nl.append_fdb(index, mac, dst)
         for ip, mac in changes.add_neighbours:
-            iproute2.run("ip", self.netns, "neigh", "replace", ip, "lladdr", mac, *dev, "nud", "permanent")
+            nl.replace_neighbour(index, ip, mac)
         for cidr, gw in changes.add_routes:
-            iproute2.run("ip", self.netns, "route", "replace", cidr, "via", gw, *dev, "onlink", "proto", "static")
+            nl.replace_route(cidr, gw, oif=index, protocol=m.RTPROT_STATIC, onlink=True)
 
     def sync(self, peers: Iterable[Peer]) -> Plan:
         """Make the kernel match ``peers`` exactly; returns what had to change."""
-        changes = plan(self.read(), peers)
-        if not changes.empty():
-            self.apply(changes)
-        return changes
+        with Netlink(self.netns) as nl:
+            link = nl.link(self.name)
+            changes = plan(KernelState() if link is None else self._read(nl, link.index), peers)
+            if not changes.empty():
+                if link is None:
+                    raise RuntimeError(f"{self.name} does not exist")
+                self._apply(nl, link.index, changes)
+            return changes

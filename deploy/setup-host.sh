@@ -15,7 +15,7 @@ PACKAGES=(
 # `setup-host.sh vagrant` (make box / make vagrant-test, opt-in): real VMs under libvirt with software emulation.
 if [[ ${1:-} == vagrant ]]; then
   PACKAGES+=(qemu-system-x86 qemu-utils debootstrap vagrant-libvirt libvirt-daemon-system libvirt-clients
-             dnsmasq-base rsync)
+             dnsmasq-base rsync zstd)
 fi
 
 missing=()

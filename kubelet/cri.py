@@ -24,6 +24,7 @@ from kubelet.runtime_view import (
     UNKNOWN,
     ContainerView,
     PodRuntime,
+    PodStates,
     SandboxView,
 )
 from protos.cri import api_pb2 as cri
@@ -31,7 +32,6 @@ from protos.cri import api_pb2_grpc
 
 CALL_TIMEOUT: Final = 30.0
 PULL_TIMEOUT: Final = 600.0
-PodStates = tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]  # sorted (id, CRI state) pairs
 
 _STATES: Final = {cri.CONTAINER_CREATED: CREATED, cri.CONTAINER_RUNNING: RUNNING, cri.CONTAINER_EXITED: EXITED,
                   cri.CONTAINER_UNKNOWN: UNKNOWN}
@@ -122,11 +122,12 @@ class CriClient:
         """
         sandboxes = await self.runtime.ListPodSandbox(cri.ListPodSandboxRequest(), timeout=CALL_TIMEOUT)
         containers = await self.runtime.ListContainers(cri.ListContainersRequest(), timeout=CALL_TIMEOUT)
-        found: dict[str, tuple[list[tuple[str, int]], list[tuple[str, int]]]] = {}
+        found: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {}
         for s in sandboxes.items:
-            found.setdefault(s.labels.get(POD_UID, s.metadata.uid), ([], []))[0].append((s.id, s.state))
+            state = SANDBOX_READY if s.state == cri.SANDBOX_READY else SANDBOX_NOTREADY
+            found.setdefault(s.labels.get(POD_UID, s.metadata.uid), ([], []))[0].append((s.id, state))
         for c in containers.containers:
-            found.setdefault(c.labels.get(POD_UID, ""), ([], []))[1].append((c.id, c.state))
+            found.setdefault(c.labels.get(POD_UID, ""), ([], []))[1].append((c.id, _STATES.get(c.state, UNKNOWN)))
         return {uid: (tuple(sorted(pods)), tuple(sorted(ctrs))) for uid, (pods, ctrs) in found.items()}
 
     async def _collect(self, selector: dict[str, str]) -> dict[str, PodRuntime]:
@@ -134,14 +135,8 @@ class CriClient:
         sandboxes = await self.runtime.ListPodSandbox(
             cri.ListPodSandboxRequest(filter=cri.PodSandboxFilter(label_selector=selector)), timeout=CALL_TIMEOUT)
         for item in sandboxes.items:
-            status = (await self.runtime.PodSandboxStatus(cri.PodSandboxStatusRequest(pod_sandbox_id=item.id),
-                                                          timeout=CALL_TIMEOUT)).status
             uid = item.labels.get(POD_UID, item.metadata.uid)
-            out.setdefault(uid, PodRuntime()).sandboxes.append(SandboxView(
-                id=item.id, state=SANDBOX_READY if item.state == cri.SANDBOX_READY else SANDBOX_NOTREADY,
-                created_at=_seconds(item.created_at), attempt=item.metadata.attempt, ip=status.network.ip,
-                additional_ips=tuple(i.ip for i in status.network.additional_ips),
-                host_network=status.linux.namespaces.options.network == cri.NODE))
+            out.setdefault(uid, PodRuntime()).sandboxes.append(await self.sandbox(item.id))
         containers = await self.runtime.ListContainers(
             cri.ListContainersRequest(filter=cri.ContainerFilter(label_selector=selector)), timeout=CALL_TIMEOUT)
         for c in containers.containers:
@@ -160,6 +155,16 @@ class CriClient:
                 image=s.image.user_specified_image or s.image.image, image_ref=s.image_ref,
                 spec_hash=s.annotations.get(CONTAINER_HASH, c.annotations.get(CONTAINER_HASH, ""))))
         return out
+
+    async def sandbox(self, sandbox_id: str) -> SandboxView:
+        """One sandbox, from PodSandboxStatus (which alone carries its IPs and namespace modes)."""
+        status = (await self.runtime.PodSandboxStatus(cri.PodSandboxStatusRequest(pod_sandbox_id=sandbox_id),
+                                                      timeout=CALL_TIMEOUT)).status
+        return SandboxView(
+            id=status.id, state=SANDBOX_READY if status.state == cri.SANDBOX_READY else SANDBOX_NOTREADY,
+            created_at=_seconds(status.created_at), attempt=status.metadata.attempt, ip=status.network.ip,
+            additional_ips=tuple(i.ip for i in status.network.additional_ips),
+            host_network=status.linux.namespaces.options.network == cri.NODE)
 
     async def run_sandbox(self, config: cri.PodSandboxConfig) -> str:
         """RunPodSandbox; the long deadline covers CNI setup and the pause image."""

@@ -50,12 +50,20 @@ class ContainerView:
     spec_hash: str = ""
 
 
+PodStates = tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]  # sorted (id, state): sandboxes, containers
+
+
 @dataclass
 class PodRuntime:
     """Every sandbox and container instance the runtime holds for one pod uid."""
 
     sandboxes: list[SandboxView] = field(default_factory=list)
     containers: list[ContainerView] = field(default_factory=list)
+
+    def states(self) -> PodStates:
+        """What a relist compares: the (id, state) of each sandbox and container."""
+        return (tuple(sorted((s.id, s.state) for s in self.sandboxes)),
+                tuple(sorted((c.id, c.state) for c in self.containers)))
 
     def latest_sandbox(self) -> SandboxView | None:
         """The newest sandbox, which the pod's network and IP belong to."""

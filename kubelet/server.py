@@ -269,7 +269,8 @@ async def _relay(request: web.Request, url: str) -> web.StreamResponse:
                                                 max_msg_size=0)
         except aiohttp.ClientError as err:
             raise web.HTTPBadGateway(text=f"the runtime's streaming server refused: {err}") from None
-        client = web.WebSocketResponse(protocols=[upstream.protocol] if upstream.protocol else (), max_msg_size=0)
+        client = web.WebSocketResponse(protocols=[upstream.protocol] if upstream.protocol else (), autoclose=False,
+                                       max_msg_size=0)
         await client.prepare(request)
         await wsrelay.relay(client, upstream)
         return client

@@ -22,7 +22,7 @@ import grpc
 from kubelet.admission import Rejection, admit
 from kubelet.cgroups_plan import container_resources, pod_cgroup_parent
 from kubelet.cpu_manager import CpuManager
-from kubelet.cri import CriClient, PodStates
+from kubelet.cri import CriClient
 from kubelet.cri_config import ContainerInputs, DNSSettings, container_config, etc_hosts, sandbox_config
 from kubelet.env import ConfigMapLookup, ContainerConfigError, SecretLookup, expand_command, make_environment
 from kubelet.firstalone import FirstAlone
@@ -231,7 +231,7 @@ class PodWorker:
                                 "message": DEADLINE_MESSAGE}
             pod = self._pod_view()
         images = {c.get("image", "") for c in self._all_containers()}
-        present = {img for img in images if img and await hub.cri.image_ref(img)}
+        refs = {img: ref for img in images if img and (ref := await hub.cri.image_ref(img))}
         if not is_terminating(pod):
             if hub.tokens is not None:
                 await hub.tokens.ensure(pod)
@@ -244,14 +244,14 @@ class PodWorker:
         else:
             volumes = {}
         actions = compute_pod_actions(pod, self.runtime, probes=self._probe_view(), state=hub.state,
-                                      has_image=present.__contains__, now=time.time())
+                                      has_image=refs.__contains__, now=time.time())
         for blocked in actions.blocked:
             if self.reasons.get(blocked.name, ("", ""))[0] != blocked.reason:
                 event = "BackOff" if blocked.reason in ("CrashLoopBackOff", "ImagePullBackOff") else "Failed"
                 hub.events(self.pod, WARNING, event, blocked.message)
             self.reasons[blocked.name] = (blocked.reason, blocked.message)
         if not actions.is_noop():
-            await self._execute(pod, actions, volumes)
+            await self._execute(pod, actions, volumes, refs)
             self.runtime = await self._fetch_runtime()
             await self._remove_dead_containers()
         if is_terminating(pod) and not self._anything_running():
@@ -313,8 +313,9 @@ class PodWorker:
 
     # -- acting ---------------------------------------------------------------------------------------------
 
-    async def _execute(self, pod: dict[str, Any], actions: PodActions,
-                       volumes: Mapping[str, PreparedVolume]) -> None:
+    async def _execute(self, pod: dict[str, Any], actions: PodActions, volumes: Mapping[str, PreparedVolume],
+                       refs: Mapping[str, str]) -> None:
+        """Kill, stop, create the sandbox and start containers; ``refs`` are the ids of the images present."""
         specs = {c.get("name", ""): c for c in self._all_containers()}
         if actions.kill:
             await asyncio.gather(*(self._kill(pod, k, specs.get(k.name)) for k in actions.kill))
@@ -333,12 +334,13 @@ class PodWorker:
                 self.hub.events(self.pod, WARNING, "FailedCreatePodSandBox",
                                 f"Failed to create pod sandbox: {_describe_rpc(err)}")
                 return
-            self.runtime = await self.hub.cri.pod_runtime(self.uid)
+            # Its IP from PodSandboxStatus alone, as upstream asks: not a relist of the whole pod.
+            self.runtime.sandboxes.append(await self.hub.cri.sandbox(sandbox_id))
         sandbox = next((s for s in self.runtime.sandboxes if s.id == sandbox_id), None)
         pod_ip = sandbox.ip if sandbox is not None else ""
         where = _Placement(sandbox_id, sandbox_cfg, pod_ip, volumes, self._write_etc_hosts(pod, pod_ip))
         for start in actions.start:
-            ok = await self._start(pod, start, specs[start.name], where)
+            ok = await self._start(pod, start, specs[start.name], where, refs)
             if start.init and not ok:
                 return
 
@@ -428,8 +430,11 @@ class PodWorker:
         return Mount(str(path), "/etc/hosts")
 
     async def _start(self, pod: dict[str, Any], start: StartContainer, spec: Mapping[str, Any],
-                     where: _Placement) -> bool:
-        """Pull, configure, create, start and run postStart; False (with the reason recorded) on failure."""
+                     where: _Placement, refs: Mapping[str, str]) -> bool:
+        """Pull, configure, create, start and run postStart; False (with the reason recorded) on failure.
+
+        A present image's id comes from this sync's own ImageStatus (``refs``): one question per image, not two.
+        """
         hub = self.hub
         sandbox_cfg = where.sandbox_config
         name = start.name
@@ -453,7 +458,7 @@ class PodWorker:
             hub.events(self.pod, NORMAL, "Pulled",
                        f'Successfully pulled image "{image}" in {time.monotonic() - began:.3f}s')
         else:
-            ref = await hub.cri.image_ref(image)
+            ref = refs.get(image) or await hub.cri.image_ref(image)
             hub.events(self.pod, NORMAL, "Pulled", f'Container image "{image}" already present on machine')
         try:
             env = make_environment(pod, spec, config_maps=hub.config_maps, secrets=hub.secrets,
@@ -636,8 +641,10 @@ class PodWorkers:
         """The PLEG: relist the runtime every ``period`` and wake the workers whose pods changed.
 
         One relist for the whole node keeps runtime calls proportional to pods, not pods times the resync rate.
+        A worker is woken while the runtime differs from the view its last sync fetched: not for the container
+        it has just started and already seen, and again at the next relist if a wake came while it was syncing
+        (and was spent on that sync).
         """
-        previous: dict[str, PodStates] = {}
         while True:
             try:
                 current = await self.hub.cri.pod_states()
@@ -646,9 +653,8 @@ class PodWorkers:
             else:
                 for uid, mark in current.items():
                     worker = self.workers.get(uid)
-                    if worker is not None and previous.get(uid) != mark:
+                    if worker is not None and worker.runtime.states() != mark:
                         worker.wake()
-                previous = current
             now = time.time()
             self.hub.state.crash.gc(now)
             self.hub.state.image_pull.gc(now)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgpack  # type: ignore[import-untyped]
@@ -85,6 +85,9 @@ class Applier:
             "put": self._put, "delete": self._delete, "txn": self._txn, "compact": self._compact,
             "lease_grant": self._lease_grant, "lease_revoke": self._lease_revoke, "alarm": self._alarm,
         }
+        self._responses: dict[str, Callable[[Any], Any]] = {
+            "put": convert.put_to_pb, "delete": convert.delete_to_pb, "txn": convert.txn_to_pb,
+        }
 
     # ---- state the server reads ----
 
@@ -102,14 +105,22 @@ class Applier:
 
     # ---- applying committed entries ----
 
-    def apply(self, kind: str, payload: bytes) -> object:
-        """Apply one committed request; returns its response or the EtcdError it fails with."""
+    def apply(self, kind: str, payload: bytes, respond: bool = True) -> object:
+        """Apply one committed request; returns its response or the EtcdError it fails with.
+
+        With ``respond=False`` (nobody on this member waits for the answer: a follower applying the
+        leader's writes) a put, delete or txn returns None instead of a protobuf response nobody reads.
+        """
         started = time.perf_counter()
         try:
             handler = self._handlers.get(kind)
             if handler is None:
                 return EtcdError(StatusCode.INVALID_ARGUMENT, f"etcdserver: unknown request kind {kind!r}")
-            return handler(payload)
+            result = handler(payload)
+            to_pb = self._responses.get(kind)
+            if to_pb is None:
+                return result
+            return to_pb(result) if respond else None
         except EtcdError as err:
             return err
         except MVCCError as err:
@@ -119,21 +130,23 @@ class Applier:
         finally:
             self.apply_seconds.observe(time.perf_counter() - started)
 
-    def _put(self, payload: bytes) -> rpc_pb2.PutResponse:
+    # put, delete and txn return the data model's result; ``apply`` converts it when someone waits for it.
+
+    def _put(self, payload: bytes) -> Any:
         if self.no_space:
             raise errors.NO_SPACE
         request = rpc_pb2.PutRequest.FromString(payload)
-        return convert.put_to_pb(self.kv.execute(convert.put_from_pb(request)))  # type: ignore[arg-type]
+        return self.kv.execute(convert.put_from_pb(request))
 
-    def _delete(self, payload: bytes) -> rpc_pb2.DeleteRangeResponse:
+    def _delete(self, payload: bytes) -> Any:
         request = rpc_pb2.DeleteRangeRequest.FromString(payload)
-        return convert.delete_to_pb(self.kv.execute(convert.delete_from_pb(request)))  # type: ignore[arg-type]
+        return self.kv.execute(convert.delete_from_pb(request))
 
-    def _txn(self, payload: bytes) -> rpc_pb2.TxnResponse:
+    def _txn(self, payload: bytes) -> Any:
         request = rpc_pb2.TxnRequest.FromString(payload)
         if self.no_space and _txn_writes(request):
             raise errors.NO_SPACE
-        return convert.txn_to_pb(self.kv.execute(convert.txn_from_pb(request)))  # type: ignore[arg-type]
+        return self.kv.execute(convert.txn_from_pb(request))
 
     def _compact(self, payload: bytes) -> rpc_pb2.CompactionResponse:
         request = rpc_pb2.CompactionRequest.FromString(payload)
@@ -222,17 +235,30 @@ class Applier:
         """
         return b"".join(self.snapshot_parts())
 
-    def snapshot_parts(self) -> list[bytes]:
-        """``snapshot()`` as pieces to write one after the other: joining them copies the whole state once more."""
-        head: bytes = msgpack.packb([_SNAPSHOT_FORMAT, sorted(self._alarms)], use_bin_type=True)
-        return [_SNAPSHOT_HEAD.pack(len(head)), head, self.kv.snapshot()]
+    def snapshot_parts(self, since: int = 0) -> list[bytes]:
+        """``snapshot()`` as pieces to write one after the other: joining them copies the whole state once more.
 
-    def restore(self, data: bytes | memoryview) -> None:
-        view = memoryview(data)
-        (head_len,) = _SNAPSHOT_HEAD.unpack_from(view)
-        end = _SNAPSHOT_HEAD.size + head_len
-        version, alarms = msgpack.unpackb(view[_SNAPSHOT_HEAD.size:end], raw=False)
-        if version != _SNAPSHOT_FORMAT:
-            raise ValueError(f"store snapshot format {version} is not {_SNAPSHOT_FORMAT}")
-        self.kv.restore(view[end:])
+        With ``since`` (``can_extend(since)`` must hold), a delta: what ``restore`` puts on top of the
+        snapshot taken at revision ``since``.
+        """
+        head: bytes = msgpack.packb([_SNAPSHOT_FORMAT, sorted(self._alarms)], use_bin_type=True)
+        return [_SNAPSHOT_HEAD.pack(len(head)), head, self.kv.snapshot(since)]
+
+    def can_extend(self, since: int) -> bool:
+        """Whether a delta on top of the snapshot taken at revision ``since`` can still be taken."""
+        return self.kv.can_extend(since)
+
+    def restore(self, data: bytes | memoryview, deltas: Sequence[bytes | memoryview] = ()) -> None:
+        """Replace the state with a snapshot's and the deltas taken after it, in order."""
+        kv_parts = []
+        alarms: list[list[int]] = []
+        for part in (data, *deltas):
+            view = memoryview(part)
+            (head_len,) = _SNAPSHOT_HEAD.unpack_from(view)
+            end = _SNAPSHOT_HEAD.size + head_len
+            version, alarms = msgpack.unpackb(view[_SNAPSHOT_HEAD.size:end], raw=False)
+            if version != _SNAPSHOT_FORMAT:
+                raise ValueError(f"store snapshot format {version} is not {_SNAPSHOT_FORMAT}")
+            kv_parts.append(view[end:])
+        self.kv.restore(kv_parts[0], kv_parts[1:])
         self._alarms = {(int(m), int(a)) for m, a in alarms}

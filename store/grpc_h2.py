@@ -351,6 +351,7 @@ class Server:
         self._servers: list[asyncio.Server] = []
         self.connections: set[Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None  # asking asyncio for it costs a getpid() per call
 
     def add_service(self, service: ServiceDescriptor, servicer: object) -> None:
         """Serve each method of ``service`` that ``servicer`` has, as a coroutine (unary responses) or an
@@ -398,13 +399,13 @@ class Server:
         return int(port)
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         for host, port, context in self._addresses:
             self._servers.append(await loop.create_server(lambda: _ServerConnection(self), host, port,
                                                           backlog=1024, ssl=context))
 
     def spawn(self, coro: Any) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        task: asyncio.Task[None] = (self._loop or asyncio.get_running_loop()).create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

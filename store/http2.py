@@ -162,6 +162,7 @@ class FramedConnection(asyncio.Protocol, Generic[S]):
         self._headers_block: tuple[int, int, bytearray] | None = None  # stream id, flags, fragments so far
         self._out: list[bytes] = []
         self._flush_pending = False
+        self._blocked: set[S] = set()  # streams with data waiting for window, so a WINDOW_UPDATE visits only them
         self._send_window = DEFAULT_WINDOW
         self._peer_initial_window = DEFAULT_WINDOW
         self._peer_max_frame = 16_384
@@ -377,6 +378,7 @@ class FramedConnection(asyncio.Protocol, Generic[S]):
                 self._ended_locally(stream)
             return
         stream.outbox += data
+        self._blocked.add(stream)
         if end_stream:
             stream.final = frame(DATA, FLAG_END_STREAM, stream.id)
         self._flush_stream(stream)
@@ -390,8 +392,12 @@ class FramedConnection(asyncio.Protocol, Generic[S]):
             await self._writable.wait()
 
     def _flush_streams(self) -> None:
-        for stream in list(self.streams.values()):
-            if stream.outbox:
+        if not self._blocked:
+            return
+        for stream in sorted(self._blocked, key=lambda s: s.id):  # in stream order, as they were opened
+            if stream.closed or self.streams.get(stream.id) is not stream:
+                self._blocked.discard(stream)
+            elif stream.outbox:
                 self._flush_stream(stream)
             if self._send_window <= 0:
                 return
@@ -411,6 +417,7 @@ class FramedConnection(asyncio.Protocol, Generic[S]):
         del box[:sent]
         if box:
             return
+        self._blocked.discard(stream)
         if stream.drained is not None:
             stream.drained.set()
         if stream.final is not None and not stream.closed:

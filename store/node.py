@@ -20,13 +20,15 @@ kept in snapshots), so whichever copy commits first is applied and the other is 
 Conf-change entries carry ``msgpack([request_id, member row])`` in their context; the member
 registry (names and URLs) changes only by applying entries, so every member agrees on it.
 
-Snapshots hold ``u32 length | msgpack([format, members, recent request ids]) | state machine bytes``: every
-``snapshot_count`` applied entries, at an offset of its own so members take turns
+Snapshots hold frames of ``lengths | msgpack([format, members, recent request ids]) | state machine bytes``:
+every ``snapshot_count`` applied entries, at an offset of its own so members take turns
 (``store.snapshot_schedule``), the node snapshots the state machine in a forked child at a lower CPU
 priority, writes the file, records it in the WAL, drops WAL segments it covers and compacts the
 in-memory log, keeping ``catchup_entries`` so a slow follower catches up from the log rather than a
-snapshot. Committed entries come in Readies of bounded size, and the loop yields between two, so a
-long backlog to apply never silences heartbeats.
+snapshot. The file is a delta on top of the member's previous snapshot file when it can be (one frame
+of what was written since; the snapshot's data is its chain's frames in order), so a snapshot costs
+what changed rather than the whole store. Committed entries come in Readies of bounded size, and the
+loop yields between two, so a long backlog to apply never silences heartbeats.
 """
 from __future__ import annotations
 
@@ -53,6 +55,7 @@ from process.log import get_logger
 from process.metrics import Histogram
 from store import errors
 from store.apply import decode_entry, encode_entry, lease_revoke_proposal
+from store.chained_storage import ChainedSnapshotStorage
 from store.errors import EtcdError
 from store.grpc_status import StatusCode
 from store.members import Member, Membership, cluster_id, member_id
@@ -67,7 +70,6 @@ from store.raft import (
     EntryType,
     HardState,
     LeaderTransferError,
-    MemoryStorage,
     Message,
     MessageType,
     ProposalDroppedError,
@@ -81,14 +83,21 @@ from store.raft import (
     SnapshotOutOfDateError,
 )
 from store.raft.errors import NotLeaderError as RaftNotLeaderError
-from store.snapshot_schedule import next_snapshot_index, snapshot_phase
+from store.snapshot_schedule import extends_chain, next_snapshot_index, snapshot_phase
 from store.transport import FRAME_PROPOSE, FRAME_PROPOSE_RESULT, Transport
 from store.wal import SEGMENT_BYTES, SnapshotFiles, SnapshotMarker, Wal, recover
 
 log = get_logger("store.node")
 
-_SNAPSHOT_FORMAT = 3
-_SNAPSHOT_HEAD = struct.Struct(">I")  # length of the msgpack head that precedes the state machine's bytes
+_SNAPSHOT_FORMAT = 4
+# A snapshot's data is one frame or more: the lengths of a msgpack head and of the state machine's bytes,
+# then both. The first frame holds the whole state; each further one a delta on top of it.
+_SNAPSHOT_FRAME = struct.Struct(">IQ")
+# Format 3 (before chains): the msgpack head's length, the head, then the whole state to the end. Its head
+# (a 3-array) starts right after the length, where format 4 has the high byte of a state length, always 0.
+_LEGACY_FORMAT = 3
+_LEGACY_HEAD = struct.Struct(">I")
+_MSGPACK_ARRAY_OF_3 = 0x93
 _RETRY = object()  # a forwarded proposal the leader refused untouched: safe to submit again
 _RESUBMIT = object()  # the leader changed while the proposal was in flight: hand it to the new one now
 DEDUP_WINDOW = 50_000
@@ -132,9 +141,14 @@ class StoppedError(EtcdError):
 class StateMachine(Protocol):
     """What the node applies entries to (``store.apply.Applier``)."""
 
-    def apply(self, kind: str, payload: bytes) -> object: ...
-    def snapshot_parts(self) -> list[bytes]: ...
-    def restore(self, data: bytes | memoryview) -> None: ...
+    def apply(self, kind: str, payload: bytes, respond: bool = True) -> object: ...
+    @property
+    def revision(self) -> int: ...
+    @property
+    def db_size(self) -> int: ...
+    def snapshot_parts(self, since: int = 0) -> list[bytes]: ...
+    def can_extend(self, since: int) -> bool: ...
+    def restore(self, data: bytes | memoryview, deltas: Sequence[bytes | memoryview] = ()) -> None: ...
 
 
 class LeaseExpiry(Protocol):
@@ -178,6 +192,22 @@ class NodeConfig:
         return urls
 
 
+@dataclass(slots=True, frozen=True)
+class _SnapshotChain:
+    """The newest snapshot file of this member, which the next snapshot may extend with a delta.
+
+    A delta holds only what was written since (``revision``: the state machine's revision then), so a
+    snapshot costs what changed, not the whole state (``store.snapshot_schedule.extends_chain`` says
+    when the chain of ``links`` files and ``data_bytes`` is rewritten whole instead).
+    """
+
+    term: int
+    index: int
+    revision: int
+    data_bytes: int
+    links: int
+
+
 @dataclass(slots=True)
 class _Pending:
     future: asyncio.Future[object]
@@ -206,13 +236,14 @@ class StoreNode:
         self._token = config.initial_cluster_token
         self._members = Membership()
         self._raft: Raft | None = None
-        self._storage = MemoryStorage()
+        self._storage = ChainedSnapshotStorage()
         self._wal: Wal | None = None
         self._snap_files = SnapshotFiles(config.data_dir)
         self._transport: Transport | None = None
         self._conf_state = ConfState()
         self._applied = 0
         self._snapshot_index = 0
+        self._chain: _SnapshotChain | None = None
         self._snapshot_task: asyncio.Task[None] | None = None
         self._catching_up = False
         self._leader_down_term = -1
@@ -490,7 +521,8 @@ class StoreNode:
                 await self._wake_event.wait()
                 self._wake_event.clear()
                 self._pump_reads()
-                while raft.has_ready():
+                ready = raft.has_ready()
+                while ready:
                     rd = raft.ready()
                     if rd.snapshot is None:
                         self._start_ready(raft, rd)
@@ -498,7 +530,9 @@ class StoreNode:
                         await self._handle_ready(raft, rd)
                     # A backlog comes in Readies of at most ``max_committed_size_per_ready``: between two,
                     # let peer messages, ticks and answers through, so heartbeats are never starved.
-                    await asyncio.sleep(0)
+                    ready = raft.has_ready()
+                    if ready:
+                        await asyncio.sleep(0)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
@@ -717,7 +751,8 @@ class StoreNode:
             result = self._apply_internal(kind, payload)
         else:
             try:
-                result = self._sm.apply(kind, payload)
+                # A response is built only where a proposer waits for it (or picks it up on a re-send).
+                result = self._sm.apply(kind, payload, rid in waiters)
             except Exception as exc:  # the applier returns errors; a raise is its bug, not the client's
                 log.error("applier raised", exc_info=True, kind=kind, index=entry.index)
                 result = EtcdError(StatusCode.INTERNAL, f"etcdserver: {exc}")
@@ -782,26 +817,26 @@ class StoreNode:
 
     # -- snapshots ------------------------------------------------------------------------------------
 
-    def _snapshot_parts(self) -> list[bytes]:
+    def _snapshot_parts(self, since: int) -> list[bytes]:
         # The state machine's bytes are appended, not nested in msgpack (packing would copy them again),
         # and written piece by piece rather than joined: they are the bulk of a snapshot.
         head: bytes = msgpack.packb([_SNAPSHOT_FORMAT, self._members.export(), list(self._recent)],
                                     use_bin_type=True)
-        return [_SNAPSHOT_HEAD.pack(len(head)), head, *self._sm.snapshot_parts()]
+        state = self._sm.snapshot_parts(since)
+        return [_SNAPSHOT_FRAME.pack(len(head), sum(map(len, state))), head, *state]
 
     def _restore_state(self, snap: Snapshot) -> None:
-        data = memoryview(snap.data)  # slices of it are not copies of the (large) state machine's bytes
-        (head_len,) = _SNAPSHOT_HEAD.unpack_from(data)
-        fmt, members, recent = msgpack.unpackb(data[_SNAPSHOT_HEAD.size:_SNAPSHOT_HEAD.size + head_len], raw=False)
-        if fmt != _SNAPSHOT_FORMAT:
-            raise ValueError(f"snapshot at index {snap.meta.index} has format {fmt}, expected {_SNAPSHOT_FORMAT}")
+        members, recent, states, legacy = _snapshot_frames(snap)
         with _long_lived_allocations():
-            self._sm.restore(data[_SNAPSHOT_HEAD.size + head_len:])
+            self._sm.restore(states[0], states[1:])
         self._members = Membership.load(members)
         self._recent = dict.fromkeys(recent)
         self._conf_state = snap.meta.conf_state
         self._applied = snap.meta.index
         self._snapshot_index = snap.meta.index
+        # A delta never extends a format-3 file (it has no frame lengths): the next snapshot is whole.
+        self._chain = None if legacy else _SnapshotChain(snap.meta.term, snap.meta.index, self._sm.revision,
+                                                         len(snap.data), len(states))
 
     def _take_snapshot(self) -> None:
         """Snapshot the applied state as of now; a forked child serializes and saves it.
@@ -814,6 +849,13 @@ class StoreNode:
         index = self._applied
         meta = SnapshotMeta(index, self._storage.term(index), self._conf_state)
         snap_files = self._snap_files
+        chain = self._chain
+        revision = self._sm.revision
+        if chain is not None and not (extends_chain(chain.links, chain.data_bytes, self._sm.db_size)
+                                      and self._sm.can_extend(chain.revision)):
+            chain = None
+        since = chain.revision if chain is not None else 0
+        extends = (chain.term, chain.index) if chain is not None else None
         _freeze_heap()  # also spares the child copies of the pages a collection would write to
         parent = os.getpid()
         pid = os.fork()
@@ -824,35 +866,49 @@ class StoreNode:
                 # The members' event loops come first: a snapshot may take longer, a heartbeat may not. Not the
                 # lowest priority: at nice 19, on a machine busy with other work, snapshots stopped finishing.
                 os.nice(_SNAPSHOT_NICE)
-                snap_files.save_parts(meta, self._snapshot_parts())
+                snap_files.save_parts(meta, self._snapshot_parts(since), extends)
                 code = 0
             finally:
                 os._exit(code)
         self._snapshot_index = index
-        self._snapshot_task = asyncio.get_running_loop().create_task(self._persist_snapshot(meta, pid))
+        self._snapshot_task = asyncio.get_running_loop().create_task(
+            self._persist_snapshot(meta, pid, revision, chain))
         self._snapshot_task.add_done_callback(_log_snapshot_failure)
 
-    async def _persist_snapshot(self, meta: SnapshotMeta, pid: int) -> None:
-        """Wait for the child to save the snapshot, read it back (a thread: no GIL held), then record it."""
+    async def _persist_snapshot(self, meta: SnapshotMeta, pid: int, revision: int,
+                                extended: _SnapshotChain | None) -> None:
+        """Wait for the child to save the snapshot, read it back (a thread: no GIL held), then record it.
+
+        A delta is read back alone: the Raft log holds it after the pieces of the snapshot it extends.
+        """
         wal = self._wal
         assert wal is not None
         started = time.monotonic()
         _, status = await asyncio.to_thread(os.waitpid, pid, 0)
         if os.waitstatus_to_exitcode(status) != 0:
             raise RuntimeError(f"the process saving snapshot {meta.index} failed (wait status {status})")
-        snap = await asyncio.to_thread(self._snap_files.read, meta.term, meta.index)
+        own = await asyncio.to_thread(self._snap_files.read_own, meta.term, meta.index)
+        pieces: tuple[bytes, ...] = (own,)
+        if extended is not None:
+            if self._storage.snapshot_meta.index != extended.index:
+                log.info("dropping a snapshot overtaken by one from the leader", index=meta.index)
+                return
+            pieces = (*self._storage.snapshot_pieces, own)
         try:
-            self._storage.create_snapshot(meta.index, meta.conf_state, snap.data)
+            self._storage.create_snapshot_from(meta.index, meta.conf_state, pieces)
         except (SnapshotOutOfDateError, CompactedError):
             log.info("dropping a snapshot overtaken by one from the leader", index=meta.index)
             return
+        links = 1 if extended is None else extended.links + 1
+        self._chain = _SnapshotChain(meta.term, meta.index, revision, sum(map(len, pieces)), links)
         compact_to = meta.index - self.config.catchup_entries
         if compact_to > self._storage.first_index():
             self._storage.compact(compact_to)
         await wal.save(None, [], SnapshotMarker(meta.term, meta.index))
         removed = await asyncio.to_thread(wal.release_to, meta.index)
         await asyncio.to_thread(self._snap_files.purge)
-        log.info("saved snapshot", index=meta.index, bytes=len(snap.data), wal_segments_removed=removed,
+        log.info("saved snapshot", index=meta.index, bytes=len(own), delta=extended is not None,
+                 total_bytes=self._chain.data_bytes, wal_segments_removed=removed,
                  seconds=round(time.monotonic() - started, 3))
 
     # -- proposals ------------------------------------------------------------------------------------
@@ -902,7 +958,6 @@ class StoreNode:
         """Hand the entry to the leader: append it here if leader, else forward it; wait while there is none."""
         raft = self._raft
         assert raft is not None and self._transport is not None
-        loop = asyncio.get_running_loop()
         while True:
             self._check_serving()
             leader = self._leader
@@ -922,7 +977,7 @@ class StoreNode:
                 body = msgpack.packb([rid, conf, data], use_bin_type=True)
                 if self._transport.send_frame(leader, FRAME_PROPOSE, body):
                     return
-            if deadline - loop.time() <= 0:
+            if deadline - asyncio.get_running_loop().time() <= 0:
                 raise NoLeaderError() if not self._leader else ProposalTimeoutError()
             # No leader (or it cannot take proposals right now): wait for a change, briefly.
             await self._leader_change(deadline)
@@ -1294,3 +1349,30 @@ def _log_snapshot_failure(task: asyncio.Task[None]) -> None:
 def _conf_context(rid: int, member: Member) -> bytes:
     data: bytes = msgpack.packb([rid, member.export()], use_bin_type=True)
     return data
+
+
+def _snapshot_frames(snap: Snapshot) -> tuple[Any, list[Any], list[memoryview], bool]:
+    """The members, recent request ids and state parts (whole, then deltas) of a snapshot's data, and
+    whether it is a format-3 snapshot, which data dirs written before chains hold."""
+    data = memoryview(snap.data)  # slices of it are not copies of the (large) state machine's bytes
+    if len(data) > _LEGACY_HEAD.size and data[_LEGACY_HEAD.size] == _MSGPACK_ARRAY_OF_3:
+        (head_len,) = _LEGACY_HEAD.unpack_from(data)
+        end = _LEGACY_HEAD.size + head_len
+        fmt, members, recent = msgpack.unpackb(data[_LEGACY_HEAD.size:end], raw=False)
+        if fmt != _LEGACY_FORMAT:
+            raise ValueError(f"snapshot at index {snap.meta.index} has format {fmt}, expected {_LEGACY_FORMAT}")
+        return members, recent, [data[end:]], True
+    states: list[memoryview] = []
+    pos = 0
+    while pos < len(data):
+        head_len, state_len = _SNAPSHOT_FRAME.unpack_from(data, pos)
+        pos += _SNAPSHOT_FRAME.size
+        fmt, members, recent = msgpack.unpackb(data[pos:pos + head_len], raw=False)
+        if fmt != _SNAPSHOT_FORMAT:
+            raise ValueError(f"snapshot at index {snap.meta.index} has format {fmt}, expected {_SNAPSHOT_FORMAT}")
+        pos += head_len
+        states.append(data[pos:pos + state_len])
+        pos += state_len
+    if not states or pos != len(data):
+        raise ValueError(f"snapshot at index {snap.meta.index} has a truncated frame")
+    return members, recent, states, False

@@ -33,3 +33,20 @@ def next_snapshot_index(last_snapshot: int, snapshot_count: int, phase: int) -> 
     """
     start = last_snapshot + max(1, snapshot_count // 2)
     return start + (phase - start) % snapshot_count
+
+
+MAX_SNAPSHOT_LINKS = 64
+"""Most files one snapshot chain may hold: a restart opens them all."""
+
+
+def extends_chain(links: int, chain_bytes: int, state_bytes: int) -> bool:
+    """Whether the next snapshot may be a delta on top of a chain of ``links`` files and ``chain_bytes``,
+    the state now being ``state_bytes`` large (the data model's estimate of what it retains).
+
+    A delta costs what was written since the last snapshot; a whole snapshot costs the whole state. The
+    chain only carries more than the state once compaction dropped history it holds, so it is rewritten
+    whole when it reaches twice the state (a restart and a lagging follower then read at most that), or
+    when it has ``MAX_SNAPSHOT_LINKS`` files. Either way a whole snapshot comes after writes that grew
+    with the state, so its cost per write stays flat.
+    """
+    return links < MAX_SNAPSHOT_LINKS and chain_bytes < 2 * state_bytes

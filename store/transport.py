@@ -33,7 +33,7 @@ import socket
 import ssl
 import struct
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import msgpack  # type: ignore[import-untyped]
@@ -54,6 +54,7 @@ FRAME_PROPOSE_RESULT = 3
 FRAME_REMOVED = 4
 
 _HEAD = struct.Struct(">IB")
+_READ_CHUNK = 1 << 16
 _BACKOFF_MIN = 0.05
 _BACKOFF_MAX = 1.0
 
@@ -62,11 +63,16 @@ class FrameError(Exception):
     """A peer sent something that is not a frame of this protocol; the connection is dropped."""
 
 
-def frame(kind: int, payload: bytes) -> bytes:
-    """One wire frame; raises FrameError if ``payload`` is larger than ``MAX_FRAME``."""
+def frame_head(kind: int, payload: bytes) -> bytes:
+    """The head of a wire frame (written before ``payload``, not joined to it: no copy of the payload)."""
     if len(payload) > MAX_FRAME:
         raise FrameError(f"frame of {len(payload)} bytes exceeds the {MAX_FRAME}-byte limit")
-    return _HEAD.pack(len(payload), kind) + payload
+    return _HEAD.pack(len(payload), kind)
+
+
+def frame(kind: int, payload: bytes) -> bytes:
+    """One wire frame; raises FrameError if ``payload`` is larger than ``MAX_FRAME``."""
+    return frame_head(kind, payload) + payload
 
 
 async def read_frame(reader: asyncio.StreamReader, max_frame: int = MAX_FRAME) -> tuple[int, bytes]:
@@ -88,9 +94,16 @@ def parse_url(url: str) -> tuple[str, int]:
 
 @dataclass(slots=True)
 class _Outbound:
+    """One peer's outbound link: what waits to be written, and the task that keeps the connection up.
+
+    A plain list and one future rather than an ``asyncio.Queue``: a write fans out to every peer, and the
+    queue's bookkeeping per message cost more than encoding it.
+    """
+
     peer_id: int
     urls: list[str]
-    queue: asyncio.Queue[bytes | Message]
+    pending: list[bytes | Message] = field(default_factory=list)
+    waiter: asyncio.Future[None] | None = None  # set while the pump waits for something to send
     task: asyncio.Task[None] | None = None
     connected: bool = False
     dropped: int = 0
@@ -178,7 +191,7 @@ class Transport:
         if peer is not None:
             peer.urls[:] = urls
             return
-        peer = _Outbound(peer_id, urls, asyncio.Queue(QUEUE_LIMIT))
+        peer = _Outbound(peer_id, urls)
         peer.task = asyncio.get_running_loop().create_task(self._writer(peer), name=f"peer-{peer_id:x}")
         self._peers[peer_id] = peer
 
@@ -234,13 +247,15 @@ class Transport:
         peer = self._peers.get(peer_id)
         if peer is None:
             return False
-        try:
-            peer.queue.put_nowait(item)
-        except asyncio.QueueFull:
+        if len(peer.pending) >= QUEUE_LIMIT:
             peer.dropped += 1
             if isinstance(item, Message):
                 self._report_failed(peer_id, [item])
             return False
+        peer.pending.append(item)
+        waiter = peer.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
         return True
 
     def _report_failed(self, peer_id: int, items: Iterable[bytes | Message]) -> None:
@@ -323,16 +338,26 @@ class Transport:
         raise ConnectionResetError(f"peer {peer.peer_id:x} ended the connection with frame type {kind}")
 
     async def _pump(self, peer: _Outbound, writer: asyncio.StreamWriter) -> None:
-        queue = peer.queue
+        """Write everything queued for ``peer`` since the last turn with one ``writelines``."""
+        loop = asyncio.get_running_loop()
         while True:
-            first = await queue.get()
-            batch = [first]
-            while not queue.empty():
-                batch.append(queue.get_nowait())
-            frames, sent = [], []
+            while not peer.pending:
+                peer.waiter = loop.create_future()
+                try:
+                    await peer.waiter
+                finally:
+                    peer.waiter = None
+            batch, peer.pending = peer.pending, []
+            frames: list[bytes] = []
+            sent: list[bytes | Message] = []
             for item in batch:
                 try:
-                    frames.append(item if isinstance(item, bytes) else frame(FRAME_RAFT, encode(item)))
+                    if isinstance(item, bytes):
+                        frames.append(item)
+                    else:
+                        payload = encode(item)
+                        frames.append(frame_head(FRAME_RAFT, payload))
+                        frames.append(payload)
                     sent.append(item)
                 except FrameError as exc:  # e.g. a snapshot above MAX_FRAME: drop that message, keep the link
                     log.warning("dropping a message too large to send", peer=f"{peer.peer_id:x}", err=str(exc))
@@ -348,6 +373,49 @@ class Transport:
                     self._on_snapshot_sent(peer.peer_id, True)
 
     # -- receiving ------------------------------------------------------------------------------------
+
+    async def _receive(self, from_id: int, reader: asyncio.StreamReader) -> None:
+        """Hand every frame ``from_id`` sends to the node until EOF, parsing all frames of each read at once.
+
+        One read per batch a peer wrote, not two awaited reads per frame: a follower gets one append per
+        leader turn, but the leader gets a response from every follower for every append it sends.
+        """
+        buf = bytearray()
+        max_frame = self._max_frame
+        head = _HEAD.size
+        while True:
+            chunk = await reader.read(_READ_CHUNK)
+            if not chunk:
+                return
+            buf += chunk
+            pos = 0
+            while len(buf) - pos >= head:
+                length, kind = _HEAD.unpack_from(buf, pos)
+                if length > max_frame:
+                    raise FrameError(f"peer announced a {length}-byte frame, above the {max_frame}-byte limit")
+                start, end = pos + head, pos + head + length
+                if end <= len(buf):
+                    with memoryview(buf) as view:
+                        payload = bytes(view[start:end])
+                    pos = end
+                elif length > _READ_CHUNK:  # a snapshot: read the rest of it straight from the socket
+                    payload = bytes(buf[start:]) + await reader.readexactly(end - len(buf))
+                    pos = len(buf)
+                else:
+                    break
+                self._dispatch(from_id, kind, payload)
+            del buf[:pos]
+
+    def _dispatch(self, from_id: int, kind: int, payload: bytes) -> None:
+        if kind == FRAME_RAFT:
+            msg = decode(payload)
+            if msg.to != self.member_id:
+                raise FrameError(f"message for member {msg.to:x} reached member {self.member_id:x}")
+            self._on_message(msg)
+        elif kind in (FRAME_PROPOSE, FRAME_PROPOSE_RESULT):
+            self._on_frame(from_id, kind, payload)
+        else:
+            raise FrameError(f"unknown frame type {kind}")
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -375,17 +443,7 @@ class Transport:
                     log.warning("refusing peer from another cluster", peer=peer, cluster=f"{cluster_id:x}",
                                 ours=f"{self.cluster_id:x}")
                 return
-            while True:
-                kind, payload = await read_frame(reader, self._max_frame)
-                if kind == FRAME_RAFT:
-                    msg = decode(payload)
-                    if msg.to != self.member_id:
-                        raise FrameError(f"message for member {msg.to:x} reached member {self.member_id:x}")
-                    self._on_message(msg)
-                elif kind in (FRAME_PROPOSE, FRAME_PROPOSE_RESULT):
-                    self._on_frame(from_id, kind, payload)
-                else:
-                    raise FrameError(f"unknown frame type {kind}")
+            await self._receive(from_id, reader)
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             pass
         except (FrameError, ValueError, TypeError, msgpack.UnpackException, ssl.SSLError) as exc:

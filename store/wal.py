@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
+import queue
 import struct
 import threading
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,6 +157,55 @@ def _is_zero(buf: bytes, pos: int) -> bool:
     return buf.count(0, pos) == len(buf) - pos
 
 
+class _WriterThread:
+    """One long-lived thread that runs the WAL's writes and syncs, started on first use.
+
+    Every member hands over one batch per fdatasync; ``asyncio.to_thread`` (an executor hand-off, a
+    copied context, two chained futures) cost twice the CPU of a queue put and a ``call_soon_threadsafe``.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[asyncio.AbstractEventLoop, asyncio.Future[None],
+                                             Callable[[], None]] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def run(self, fn: Callable[[Sequence[_Batch]], None], batches: Sequence[_Batch]) -> asyncio.Future[None]:
+        """Run ``fn(batches)`` on the thread; the future completes (or fails) with it."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._main, name="wal-writer", daemon=True)
+            self._thread.start()
+        self._queue.put((loop, future, functools.partial(fn, batches)))
+        return future
+
+    def stop(self) -> None:
+        """End the thread once the work handed over is done (it is a daemon: exiting never waits for it)."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread = None
+
+    def _main(self) -> None:
+        while (item := self._queue.get()) is not None:
+            loop, future, call = item
+            error: BaseException | None = None
+            try:
+                call()
+            except BaseException as exc:  # handed to the waiting coroutine, which decides
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(_settle, future, error)
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
 class Wal:
     """An append-only log of raft entries and hard state, one ``fdatasync`` per batch.
 
@@ -177,6 +228,7 @@ class Wal:
         self._pending_done: asyncio.Future[None] | None = None
         self._writing = False
         self._flush_task: asyncio.Task[None] | None = None
+        self._writer = _WriterThread()
         self._io_lock = threading.Lock()  # one writer at a time: the flusher thread or a direct caller
         self.fsync_seconds = Histogram("etcd_disk_wal_fsync_duration_seconds",
                                        "Latency of the WAL's fdatasync, one per batch of appended entries.")
@@ -397,7 +449,7 @@ class Wal:
                 batches, done = self._pending, self._pending_done
                 self._pending, self._pending_done = [], None
                 try:
-                    await asyncio.to_thread(self._flush, batches)
+                    await self._writer.run(self._flush, batches)
                 except BaseException as exc:
                     if not done.done():
                         done.set_exception(exc)
@@ -471,11 +523,12 @@ class Wal:
                 await self._flush_task
         if self._pending and not self._closed:
             batches, self._pending = self._pending, []
-            await asyncio.to_thread(self._flush, batches)
+            await self._writer.run(self._flush, batches)
         self.close()
 
     def close(self) -> None:
         """Close the file; pending batches must have been awaited first."""
+        self._writer.stop()
         with self._io_lock:
             if not self._closed and self._fd >= 0:
                 os.close(self._fd)
@@ -512,14 +565,18 @@ class SnapshotFiles:
         """Write ``snapshot`` durably (blocking); a crash leaves either the old files or the complete new one."""
         return self.save_parts(snapshot.meta, (snapshot.data,))
 
-    def save_parts(self, meta: SnapshotMeta, parts: Sequence[bytes]) -> Path:
+    def save_parts(self, meta: SnapshotMeta, parts: Sequence[bytes], extends: tuple[int, int] | None = None) -> Path:
         """Write a snapshot whose data is ``parts`` concatenated, without ever concatenating them in memory.
+
+        With ``extends`` (the term and index of a saved snapshot), the file holds only what follows that
+        snapshot's data: the snapshot's data is the extended one's followed by ``parts``.
 
         The file is ``header | msgpack meta | data``: the data is written as it is, never re-packed or
         joined, because copying a large snapshot costs a pass over hundreds of MB (and, on a member's
         event loop, holds the GIL all along).
         """
-        head = _pack([meta.term, meta.index, meta.conf_state.voters, meta.conf_state.learners])
+        fields = [meta.term, meta.index, meta.conf_state.voters, meta.conf_state.learners]
+        head = _pack(fields if extends is None else [*fields, *extends])
         crc = zlib.crc32(head)
         for part in parts:
             crc = zlib.crc32(part, crc)
@@ -543,39 +600,60 @@ class SnapshotFiles:
         return path
 
     def read(self, term: int, index: int) -> Snapshot:
-        """The snapshot saved for (term, index) (blocking); raises WalCorruptError if it is damaged."""
-        return self._read(self._path(term, index))
+        """The snapshot saved for (term, index), with the data of every snapshot it extends (blocking);
+        raises WalCorruptError if any file of it is damaged or missing."""
+        return self._resolve(self._path(term, index))
 
-    def _read(self, path: Path) -> Snapshot:
+    def read_own(self, term: int, index: int) -> bytes:
+        """Only the data the file of (term, index) holds itself (what follows the snapshot it extends)."""
+        return self._read(self._path(term, index))[0].data
+
+    def _read(self, path: Path) -> tuple[Snapshot, tuple[int, int] | None]:
         # The data is read into its own bytes, not sliced out of the whole file: slicing copies it with
         # the GIL held, which stalls the event loop of the member reading it back.
-        with open(path, "rb") as f:
-            header = f.read(_SNAP_HEADER.size)
-            if len(header) < _SNAP_HEADER.size:
-                raise WalCorruptError(f"snapshot {path} is truncated")
-            magic, crc, head_len = _SNAP_HEADER.unpack(header)
-            head = f.read(head_len) if magic == _SNAP_MAGIC else b""
-            data = f.read()
+        try:
+            with open(path, "rb") as f:
+                header = f.read(_SNAP_HEADER.size)
+                if len(header) < _SNAP_HEADER.size:
+                    raise WalCorruptError(f"snapshot {path} is truncated")
+                magic, crc, head_len = _SNAP_HEADER.unpack(header)
+                head = f.read(head_len) if magic == _SNAP_MAGIC else b""
+                data = f.read()
+        except FileNotFoundError:
+            raise WalCorruptError(f"snapshot {path} is missing") from None
         if magic != _SNAP_MAGIC or len(head) < head_len or zlib.crc32(data, zlib.crc32(head)) != crc:
             raise WalCorruptError(f"snapshot {path} fails its CRC check")
-        term, index, voters, learners = _unpack(head)
-        return Snapshot(SnapshotMeta(index, term, ConfState(tuple(voters), tuple(learners))), data)
+        term, index, voters, learners, *extends = _unpack(head)
+        snap = Snapshot(SnapshotMeta(index, term, ConfState(tuple(voters), tuple(learners))), data)
+        return snap, (extends[0], extends[1]) if extends else None
+
+    def _extended(self, path: Path) -> tuple[int, int] | None:
+        """The (term, index) the file at ``path`` extends, read from its head alone (None: a whole snapshot)."""
+        with open(path, "rb") as f:
+            _, _, head_len = _SNAP_HEADER.unpack(f.read(_SNAP_HEADER.size))
+            _, _, _, _, *extends = _unpack(f.read(head_len))
+        return (extends[0], extends[1]) if extends else None
+
+    def _resolve(self, path: Path) -> Snapshot:
+        snap, extends = self._read(path)
+        parts = [snap.data]
+        while extends is not None:
+            older, extends = self._read(self._path(*extends))
+            parts.append(older.data)
+        parts.reverse()
+        return Snapshot(snap.meta, b"".join(parts)) if len(parts) > 1 else snap
 
     def load(self, markers: Sequence[SnapshotMarker]) -> Snapshot | None:
         """The newest snapshot the WAL has a marker for; a damaged newer file is skipped with a warning."""
         known = {(m.term, m.index) for m in markers}
         candidates = []
         for path in self.directory.glob("*.snap"):
-            try:
-                term_s, index_s = path.stem.split("-")
-                key = (int(term_s, 16), int(index_s, 16))
-            except ValueError:
-                continue
+            key = _snap_key(path)
             if key in known:
                 candidates.append((key[1], key[0], path))
         for _, _, path in sorted(candidates, reverse=True):
             try:
-                return self._read(path)
+                return self._resolve(path)
             except WalCorruptError as exc:
                 log.warning("skipping damaged snapshot", path=str(path), err=str(exc))
         if known and max(m.index for m in markers) > 0:
@@ -583,15 +661,35 @@ class SnapshotFiles:
         return None
 
     def purge(self) -> int:
-        """Keep the newest ``keep`` snapshot files and delete the rest; returns how many went."""
-        files = sorted(self.directory.glob("*.snap"), key=lambda p: int(p.stem.split("-")[1], 16))
+        """Keep the newest ``keep`` snapshot files and the files they extend, delete the rest; returns how many went."""
+        files = sorted(self.directory.glob("*.snap"), key=lambda p: _snap_key(p)[1])
+        kept: set[Path] = set()
+        for newest in files[len(files) - self.keep:] if self.keep else []:
+            path: Path | None = newest
+            while path is not None and path not in kept:
+                kept.add(path)
+                try:
+                    extends = self._extended(path)
+                except (OSError, ValueError, struct.error, msgpack.UnpackException):
+                    extends = None  # a damaged file: load() skips it, nothing it names needs keeping for it
+                path = self._path(*extends) if extends is not None else None
         removed = 0
-        for path in files[:-self.keep] if self.keep else files:
-            path.unlink(missing_ok=True)
-            removed += 1
+        for path in files:
+            if path not in kept:
+                path.unlink(missing_ok=True)
+                removed += 1
         if removed:
             _fsync_dir(self.directory)
         return removed
+
+
+def _snap_key(path: Path) -> tuple[int, int]:
+    """(term, index) from a snapshot file's name; (-1, -1) for a name that is not one."""
+    try:
+        term_s, index_s = path.stem.split("-")
+        return int(term_s, 16), int(index_s, 16)
+    except ValueError:
+        return -1, -1
 
 
 @dataclass(slots=True)

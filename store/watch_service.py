@@ -5,6 +5,10 @@ service wakes the owning stream, which sends control responses first (``created`
 and then each ready watcher's batches, oldest first. One task per stream reads requests, one
 writes responses, and they share a single ordered outbox so that a watcher's ``created`` response
 always precedes its events and nothing follows its ``canceled`` response.
+
+A progress response promises the client that every event up to its header revision has been sent,
+so it goes out only once every watcher of the stream is synced and has nothing left to send; until
+then a requested one waits (etcd's deferred progress) rather than overtaking queued events.
 """
 
 from __future__ import annotations
@@ -41,8 +45,9 @@ class _Stream:
     def __init__(self) -> None:
         self.watchers: dict[int, Watcher] = {}
         self.ids: dict[Watcher, int] = {}
-        self.outbox: deque[rpc_pb2.WatchResponse | Watcher | None] = deque()
+        self.outbox: deque[rpc_pb2.WatchResponse | Watcher] = deque()
         self.ready: dict[Watcher, None] = {}
+        self.progress_requested = False  # requests that arrive before the reply share it, as in etcd
         self.wakeup = asyncio.Event()
         self.next_id = 0
 
@@ -59,6 +64,7 @@ class WatchService:
         self.hub = hub
         self._no_leader_grace = no_leader_grace
         self._owners: dict[Watcher, _Stream] = {}
+        self._awaiting_progress: dict[_Stream, None] = {}
         hub.on_ready = self._on_ready
         self._sync_wanted = asyncio.Event()
         self._progress_interval = progress_interval
@@ -85,6 +91,9 @@ class WatchService:
         while True:
             if self.hub.unsynced_count:
                 self.hub.sync()
+                # A watcher can turn synced without an event to wake its stream; a deferred reply may be due.
+                for stream in self._awaiting_progress:
+                    stream.wake()
                 await asyncio.sleep(0)
                 continue
             self._sync_wanted.clear()
@@ -127,6 +136,7 @@ class WatchService:
                 async for response in self._pending(stream):
                     yield response
         finally:
+            self._awaiting_progress.pop(stream, None)
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
@@ -143,7 +153,8 @@ class WatchService:
                 elif which == "cancel_request":
                     self._cancel(stream, request.cancel_request.watch_id)
                 elif which == "progress_request":
-                    stream.outbox.append(None)
+                    stream.progress_requested = True
+                    self._awaiting_progress[stream] = None
                 stream.wake()
         finally:
             stream.wake()
@@ -183,19 +194,27 @@ class WatchService:
         stream.outbox.append(rpc_pb2.WatchResponse(header=self.core.header(), watch_id=watch_id, canceled=True))
 
     async def _pending(self, stream: _Stream) -> AsyncIterator[rpc_pb2.WatchResponse]:
-        """Everything sendable now: control responses first, then each ready watcher's batches."""
-        while stream.outbox or stream.ready:
+        """Everything sendable now: control responses first, then each ready watcher's batches, then a
+        requested progress response if the stream has caught up.
+
+        Each progress check and its header are taken in one step with no await between them, so the
+        header revision never exceeds what the stream has already sent.
+        """
+        while True:
             if stream.outbox:
                 item = stream.outbox.popleft()
                 if isinstance(item, rpc_pb2.WatchResponse):
                     yield item
-                elif item is None:
-                    # A progress request: valid only once every watcher here has caught up.
-                    if all(w.synced for w in stream.watchers.values()):
-                        yield rpc_pb2.WatchResponse(header=self.core.header(), watch_id=_ALL_PROGRESS)
-                elif item in stream.ids and not item.has_pending and item not in stream.ready:
+                elif item in stream.ids and _caught_up(item) and item not in stream.ready:
                     yield rpc_pb2.WatchResponse(header=self.core.header(), watch_id=stream.ids[item])
                 continue
+            if not stream.ready:
+                if stream.progress_requested and all(map(_caught_up, stream.watchers.values())):
+                    stream.progress_requested = False
+                    del self._awaiting_progress[stream]
+                    yield rpc_pb2.WatchResponse(header=self.core.header(), watch_id=_ALL_PROGRESS)
+                    continue
+                return
             watcher = next(iter(stream.ready))
             del stream.ready[watcher]
             watch_id = stream.ids.get(watcher)
@@ -213,3 +232,8 @@ class WatchService:
                 yield rpc_pb2.WatchResponse(header=self.core.header(), watch_id=watch_id, canceled=True,
                                             compact_revision=watcher.compact_revision,
                                             cancel_reason=errors.COMPACTED.message)
+
+
+def _caught_up(watcher: Watcher) -> bool:
+    """Whether ``watcher`` has been handed every event up to the current revision."""
+    return watcher.synced and not watcher.has_pending

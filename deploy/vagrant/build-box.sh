@@ -4,34 +4,30 @@
 # The box is Debian 12 from debootstrap: kernel, GRUB, systemd, openssh (user vagrant, the insecure key,
 # passwordless sudo), every Debian package a tinykube node runs, an empty machine-id (each VM makes its
 # own, so DHCP leases differ) and a wheelhouse of tinykube's Python dependencies, so that provisioning
-# needs no network (the dependencies come installed in /opt/tinykube). The project's own wheel is not in the box: it travels in the synced folder, so a
-# code change needs no rebuild. The box is cached by the hash of what goes into it.
+# needs no network (the dependencies come installed in /opt/tinykube). The project's own wheel is not in the
+# box: it travels in the synced folder, so a code change needs no rebuild. Two cached layers, each named by
+# the hash of what goes into it: the debootstrap result (build-rootfs.sh, the slow part), and the box made
+# from it here (this script, the rootfs, the dependency wheels), so a new dependency or a change to the
+# configuration below rebuilds only the second.
 #
 # Environment: TINYKUBE_VAGRANT_CACHE (default /var/cache/tinykube-vagrant) holds the box, the build
-# and VAGRANT_HOME; DEBIAN_MIRROR (default http://deb.debian.org/debian) is the only network source.
+# and VAGRANT_HOME; DEBIAN_MIRROR (default http://deb.debian.org/debian, for build-rootfs.sh) is the only
+# network source.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 CACHE=${TINYKUBE_VAGRANT_CACHE:-/var/cache/tinykube-vagrant}
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 BOX_NAME=tinykube/bookworm
 export VAGRANT_HOME=${VAGRANT_HOME:-$CACHE/vagrant.d}
 VENV=$REPO/.venv
 INSECURE_KEY=$(ls /usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub 2>/dev/null | head -1)
 
-# What the VMs need beyond a minimal system: boot, login, systemd tools, Python, and the node's packages
-# (the same set deploy/setup-host.sh installs on a host, minus the benchmark and test peers).
-BASE_PACKAGES=(systemd-sysv udev dbus kmod linux-image-amd64 initramfs-tools zstd grub-pc openssh-server sudo
-               rsync netbase procps iproute2 iputils-ping python3 python3-venv ca-certificates)
-NODE_PACKAGES=(iptables nftables conntrack bridge-utils ipset busybox-static docker-registry haproxy etcd-client
-               containernetworking-plugins)
-
 log() { printf '[build-box %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 [[ $EUID -eq 0 ]] || die "run as root (debootstrap and chroot)"
-for cmd in debootstrap qemu-system-x86_64 qemu-img sfdisk mkfs.ext4 vagrant; do
+for cmd in zstd qemu-system-x86_64 qemu-img sfdisk mkfs.ext4 vagrant; do
   command -v "$cmd" >/dev/null || die "missing $cmd: run 'bash deploy/setup-host.sh vagrant'"
 done
 [[ -n $INSECURE_KEY ]] || die "vagrant's insecure public key not found (is vagrant installed?)"
@@ -51,8 +47,8 @@ log "wheelhouse of tinykube's dependencies"
 rm -f "$WORK"/wheels/tinykube-*.whl
 ls "$WORK"/wheels/*.whl >/dev/null || die "pip wheel produced no dependency wheels"
 
-HASH=$( { sha256sum <"$0"; printf '%s\n' "${BASE_PACKAGES[@]}" "${NODE_PACKAGES[@]}"; (cd "$WORK/wheels" && ls); } \
-        | sha256sum | cut -c1-16)
+ROOTFS_TARBALL=$(bash "$HERE/build-rootfs.sh")
+HASH=$( { sha256sum <"$0"; basename "$ROOTFS_TARBALL"; (cd "$WORK/wheels" && ls); } | sha256sum | cut -c1-16)
 BOX=$CACHE/boxes/tinykube-bookworm-$HASH.box
 ADDED=$VAGRANT_HOME/tinykube-box.hash
 
@@ -60,10 +56,9 @@ if [[ -f $BOX ]]; then
   log "box $BOX is current (hash $HASH): skipping the build"
 else
   ROOTFS=$WORK/rootfs
-  log "debootstrap bookworm from $MIRROR"
-  packages=$(IFS=,; echo "${BASE_PACKAGES[*]},${NODE_PACKAGES[*]}")
-  DEBIAN_FRONTEND=noninteractive debootstrap --variant=minbase --include="$packages" bookworm "$ROOTFS" "$MIRROR" \
-    >"$WORK/debootstrap.log" 2>&1 || { tail -20 "$WORK/debootstrap.log" >&2; die "debootstrap failed"; }
+  log "unpacking $ROOTFS_TARBALL"
+  mkdir "$ROOTFS"
+  zstd -q -dc "$ROOTFS_TARBALL" | tar --numeric-owner --xattrs --xattrs-include='*' --acls -C "$ROOTFS" -xf -
 
   log "configuring the system"
   echo tinykube >"$ROOTFS/etc/hostname"
@@ -90,18 +85,26 @@ DHCP=ipv4
 ClientIdentifier=mac
 EOF
   chroot "$ROOTFS" systemctl enable systemd-networkd ssh >/dev/null 2>&1
+  # The packages' own haproxy and registry would hold the ports the cluster's take, and stopping them in
+  # provisioning took minutes under emulation: they never start.
+  chroot "$ROOTFS" systemctl disable haproxy.service docker-registry.service >/dev/null 2>&1
   for unit in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer; do
     ln -sf /dev/null "$ROOTFS/etc/systemd/system/$unit"
   done
   # Kernel features a node uses, loaded at boot; forwarding is on inside the VMs (their network has no way out).
   printf '%s\n' overlay br_netfilter vxlan >"$ROOTFS/etc/modules-load.d/tinykube.conf"
   printf '%s\n' net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 >"$ROOTFS/etc/sysctl.d/90-tinykube.conf"
+  # The kernel's log on the serial console as well (after tty0, so ttyS0 is /dev/console). tsc=reliable: under
+  # software emulation every vCPU's TSC is the host's, but the boot-time sync check, run on vCPUs the host
+  # schedules unevenly, finds them apart and falls back to the emulated HPET; then each clock read is a
+  # system call plus an emulated device access (~30 us here) instead of a vDSO read. With KVM the kernel
+  # prefers kvm-clock anyway.
   cat >"$ROOTFS/etc/default/grub" <<'EOF'
 GRUB_DEFAULT=0
 GRUB_TIMEOUT=0
 GRUB_DISTRIBUTOR=Debian
 GRUB_CMDLINE_LINUX_DEFAULT=""
-GRUB_CMDLINE_LINUX="console=tty0 console=ttyS0,115200 net.ifnames=0 biosdevname=0"
+GRUB_CMDLINE_LINUX="console=tty0 console=ttyS0,115200 net.ifnames=0 biosdevname=0 tsc=reliable"
 GRUB_TERMINAL="console serial"
 GRUB_SERIAL_COMMAND="serial --speed=115200"
 GRUB_DISABLE_OS_PROBER=true
@@ -125,8 +128,6 @@ echo o >/proc/sysrq-trigger
 sleep 60  # power-off is asynchronous: init must not exit (and panic) before it happens
 EOF
   chmod +x "$ROOTFS/usr/local/sbin/tinykube-install-grub"
-  chroot "$ROOTFS" apt-get clean
-  rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/log/*.log
 
   log "disk image"
   kernel=$(ls "$ROOTFS"/boot/vmlinuz-* | head -1)

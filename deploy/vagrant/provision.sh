@@ -44,6 +44,51 @@ ln -sf "$VENV/bin/tkctl" /usr/local/bin/tkctl
 # The packages' own services would hold the ports the cluster's load balancer and registry use.
 systemctl disable --now haproxy.service docker-registry.service >/dev/null 2>&1 || true
 
+# Diagnosing a VM that stops answering: the kernel's log goes to the serial console (the box boots with
+# console=ttyS0; `make vagrant-test` writes each console to a file), so the kernel's lockup and hung-task
+# reports, a heartbeat with the guest's load, free memory and pressure every 30 s, and SysRq dumps sent
+# from the host (`virsh send-key DOMAIN KEY_LEFTALT KEY_SYSRQ KEY_L`) are there after a hang. The journal is
+# kept on disk for a later look (`vagrant reload` then `journalctl -b -1`).
+sysctl -q -w kernel.sysrq=1 kernel.softlockup_all_cpu_backtrace=1 kernel.hung_task_timeout_secs=60 \
+  kernel.hung_task_warnings=-1 kernel.printk="7 4 1 7"
+install -d /var/log/journal
+systemd-tmpfiles --create --prefix /var/log/journal
+journalctl --flush
+cat >/usr/local/sbin/tinykube-console-heartbeat <<'EOF_HEARTBEAT'
+#!/bin/bash
+# One kernel-log line every 30 s (so on the serial console too); the biggest processes every 5 minutes.
+# Shell builtins only, no process per line: under emulation on a busy host each fork and exec takes seconds.
+psi() {  # psi RESOURCE: REPLY=its "some" pressure, avg10
+  local line
+  read -r line <"/proc/pressure/$1" 2>/dev/null || { REPLY=-; return; }
+  line=${line#*avg10=}
+  REPLY=${line%% *}
+}
+for ((beat = 0; ; beat++)); do
+  read -r l1 l5 l15 _ </proc/loadavg
+  while read -r key value _; do [[ $key == MemAvailable: ]] && break; done </proc/meminfo
+  psi cpu; cpu=$REPLY; psi memory; memory=$REPLY; psi io; io=$REPLY
+  printf -v wall '%(%T)T' -1
+  echo "<5>tinykube-heartbeat: load $l1 $l5 $l15, MemAvailable $((value / 1024)) MiB, pressure avg10 cpu $cpu" \
+       "memory $memory io $io, wall $wall" >/dev/kmsg
+  if ((beat % 10 == 0)); then
+    echo "<5>tinykube-heartbeat: RSS MiB $(ps -eo rss=,comm= --sort=-rss | head -8 | awk '{printf "%s=%d ", $2, $1 / 1024}')" >/dev/kmsg
+  fi
+  sleep 30
+done
+EOF_HEARTBEAT
+chmod +x /usr/local/sbin/tinykube-console-heartbeat
+cat >/etc/systemd/system/tinykube-console-heartbeat.service <<'EOF_UNIT'
+[Unit]
+Description=tinykube: the guest's load and memory on the kernel log (serial console) every 30 s
+[Service]
+ExecStart=/usr/local/sbin/tinykube-console-heartbeat
+[Install]
+WantedBy=multi-user.target
+EOF_UNIT
+systemctl daemon-reload
+systemctl enable --now tinykube-console-heartbeat.service >/dev/null 2>&1
+
 install -d -m 0700 /etc/tinykube
 umask 077
 printf 'TINYKUBE_JOIN_TOKEN=%s\n' "$TINYKUBE_JOIN_TOKEN" >/etc/tinykube/join-token.env

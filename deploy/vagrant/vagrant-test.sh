@@ -17,6 +17,13 @@ export VAGRANT_HOME=${VAGRANT_HOME:-$TINYKUBE_VAGRANT_CACHE/vagrant.d}
 export TINYKUBE_LIBVIRT_POOL=${TINYKUBE_LIBVIRT_POOL:-tinykube-vagrant}
 export TINYKUBE_CLUSTER=${TINYKUBE_CLUSTER:-tinykube}
 export VAGRANT_DEFAULT_PROVIDER=libvirt
+export LIBVIRT_DEFAULT_URI=qemu:///system
+# Each VM's serial console (the guest kernel's log, heartbeats, SysRq dumps), kept after teardown for a look.
+export TINYKUBE_CONSOLE_LOG_DIR=$TINYKUBE_VAGRANT_CACHE/console-logs
+# The VMs live for one run and are never booted again: qemu may ignore their flushes (each one cost 43 ms
+# here). What they write still reaches the image through the host's page cache; only a host crash loses
+# it, and that ends the run anyway.
+export TINYKUBE_DISK_CACHE=${TINYKUBE_DISK_CACHE:-unsafe}
 SUBNET=${TINYKUBE_SUBNET:-192.168.56}
 STATE=/var/lib/tinykube/$TINYKUBE_CLUSTER
 WORK=$(mktemp -d /tmp/tinykube-vagrant-test.XXXXXX)
@@ -31,8 +38,10 @@ stage() {  # stage NAME COMMAND...: run it, print and remember how long it took
   log "== $name"
   "$@"
   local took=$((SECONDS - began))
-  STAGE_TIMES+=("$(printf '%-28s %5ds' "$name" "$took")")
-  log "== $name: done in ${took}s"
+  local load
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
+  STAGE_TIMES+=("$(printf '%-28s %5ds  (host load %s)' "$name" "$took" "$load")")
+  log "== $name: done in ${took}s (host load average $load)"
 }
 vg() { "$ENV_SH" exec env -C "$HERE" vagrant "$@"; }
 kc() { "$ENV_SH" exec kubectl --kubeconfig "$KUBECONFIG_FILE" --cache-dir "$WORK/kube-cache" --request-timeout=20s "$@"; }
@@ -45,6 +54,24 @@ until_ok() {  # until_ok SECONDS WHAT COMMAND...: retry every 5 s
   done
 }
 
+diagnose_vms() {  # on failure, while the VMs still run: where each vCPU is, and the guest kernel's own dumps
+  local dom
+  for dom in $(virsh list --name 2>/dev/null | grep "^${TINYKUBE_CLUSTER}_"); do
+    # Each vCPU's instruction pointer, privilege level (CPL 0: in the kernel) and whether it is halted (idle).
+    log "$dom: $(virsh domstate "$dom" 2>&1); vCPUs: $(virsh qemu-monitor-command --hmp "$dom" 'info registers -a' 2>&1 \
+      | awk '/^CPU#/ {printf "%s ", $1} /^RIP=/ {printf "%s %s %s; ", $1, $4, $8}')"
+    # SysRq to the guest's keyboard: backtraces of the CPUs (l), blocked tasks (w), memory (m), onto its console.
+    for key in KEY_L KEY_W KEY_M; do virsh send-key "$dom" KEY_LEFTALT KEY_SYSRQ "$key" >/dev/null 2>&1 || true; done
+  done
+  sleep 15
+  for log_file in "$TINYKUBE_CONSOLE_LOG_DIR"/*-console.log; do
+    [[ -f $log_file ]] || continue
+    log "last lines of $log_file:"
+    tail -n 30 "$log_file" | sed "s/^/  $(basename "$log_file" -console.log)| /" >&2
+  done
+  log "whole serial consoles (kernel log, heartbeats, SysRq dumps): $TINYKUBE_CONSOLE_LOG_DIR/"
+}
+
 teardown() {
   local rc=$?
   # Ignored from here on (and by the commands below): a second Ctrl-C or TERM must not cut the destroy short
@@ -52,9 +79,10 @@ teardown() {
   trap - EXIT
   trap '' INT TERM
   if [[ $rc -ne 0 ]]; then
-    log "FAILED (exit $rc); bring-up logs of the nodes follow"
+    log "FAILED (exit $rc); the VMs' state and bring-up logs follow"
+    diagnose_vms || true
     for n in node1 node2 node3; do
-      on "$n" "sudo tail -n 25 $STATE/logs/bringup.log" 2>/dev/null | sed "s/^/  $n| /" >&2 || true
+      timeout 120 "$ENV_SH" exec env -C "$HERE" vagrant ssh "$n" -c "sudo tail -n 25 $STATE/logs/bringup.log" -- -q 2>/dev/null | sed "s/^/  $n| /" >&2 || true
     done
   fi
   if [[ ${TINYKUBE_VAGRANT_KEEP:-0} == 1 ]]; then
@@ -68,6 +96,8 @@ teardown() {
   fi
   log "stage times:"
   printf '  %s\n' "${STAGE_TIMES[@]}" >&2
+  log "host load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  log "VM consoles: $TINYKUBE_CONSOLE_LOG_DIR/"
   log "total $(( $(date +%s) - STARTED ))s, $( ((rc == 0)) && echo PASSED || echo FAILED)"
   exit "$rc"
 }
@@ -106,7 +136,8 @@ from tinykube.lifecycle import store_leader; print(store_leader(Cluster.load(Pat
 }
 
 served_by_dns() {  # the Service, by its DNS name, from the client pod
-  kc exec client -- wget -q -O - -T 5 http://web.default.svc.cluster.local/ | grep -q "served by web-"
+  # busybox 1.35's `wget -T` segfaults (exit 139, any address): the time limit comes from `timeout` instead.
+  kc exec client -- timeout 5 wget -q -O - http://web.default.svc.cluster.local/ | grep -q "served by web-"
 }
 
 start_client() {  # a client pod on a node that will survive
@@ -114,7 +145,7 @@ start_client() {  # a client pod on a node that will survive
   kc run client --image=busybox --restart=Never --overrides="{\"spec\":{\"nodeName\":\"$node\"}}" -- sleep 86400 >/dev/null
   kc wait --for=condition=Ready pod/client --timeout=600s >&2
   until_ok 300 "web by DNS name from a pod" served_by_dns
-  log "from pod client on $node: $(kc exec client -- wget -q -O - -T 5 http://web.default.svc.cluster.local/)"
+  log "from pod client on $node: $(kc exec client -- timeout 5 wget -q -O - http://web.default.svc.cluster.local/)"
 }
 
 LEADER=""
@@ -139,6 +170,7 @@ survives() {
 }
 
 main() {
+  rm -rf "$TINYKUBE_CONSOLE_LOG_DIR" && mkdir -p "$TINYKUBE_CONSOLE_LOG_DIR"
   stage "box (build or reuse)" build_box
   stage "libvirt in netns" "$ENV_SH" up
   stage "vagrant up" vg up --provider=libvirt

@@ -1,6 +1,8 @@
 """CRI v1 ImageService over grpc.aio: ListImages, ImageStatus, PullImage, RemoveImage, ImageFsInfo.
 
-Store calls block (flock, unpacking), so they run in worker threads. Concurrent pulls of the same
+Store calls block (flock, unpacking), so they run in worker threads. Queries (status, lists) have threads
+of their own, as the RuntimeService's do: a kubelet asks ImageStatus before every container start, and behind
+a burst of sandbox creations in the shared pool that question waited seconds. Concurrent pulls of the same
 reference share one download. Image errors become gRPC statuses carrying the error's message.
 """
 
@@ -12,7 +14,9 @@ import base64
 import binascii
 import json
 import time
-from typing import Any, NoReturn
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 
@@ -46,6 +50,13 @@ _STATUS = {
 }
 # The sandbox image is pinned: kubelet's image garbage collection never removes it.
 PINNED_REPOSITORIES = ("docker.io/library/pause",)
+
+T = TypeVar("T")
+_QUERIES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="image-query")
+
+
+async def _query(fn: Callable[..., T], *args: Any) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_QUERIES, fn, *args)
 
 
 async def _abort(context: grpc.aio.ServicerContext[Any, Any], err: ImageError) -> NoReturn:
@@ -90,28 +101,35 @@ class ImageServicer(api_pb2_grpc.ImageServiceServicer):
 
     async def ListImages(self, request: cri.ListImagesRequest, context: Any) -> cri.ListImagesResponse:
         wanted = request.filter.image.image if request.HasField("filter") else ""
-        try:
+        def listing() -> list[cri.Image]:
             if wanted:
-                record = await asyncio.to_thread(self.store.find, wanted)
+                record = self.store.find(wanted)
                 records = [record] if record is not None else []
             else:
-                records = await asyncio.to_thread(self.store.images)
+                records = self.store.images()
+            return [self._image(r) for r in records]
+
+        try:
+            images = await _query(listing)
         except ImageError as err:
             await _abort(context, err)
-        images = await asyncio.to_thread(lambda: [self._image(r) for r in records])
         return cri.ListImagesResponse(images=images)
 
     async def ImageStatus(self, request: cri.ImageStatusRequest, context: Any) -> cri.ImageStatusResponse:
+        def status() -> tuple[ImageRecord, cri.Image] | None:
+            record = self.store.find(request.image.image)
+            return None if record is None else (record, self._image(record))
+
         try:
-            record = await asyncio.to_thread(self.store.find, request.image.image)
+            found = await _query(status)
         except ImageError as err:
             await _abort(context, err)
-        if record is None:
+        if found is None:
             return cri.ImageStatusResponse()  # CRI: a missing image is an empty status, not an error
-        image = await asyncio.to_thread(self._image, record)
+        record, image = found
         info: dict[str, str] = {}
         if request.verbose:
-            config = await asyncio.to_thread(self.store.config, record)
+            config = await _query(self.store.config, record)
             info["info"] = json.dumps({"id": record.id, "manifestDigest": record.manifest_digest,
                                        "layers": record.layers, "config": json.loads(config.to_bytes())})
         return cri.ImageStatusResponse(image=image, info=info)

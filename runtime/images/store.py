@@ -5,8 +5,15 @@ Layout::
     ROOT/content/blobs/sha256/<hex>   manifests, configs and layer blobs (see content.py)
     ROOT/snapshots/<diff-id hex>/     one unpacked layer, an overlayfs lowerdir shared by every image using it
     ROOT/snapshots/empty/             the lowerdir of an image without layers
-    ROOT/images.json                  image records, names and leases
-    ROOT/lock                         flock held by every mutation, so the CLI and the daemon can share a root
+    ROOT/images.json                  image records and names
+    ROOT/leases/<holder>              one per lease: the layers a container's (or a build's) rootfs keeps
+    ROOT/lock                         flock: shared by queries and lease writes, exclusive for other mutations,
+                                      so the CLI and the daemon can share a root
+
+Leases are files of their own, not entries in ``images.json``: every pod start takes two (sandbox and
+container), and rewriting one file holding all of them made each start cost O(pods) with an fsync under the
+exclusive lock, serialising every sandbox and container creation on the node. A lease file is written
+(and fsynced) under the shared lock, so leases are taken in parallel while ``prune`` (exclusive) sees them all.
 
 An image's id is its config digest, as containerd's CRI plugin and docker report it. A snapshot
 stays while any image or lease (a container holding its rootfs) names it, which is the layer
@@ -71,7 +78,7 @@ class Rootfs:
 class _Metadata:
     images: dict[str, ImageRecord] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # full reference -> image id
-    leases: dict[str, list[str]] = field(default_factory=dict)  # holder -> diff ids it keeps alive
+    leases: dict[str, list[str]] = field(default_factory=dict)  # written by older versions; moved to files
 
 
 class ImageStore:
@@ -91,6 +98,8 @@ class ImageStore:
         (self.snapshot_dir / EMPTY_SNAPSHOT).mkdir(exist_ok=True)
         self._meta_path = root / "images.json"
         self._lock_path = root / "lock"
+        self._lease_dir = root / "leases"
+        self._lease_dir.mkdir(exist_ok=True)
 
     # ---- persistence -------------------------------------------------------------------------------
 
@@ -101,6 +110,9 @@ class ImageStore:
             fcntl.flock(lock, fcntl.LOCK_EX)
             meta = self._load()
             before = self._dump(meta)
+            for holder, layers in meta.leases.items():  # an older version's leases become files
+                self._write_lease(holder, "", layers)
+            meta.leases.clear()
             yield meta
             after = self._dump(meta)
             if after != before:
@@ -121,6 +133,41 @@ class ImageStore:
         with self._lock_path.open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_SH)
             yield self._load()
+
+    def _lease_path(self, holder: str) -> Path:
+        if not holder or "/" in holder or holder.startswith("."):
+            raise ValueError(f"invalid lease holder {holder!r}")
+        return self._lease_dir / holder
+
+    def _write_lease(self, holder: str, image_id: str, layers: Sequence[str]) -> None:
+        """Write ``holder``'s lease durably (a crash must not let prune take a running container's layers)."""
+        path = self._lease_path(holder)
+        tmp = self._lease_dir / f".{holder}.tmp"
+        with tmp.open("wb") as f:
+            f.write(json.dumps({"image": image_id, "layers": list(layers)}).encode())
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+
+    def _read_lease(self, holder: str) -> tuple[str, list[str]] | None:
+        """(image id, diff ids) of ``holder``'s lease, or None."""
+        try:
+            raw = json.loads(self._lease_path(holder).read_bytes())
+        except FileNotFoundError:
+            return None
+        except ValueError as err:
+            raise ImageError(f"lease {holder} in {self._lease_dir} is corrupt: {err}") from None
+        return str(raw.get("image", "")), [str(d) for d in raw.get("layers", [])]
+
+    def _held_layers(self, meta: _Metadata) -> set[str]:
+        """Every diff id some lease keeps (files, and an older version's entries not yet moved)."""
+        held = {d for layers in meta.leases.values() for d in layers}
+        with os.scandir(self._lease_dir) as entries:
+            for entry in entries:
+                if not entry.name.startswith("."):
+                    lease = self._read_lease(entry.name)
+                    held.update(lease[1] if lease is not None else ())
+        return held
 
     def _load(self) -> _Metadata:
         try:
@@ -220,11 +267,13 @@ class ImageStore:
         return Rootfs(record.id, lowerdirs, self.config(record))
 
     def lease(self, holder: str, text: str) -> Rootfs:
-        """Like ``rootfs``, and keep its snapshots until ``release(holder)``, even if the image is removed."""
-        with self._locked() as meta:
+        """Like ``rootfs``, and keep its snapshots until ``release(holder)``, even if the image is removed.
+
+        The image counts as in use while leased; ``release`` marks it used then (for LRU collection).
+        """
+        with self._reading() as meta:
             record = meta.images[self._resolve(meta, text)]
-            record.last_used = time.time()
-            meta.leases[holder] = list(record.layers)
+            self._write_lease(holder, record.id, record.layers)
         return self._rootfs(record)
 
     def hold_layers(self, holder: str, layers: Sequence[tuple[str, str]]) -> list[Path]:
@@ -232,30 +281,38 @@ class ImageStore:
 
         Unpacks the missing ones and adds them to ``holder``'s lease; returns their paths in order.
         """
-        with self._locked() as meta:
+        with self._locked():
             paths = []
             for blob, diff_id in layers:
                 target = self._snapshot(diff_id)
                 if not target.is_dir():
                     unpack_layer(self.content.path(blob), target, diff_id)
                 paths.append(target)
-            held = meta.leases.setdefault(holder, [])
+            image_id, held = self._read_lease(holder) or ("", [])
             held.extend(d for _, d in layers if d not in held)
+            self._write_lease(holder, image_id, held)
             return paths
 
     def release(self, holder: str) -> None:
         """Drop a lease; snapshots only it still held (their image was removed meanwhile) are pruned now."""
         with self._locked() as meta:
-            held = set(meta.leases.pop(holder, None) or ())
-            held -= {d for r in meta.images.values() for d in r.layers}
-            held -= {d for layers in meta.leases.values() for d in layers}
+            lease = self._read_lease(holder)
+            if lease is None:
+                return
+            image_id, layers = lease
+            self._lease_path(holder).unlink()  # made durable by images.json's fsync below (one ext4 journal)
+            if image_id in meta.images:
+                meta.images[image_id].last_used = time.time()
+            held = set(layers) - {d for r in meta.images.values() for d in r.layers}
+            if held:  # only then are the other leases read
+                held -= self._held_layers(meta)
         if held:  # the usual release frees nothing: a full prune walks every snapshot and blob
             self.prune()
 
     def in_use(self) -> set[str]:
         """Image ids whose every layer is held by some lease (images that running containers use)."""
         with self._reading() as meta:
-            held = {d for layers in meta.leases.values() for d in layers}
+            held = self._held_layers(meta)
             return {i for i, r in meta.images.items() if r.layers and set(r.layers) <= held}
 
     # ---- adding images -----------------------------------------------------------------------------
@@ -356,8 +413,7 @@ class ImageStore:
     def prune(self) -> None:
         """Delete snapshots and blobs no image or lease refers to (the refcount reaching zero)."""
         with self._locked() as meta:
-            layers = {d for r in meta.images.values() for d in r.layers}
-            layers |= {d for held in meta.leases.values() for d in held}
+            layers = {d for r in meta.images.values() for d in r.layers} | self._held_layers(meta)
             keep_snapshots = {digest_hex(d) for d in layers} | {EMPTY_SNAPSHOT}
             for entry in self.snapshot_dir.iterdir():
                 # Unpacking happens under this lock: an ``.unpack-*`` dir seen here is an interrupted one.

@@ -8,13 +8,13 @@ order, and its events reach the watch hub together once the txn is complete.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import attrgetter
 
 from store.mvcc.errors import CompactedError, FutureRevisionError, KeyNotFoundError, LeaseNotFoundError
 from store.mvcc.index import KeyIndex
 from store.mvcc.lessor import DEFAULT_MIN_TTL, Lessor
-from store.mvcc.snapshot import dump, load
+from store.mvcc.snapshot import can_extend, dump, dump_delta, load
 from store.mvcc.types import (
     Compare,
     CompareResult,
@@ -184,14 +184,22 @@ class KVStore:
 
     # ---- snapshots ------------------------------------------------------------------------------
 
-    def snapshot(self) -> bytes:
-        """The whole replicated state (history since compaction and leases included) as msgpack."""
+    def snapshot(self, since: int = 0) -> bytes:
+        """The whole replicated state (history since compaction and leases included) as msgpack, or with
+        ``since`` (``can_extend(since)`` must hold) only what changed after that revision: a delta."""
+        if since:
+            return dump_delta(since, self._revision, self._compact, self._index, self.lessor)
         return dump(self._revision, self._compact, self._index, self.lessor)
 
-    def restore(self, data: bytes | memoryview) -> None:
-        """Replace the state with a snapshot's. Leases come back without expiry (``promote`` starts it);
-        watchers stay and catch up from the new history (or are cancelled if it is compacted past them)."""
-        state = load(data)
+    def can_extend(self, since: int) -> bool:
+        """Whether ``snapshot(since)`` can still be taken (no compaction dropped events after ``since``)."""
+        return can_extend(since, self._revision, self._compact)
+
+    def restore(self, data: bytes | memoryview, deltas: Sequence[bytes | memoryview] = ()) -> None:
+        """Replace the state with a snapshot's: a whole state, then the deltas on top of it. Leases come back
+        without expiry (``promote`` starts it); watchers stay and catch up from the new history (or are
+        cancelled if it is compacted past them)."""
+        state = load([data, *deltas])
         synced_through = self._revision
         self._revision = state.revision
         self._compact = state.compact_revision

@@ -158,6 +158,11 @@ def encode(msg: Message) -> bytes:
     )
 
 
+# Enum members by value: calling ``EntryType(value)`` costs more than building the entry itself.
+_ENTRY_TYPES = {int(t): t for t in EntryType}
+_MESSAGE_TYPES = {int(t): t for t in MessageType}
+
+
 def decode(data: bytes) -> Message:
     """Parse a message written by `encode`; raises ValueError on a malformed frame."""
     try:
@@ -168,9 +173,10 @@ def decode(data: bytes) -> Message:
         if snap is not None:
             s_index, s_term, voters, learners, s_data = snap
             snapshot = Snapshot(SnapshotMeta(s_index, s_term, ConfState(voters, learners)), s_data)
-        entries = [Entry(t, i, EntryType(ty), d) for t, i, ty, d in ents]
+        entry_types = _ENTRY_TYPES
+        entries = [Entry(t, i, entry_types[ty], d) for t, i, ty, d in ents]
         return Message(
-            MessageType(kind), to, from_, term, log_term, index, entries, commit, reject, hint, context, snapshot
+            _MESSAGE_TYPES[kind], to, from_, term, log_term, index, entries, commit, reject, hint, context, snapshot
         )
-    except (TypeError, ValueError, msgpack.UnpackException) as exc:
+    except (KeyError, TypeError, ValueError, msgpack.UnpackException) as exc:
         raise ValueError(f"malformed raft message frame ({len(data)} bytes): {exc}") from exc

@@ -200,7 +200,16 @@ def daemon_argv(tmp_path: Path, prefix: str, cni_conf_dir: Path, netns: str = ""
 
 
 def cri_stub(tmp_path: Path) -> tuple[grpc.Channel, api_pb2_grpc.RuntimeServiceStub]:
-    channel = grpc.insecure_channel(f"unix://{tmp_path}/cri.sock")
+    """A stub on a channel of its own, once the daemon answers on it.
+
+    The channel must not share gRPC's process-wide subchannel pool: right after a daemon is SIGKILLed
+    and restarted, the pool may still hold the connection to the dead daemon as READY. A new channel
+    then adopts it, drops to IDLE when the loss is noticed, and ``channel_ready_future`` (which asks to
+    connect only once) waits on that IDLE channel until it times out, however soon the new daemon serves.
+    Reconnect attempts stay at most a second apart, so readiness is seen within a second of the daemon's.
+    """
+    channel = grpc.insecure_channel(f"unix://{tmp_path}/cri.sock", options=[("grpc.use_local_subchannel_pool", 1),
+                                                                          ("grpc.max_reconnect_backoff_ms", 1000)])
     grpc.channel_ready_future(channel).result(timeout=30)
     return channel, api_pb2_grpc.RuntimeServiceStub(channel)
 

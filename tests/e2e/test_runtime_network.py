@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cni.flanneld import install_plugin
 from protos.cri import api_pb2 as cri
 from runtime.linux.cgroups import CgroupV1
 from tests.e2e.runtime_support import (
@@ -50,10 +50,7 @@ def node(request, tmp_path, prefix, processes, netns):
     conf_dir = tmp_path / "cni"
     conf_dir.mkdir()
     bin_dir = tmp_path / "cni-bin"
-    bin_dir.mkdir()
-    # tinykube's plugin as an executable named by its type, as the spec finds plugins
-    (bin_dir / "tinykube-cni").write_text(f"#!/bin/sh\nexec {sys.executable} -m cni.plugin\n")
-    (bin_dir / "tinykube-cni").chmod(0o755)
+    install_plugin(bin_dir)  # tinykube's plugin, named by its type as the spec finds plugins, as flanneld installs it
     net = _subnet(prefix)
     (conf_dir / "10-test.conflist").write_text(json.dumps({
         "cniVersion": "1.0.0", "name": f"{prefix}-net", "plugins": [

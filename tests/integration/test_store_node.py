@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import msgpack  # type: ignore[import-untyped]
 import pytest
 
 from protos.etcd import rpc_pb2
 from store.apply import Applier
 from store.errors import EtcdError
 from store.mvcc.kvstore import KVStore
-from store.node import NodeConfig, NotLeaderError, StoppedError, StoreNode
+from store.node import NodeConfig, NotLeaderError, StoppedError, StoreNode, _snapshot_frames
+from store.wal import SnapshotFiles
 
 NAMES = ("n1", "n2", "n3")
 
@@ -138,12 +141,18 @@ async def test_follower_restarted_from_disk_catches_up_from_the_log(cluster):
     assert node.applied_index == leader.applied_index or node.applied_index > 50
 
 
+async def start_and_stop_a_follower(c: Cluster) -> tuple[StoreNode, str]:
+    """Start a cluster that snapshots every 20 entries and stop a follower, for the leader's log to leave behind."""
+    c.overrides.update(snapshot_count=20, catchup_entries=5)
+    await start_all(c)
+    leader = await c.leader()
+    name = next(k for k, n in c.nodes.items() if not n.is_leader)
+    await c.stop(name)
+    return leader, name
+
+
 async def test_lagging_follower_catches_up_from_a_snapshot_and_restarts_from_its_own(cluster):
-    cluster.overrides.update(snapshot_count=20, catchup_entries=5)
-    await start_all(cluster)
-    leader = await cluster.leader()
-    name = next(k for k, n in cluster.nodes.items() if not n.is_leader)
-    await cluster.stop(name)
+    leader, name = await start_and_stop_a_follower(cluster)
     for i in range(120):
         await leader.propose(*put(b"k%d" % i, b"v%d" % i))
     assert leader.status()["first_index"] > 10  # the leader's log no longer reaches back to the follower
@@ -158,6 +167,62 @@ async def test_lagging_follower_catches_up_from_a_snapshot_and_restarts_from_its
     assert cluster.value(name, b"k0") == b"v0" and cluster.value(name, b"k119") == b"v119"
     await leader.propose(*put(b"after", b"1"))
     await cluster.converge(b"after", b"1")
+
+
+async def test_delta_snapshots_restore_and_install_the_same_state_as_the_members_applied(cluster):
+    leader, lagging = await start_and_stop_a_follower(cluster)
+    for i in range(160):
+        await leader.propose(*put(b"k%d" % (i % 30), b"v%d" % i))
+        if i == 60:  # compaction past the last snapshot: the next one is whole again
+            await leader.propose("compact", rpc_pb2.CompactionRequest(revision=40).SerializeToString())
+    await cluster.converge(b"k9", b"v159")
+    restarted = next(k for k, n in cluster.nodes.items() if n is not leader)
+    await cluster.stop(restarted)  # waits for a snapshot being written
+    snaps = SnapshotFiles(cluster.root / restarted)
+    keys = [tuple(int(x, 16) for x in path.stem.split("-")) for path in (snaps.directory).glob("*.snap")]
+    assert any(snaps.read(term, index).data != snaps.read_own(term, index) for term, index in keys)
+    await cluster.start(restarted)  # from its chain of snapshot files, then its WAL
+    await cluster.start(lagging)  # too far behind the leader's log: installs the leader's snapshot
+    await leader.propose(*put(b"last", b"1"))
+    await cluster.converge(b"last", b"1")
+    assert cluster.nodes[lagging].status()["snapshot_index"] > 0
+    states = {name: applier.snapshot() for name, applier in cluster.appliers.items()}
+    assert states[lagging] == states[restarted] == states[next(k for k, n in cluster.nodes.items() if n is leader)]
+
+
+async def test_a_member_restarts_from_a_format_3_snapshot_and_takes_whole_ones_after_it(cluster):
+    """Data dirs written before snapshot chains hold format-3 files: one head, then the whole state."""
+    leader, name = await start_and_stop_a_follower(cluster)
+    await cluster.start(name)
+    for i in range(60):
+        await leader.propose(*put(b"k%d" % i, b"v%d" % i))
+    await cluster.converge(b"k59", b"v59")
+    await cluster.stop(name)
+    snaps = SnapshotFiles(cluster.root / name)
+    term, index = max((tuple(int(x, 16) for x in path.stem.split("-")) for path in snaps.directory.glob("*.snap")),
+                      key=lambda key: key[1])
+    snap = snaps.read(term, index)
+    members, recent, states, legacy = _snapshot_frames(snap)
+    assert not legacy
+    applier = Applier(KVStore())
+    applier.restore(states[0], states[1:])
+    head = msgpack.packb([3, members, recent], use_bin_type=True)
+    snaps.save_parts(snap.meta, [struct.pack(">I", len(head)), head, applier.snapshot()])
+    assert _snapshot_frames(snaps.read(term, index))[3]
+
+    node = await cluster.start(name)
+    assert node.status()["snapshot_index"] == index
+    assert cluster.value(name, b"k0") == b"v0" and cluster.value(name, b"k59") == b"v59"
+    for i in range(60):  # its next snapshot is whole: a delta cannot extend a file without frame lengths
+        await leader.propose(*put(b"after%d" % i, b"1"))
+    await cluster.converge(b"after59", b"1")
+    await cluster.stop(name)
+    later = sorted((tuple(int(x, 16) for x in path.stem.split("-")) for path in snaps.directory.glob("*.snap")),
+                   key=lambda key: key[1])
+    first_after = next(key for key in later if key[1] > index)
+    assert snaps.read(*first_after).data == snaps.read_own(*first_after)
+    await cluster.start(name)
+    assert cluster.value(name, b"k0") == b"v0" and cluster.value(name, b"after59") == b"1"
 
 
 async def test_whole_cluster_restart_keeps_every_acknowledged_write(cluster):

@@ -6,7 +6,7 @@ import asyncio
 import ssl
 from pathlib import Path
 
-from store.raft.messages import ConfState, Message, MessageType, Snapshot, SnapshotMeta
+from store.raft.messages import ConfState, Entry, EntryType, Message, MessageType, Snapshot, SnapshotMeta
 from store.transport import FRAME_PROPOSE, Transport
 from tests.support.fake_apiserver import CertPair, issue_cert, make_ca
 
@@ -43,6 +43,27 @@ async def test_messages_and_frames_flow_both_ways(port):
         assert [m.term for m in got] == list(range(1, 101))  # in order, none lost
         assert b.transport.send_frame(1, FRAME_PROPOSE, b"request")
         assert await asyncio.wait_for(a.frames.get(), 5) == (2, FRAME_PROPOSE, b"request")
+    finally:
+        await a.transport.stop()
+        await b.transport.stop()
+
+
+async def test_frames_split_across_reads_arrive_whole_and_in_order(port):
+    """Many frames per read, frames cut by read boundaries, and a snapshot far larger than one read."""
+    a, b = Peer(1), Peer(2)
+    pb = port()
+    await b.transport.listen([f"http://127.0.0.1:{pb}"])
+    try:
+        a.transport.add_peer(2, [f"http://127.0.0.1:{pb}"])
+        entries = [Entry(1, i, EntryType.NORMAL, bytes([i % 256]) * (700 + i)) for i in range(1, 200)]
+        appends = [Message(MessageType.APP, to=2, from_=1, term=1, index=i, entries=entries[:i % 7])
+                   for i in range(300)]
+        snap = Message(MessageType.SNAP, to=2, from_=1, term=1,
+                       snapshot=Snapshot(SnapshotMeta(10, 1, ConfState((1, 2))), bytes(range(256)) * 4000))
+        sent = [*appends[:150], snap, *appends[150:]]
+        a.transport.send(sent)
+        got = [await asyncio.wait_for(b.messages.get(), 5) for _ in range(len(sent))]
+        assert got == sent
     finally:
         await a.transport.stop()
         await b.transport.stop()

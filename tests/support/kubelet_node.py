@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cni.flanneld import install_plugin
 from kubelet.cri import CriClient
 from kubelet.volumes.manager import Lookups, VolumeManager
 from kubelet.worker import Hub, NodeContext, PodWorkers
@@ -55,11 +56,17 @@ def import_images(runtime_root: Path) -> None:
                     "import", str(DEFAULT_IMAGES)], check=True, capture_output=True, timeout=120)
 
 
+def plugin_dir(tmp_path: Path) -> Path:
+    """A CNI bin dir holding ``tinykube-cni`` as flanneld installs it on a node."""
+    install_plugin(tmp_path / "cni-bin")
+    return tmp_path / "cni-bin"
+
+
 def runtime_argv(tmp_path: Path, prefix: str, netns: str | None) -> list[str]:
     argv = [sys.executable, "-m", "tinykube.cli", "runtime",
             "--listen", f"unix://{tmp_path}/cri.sock", "--root", str(tmp_path / "root"),
             "--state", str(tmp_path / "state"), "--cni-conf-dir", str(tmp_path / "cni"),
-            "--cni-bin-dir", f"/usr/lib/cni:{Path(sys.executable).parent}", "--cgroup-root", prefix,
+            "--cni-bin-dir", f"/usr/lib/cni:{plugin_dir(tmp_path)}", "--cgroup-root", prefix,
             "--cgroup-driver", "v1"]
     return ["nsenter", f"--net=/run/netns/{netns}", *argv] if netns else argv
 

@@ -160,3 +160,10 @@ def test_namespace_label_and_service_account_spelling():
     assert ns["metadata"]["labels"] == {"kubernetes.io/metadata.name": "team-a"}
     pod = defaulting.apply_defaults(REGISTRY, "io.k8s.api.core.v1.Pod", {"spec": {"serviceAccount": "robot"}})
     assert (pod["spec"]["serviceAccountName"], pod["spec"]["serviceAccount"]) == ("robot", "robot")
+
+
+def test_a_node_created_without_a_spec_reads_back_with_an_empty_one():
+    node = defaulting.apply_defaults(REGISTRY, "io.k8s.api.core.v1.Node", {"metadata": {"name": "n1"}})
+    assert node["spec"] == {}
+    cordoned = defaulting.apply_defaults(REGISTRY, "io.k8s.api.core.v1.Node", {"spec": {"unschedulable": True}})
+    assert cordoned["spec"] == {"unschedulable": True}

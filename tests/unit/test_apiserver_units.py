@@ -19,6 +19,7 @@ from api.protobuf import fields_of
 from apiserver import json_codec, openapi_proto, tables
 from apiserver.allocators import Allocators, RangeFull
 from apiserver.errors import APIError
+from apiserver.read_barrier import ReadBarrier
 from apiserver.registry import Registry, continue_token, parse_continue, scan
 from apiserver.watch_cache import WATCHER_BACKLOG, Event, ResourceCache, Selection
 from apiserver.watch_stream import WatchStream, shared_encoder
@@ -327,3 +328,75 @@ async def test_scans_shrink_their_reads_to_fit_the_message_limit() -> None:
     kvs, revision = await scan(fake, b"/registry/pods/")  # type: ignore[arg-type]
     assert [kv.key for kv in kvs] == fake.keys and revision == 7
     assert fake.limits[:4] == [500, 250, 125, 62]
+
+
+class TxnStore(FakeStore):
+    """Point reads and read-only transactions held at a gate the test opens, recording the keys each read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rounds: list[list[bytes]] = []
+        self.gate = asyncio.Event()
+        self.revision = 10
+
+    async def _answer(self, keys: list[bytes]) -> tuple[int, list[list[kv_pb2.KeyValue]]]:
+        self.rounds.append(keys)
+        revision = self.revision
+        await self.gate.wait()
+        return revision, [[kv for kv in self.kvs if kv.key == key] for key in keys]
+
+    async def range(
+        self, key: bytes, range_end: bytes | None = None, *, limit: int = 0, revision: int = 0, keys_only: bool = False
+    ) -> rpc_pb2.RangeResponse:
+        if range_end is not None:  # the watch cache's list
+            return await super().range(key, range_end, limit=limit, revision=revision, keys_only=keys_only)
+        at, (found,) = await self._answer([key])
+        resp = rpc_pb2.RangeResponse(kvs=found)
+        resp.header.revision = at
+        return resp
+
+    async def txn(self, compare: list[rpc_pb2.Compare], success: list[rpc_pb2.RequestOp]) -> rpc_pb2.TxnResponse:
+        at, answers = await self._answer([op.request_range.key for op in success])
+        resp = rpc_pb2.TxnResponse(succeeded=True)
+        resp.header.revision = at
+        for found in answers:
+            resp.responses.add().response_range.kvs.extend(found)
+        return resp
+
+
+async def _rounds(fake: TxnStore, count: int) -> None:
+    """Until `count` rounds have reached the store."""
+    async with asyncio.timeout(5):
+        while len(fake.rounds) < count:
+            await asyncio.sleep(0)
+
+
+async def test_consistent_reads_asked_together_share_one_round_and_never_one_sent_before_them() -> None:
+    fake = TxnStore()
+    barrier = ReadBarrier(fake)  # type: ignore[arg-type]
+    a, b = b"/registry/cm/ns/a", b"/registry/cm/ns/b"
+    first = [asyncio.create_task(barrier.read(key)) for key in (a, b, a)]
+    await _rounds(fake, 1)
+    assert fake.rounds == [[a, b]]  # one transaction for the three
+    fake.revision = 11  # a write acknowledged while that round is in flight
+    later = [asyncio.create_task(barrier.read(b)), asyncio.create_task(barrier.read())]
+    await _rounds(fake, 2)
+    assert fake.rounds[1] == [b, b"/registry/"]  # a round of its own: the one in flight began before these reads
+    fake.gate.set()
+    (kv_a, rev_a), (kv_b, rev_b), (kv_a2, _) = await asyncio.gather(*first)
+    assert kv_a is not None and kv_a2 is kv_a and kv_b is not None and rev_a == rev_b == 10
+    (kv_b2, rev_b2), (probe, rev_probe) = await asyncio.gather(*later)
+    assert kv_b2 is not None and probe is None and rev_b2 == rev_probe == 11
+
+
+async def test_consistent_gets_take_the_cached_object_of_the_version_the_store_names() -> None:
+    fake = TxnStore()
+    fake.gate.set()
+    async with _ready_cache(fake) as cache:
+        (a, _), _ = cache.snapshot(lambda o: True)
+        registry = Registry(fake)  # type: ignore[arg-type]
+        assert await registry.get("/registry/cm/ns/a", cache.decoded) is a
+        fake.kvs[0] = _kv("/registry/cm/ns/a", 12, 5, {"metadata": {"name": "a"}})  # newer than the cache
+        newer = await registry.get("/registry/cm/ns/a", cache.decoded)
+        assert newer is not None and newer is not a and newer["metadata"]["resourceVersion"] == "12"
+        assert await registry.get("/registry/cm/ns/zz", cache.decoded) is None and len(fake.rounds) == 3

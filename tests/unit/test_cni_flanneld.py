@@ -1,9 +1,11 @@
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 from cni.flanneld import ANNOTATION, conflist, install_plugin, peers, pod_gateway, write_conflist
 from cni.ipam import HostLocal
+from cni.spec import SUPPORTED_VERSIONS
 from cni.vxlan import Peer
 
 
@@ -37,11 +39,18 @@ def test_conflist_chains_our_plugin_with_portmap(tmp_path):
     assert written["plugins"][0]["mtu"] == 1450 and written["plugins"][0]["ipam"]["subnet"] == "10.244.2.0/24"
 
 
-def test_plugin_is_linked_into_the_bin_dir_idempotently(tmp_path):
+def test_plugin_launcher_is_installed_idempotently_and_answers_version(tmp_path):
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "tinykube-cni").symlink_to(Path(sys.executable).parent / "tinykube-cni")  # older installs
     install_plugin(tmp_path / "bin")
+    launcher = tmp_path / "bin" / "tinykube-cni"
+    first = launcher.stat()
     install_plugin(tmp_path / "bin")
-    link = tmp_path / "bin" / "tinykube-cni"
-    assert link.resolve() == (Path(sys.executable).parent / "tinykube-cni").resolve()
+    assert not launcher.is_symlink() and launcher.stat().st_ino == first.st_ino  # unchanged: not rewritten
+    assert launcher.read_text().startswith(f"#!{sys.executable} -IS\n")
+    out = subprocess.run([str(launcher)], input=b"{}", env={"CNI_COMMAND": "VERSION"}, capture_output=True,
+                         check=True, timeout=30)
+    assert json.loads(out.stdout)["supportedVersions"] == list(SUPPORTED_VERSIONS)
 
 
 def test_the_bridge_made_at_start_carries_the_gateway_the_plugin_hands_to_pods(tmp_path):

@@ -1,10 +1,10 @@
-"""The netlink attribute encoding ``cni.netlink`` sends: lengths, 4-byte padding, nesting."""
+"""The netlink attribute encoding ``cni.netlink_messages`` builds: lengths, 4-byte padding, nesting."""
 
 from __future__ import annotations
 
 import struct
 
-from cni import netlink
+from cni import netlink_messages as netlink
 
 
 def test_attributes_are_padded_and_parse_back_by_type() -> None:

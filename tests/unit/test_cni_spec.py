@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from cni import spec
+from cni import jsonwire, spec
 from cni.plugin import run
 
 BASE_ENV = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c1", "CNI_IFNAME": "eth0", "CNI_NETNS": "/run/netns/x",
@@ -45,3 +45,23 @@ def test_cni_args_are_parsed():
     inv = spec.parse({**BASE_ENV, "CNI_ARGS": "K8S_POD_NAME=web;K8S_POD_NAMESPACE=default"},
                      json.dumps(CONFIG).encode())
     assert inv.args == {"K8S_POD_NAME": "web", "K8S_POD_NAMESPACE": "default"}
+
+
+@pytest.mark.parametrize("value", [
+    {"cniVersion": "1.0.0", "ips": [{"address": "10.244.1.5/24"}], "mtu": 1450, "hairpin": True, "dns": {}},
+    [1, -2.5, 3e20, None, False, "caf\u00e9\n\"q\""], "text", 0, {"nested": [{"deep": [[]]}]},
+])
+def test_the_plugins_json_codec_reads_and_writes_what_json_does(value):
+    assert jsonwire.dumps(value) == json.dumps(value)
+    assert jsonwire.loads(json.dumps(value).encode()) == value
+    assert jsonwire.loads(" \n" + json.dumps(value, indent=1) + "\n ") == value
+
+
+@pytest.mark.parametrize("text", [b"", b"  ", b"{", b"{} trailing", b"[1,]", b'{"a" 1}', b"\xff"])
+def test_the_plugins_json_codec_refuses_what_json_refuses(text):
+    with pytest.raises(ValueError):
+        json.loads(text)
+    with pytest.raises(ValueError):
+        jsonwire.loads(text)
+    code, out = run(BASE_ENV, text)
+    assert code == 1 and json.loads(out)["code"] == spec.DECODE_FAILURE

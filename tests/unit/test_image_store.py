@@ -1,3 +1,4 @@
+import json
 import os
 
 import pytest
@@ -87,6 +88,38 @@ def test_a_lease_keeps_a_containers_layers_after_its_image_is_removed(tmp_path):
     store.remove("a")
     assert rootfs.lowerdirs[0].joinpath("a").exists()
     store.release("container-1")
+    assert not rootfs.lowerdirs[0].exists()
+
+
+def test_leases_outlive_the_store_instance_and_release_marks_the_image_used(tmp_path):
+    store = ImageStore(tmp_path)
+    img = image(store, "a", layer(store, a="a"))
+    store.lease("sandbox-1", "a")
+    store.lease("ctr-1", "a")
+    before = ImageStore(tmp_path).get("a").last_used
+    assert ImageStore(tmp_path).in_use() == {img.id}
+    ImageStore(tmp_path).release("ctr-1")
+    assert ImageStore(tmp_path).in_use() == {img.id}  # the sandbox still holds it
+    assert ImageStore(tmp_path).get("a").last_used > before
+    store.release("sandbox-1")
+    store.release("sandbox-1")  # releasing twice is no error
+    assert store.in_use() == set()
+    with pytest.raises(ValueError):
+        store.lease("../escape", "a")
+
+
+def test_leases_an_older_version_kept_in_images_json_still_hold_their_layers(tmp_path):
+    store = ImageStore(tmp_path)
+    img = image(store, "a", layer(store, a="a"))
+    rootfs = store.rootfs("a")
+    meta = json.loads((tmp_path / "images.json").read_text())
+    meta["leases"] = {"old-ctr": list(img.layers)}
+    (tmp_path / "images.json").write_text(json.dumps(meta))
+    assert store.in_use() == {img.id}
+    store.remove("a")  # a mutation: the old lease becomes a file, and still keeps the layer
+    assert rootfs.lowerdirs[0].joinpath("a").exists()
+    assert "old-ctr" not in json.loads((tmp_path / "images.json").read_text())["leases"]
+    store.release("old-ctr")
     assert not rootfs.lowerdirs[0].exists()
 
 

@@ -64,3 +64,51 @@ def test_empty_store_round_trip() -> None:
     assert restored.revision == 1
     assert restored.range(b"\0", b"\0").kvs == []
     assert restored.size_bytes == 0
+
+
+def test_a_chain_of_deltas_restores_the_same_state_as_a_whole_snapshot() -> None:
+    store = KVStore()
+    store.lessor.grant(3, 100, now=0.0)
+    base = store.snapshot()
+    deltas = []
+    since = store.revision
+    for round_ in range(4):
+        for i in range(12):
+            store.put(b"k/%02d" % ((i * 5 + round_) % 9), b"v%d-%d" % (round_, i), lease=3 if i % 4 == 0 else 0)
+            if i % 5 == 0:
+                store.delete_range(b"k/%02d" % ((i + round_) % 9))
+        if round_ == 2:
+            store.compact(since + 1)  # compacting up to the last snapshot's revision keeps every later event
+        assert store.can_extend(since)
+        deltas.append(store.snapshot(since))
+        since = store.revision
+    restored = KVStore()
+    restored.put(b"stale", b"x")
+    restored.restore(base, deltas)
+    whole = KVStore()
+    whole.restore(store.snapshot())
+    assert restored.snapshot() == whole.snapshot() == store.snapshot()
+    assert restored.size_bytes == store.size_bytes
+    assert restored.lessor.export() == store.lessor.export()
+    for revision in range(store.compact_revision, store.revision + 1):
+        assert restored.range(b"\0", b"\0", revision=revision) == store.range(b"\0", b"\0", revision=revision)
+
+
+def test_no_delta_once_compaction_dropped_events_after_its_start() -> None:
+    store = busy_store()
+    since = store.revision
+    store.put(b"a", b"1")
+    store.put(b"a", b"2")
+    assert store.can_extend(since)
+    store.compact(since + 2)
+    assert not store.can_extend(since)
+
+
+def test_a_delta_that_does_not_follow_the_chain_is_refused() -> None:
+    store = busy_store()
+    base = store.snapshot()
+    store.put(b"a", b"1")
+    since = store.revision
+    store.put(b"a", b"2")
+    with pytest.raises(ValueError, match="chain ends at"):
+        KVStore().restore(base, [store.snapshot(since)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgpack  # type: ignore[import-untyped]
 import pytest
 
 from store.raft import (
@@ -278,6 +279,11 @@ def test_messages_round_trip_through_msgpack():
 def test_decode_rejects_garbage_with_a_clear_error():
     with pytest.raises(ValueError, match="malformed raft message"):
         decode(b"\x93\x01\x02")
+    fields = list(msgpack.unpackb(encode(Message(MessageType.APP, 2, 1, 5, entries=[Entry(5, 1)])), use_list=True))
+    for bad_message_type, bad_entry_type in ((99, 0), (0, 7)):
+        fields[0], fields[6][0][2] = bad_message_type, bad_entry_type
+        with pytest.raises(ValueError, match="malformed raft message"):
+            decode(msgpack.packb(fields))
 
 
 def test_conf_change_round_trips():

@@ -54,6 +54,22 @@ def test_same_entries_give_same_responses_and_state_on_every_member():
     assert members[0].snapshot() == members[1].snapshot()
 
 
+def test_a_member_nobody_waits_on_applies_the_same_without_building_responses():
+    entries = [
+        ("put", _put(b"a", b"1")),
+        ("txn", rpc_pb2.TxnRequest(success=[rpc_pb2.RequestOp(
+            request_put=rpc_pb2.PutRequest(key=b"b", value=b"2"))]).SerializeToString()),
+        ("delete", rpc_pb2.DeleteRangeRequest(key=b"a").SerializeToString()),
+        ("put", _put(b"c", b"3", lease=42)),  # fails: the error is still returned
+    ]
+    proposer, follower = _applier(), _applier()
+    answered = [proposer.apply(kind, payload) for kind, payload in entries]
+    silent = [follower.apply(kind, payload, respond=False) for kind, payload in entries]
+    assert isinstance(answered[0], rpc_pb2.PutResponse) and answered[0].header.revision == 2
+    assert silent == [None, None, None, errors.LEASE_NOT_FOUND]
+    assert proposer.snapshot() == follower.snapshot()
+
+
 def test_failures_are_returned_not_raised():
     applier = _applier()
     assert applier.apply("put", _put(b"k", b"v", lease=42)) == errors.LEASE_NOT_FOUND

@@ -148,6 +148,26 @@ async def test_request_data_waits_for_the_servers_window() -> None:
     assert stream.local_closed
 
 
+async def test_the_connection_window_releases_waiting_streams_in_the_order_they_opened() -> None:
+    conn, transport = await _connected(initial_window=1 << 20)
+    bodies = [bytes(60_000), bytes(range(200)) * 100, bytes(range(100)) * 100]  # above the 65,535-byte window
+    streams = [conn.open(b"block", Recorder(), body) for body in bodies]
+    await asyncio.sleep(0)
+    sent = [(sid, len(p)) for k, _, sid, p in transport.frames() if k == DATA]
+    first, second, third = (s.id for s in streams)
+    assert sent == [(first, 16_384), (first, 16_384), (first, 16_384), (first, 10_848), (first, 0),
+                    (second, 5_535)]  # the rest of the second and all of the third wait for the window
+    conn.data_received(frame(WINDOW_UPDATE, 0, 0, _U32.pack(1 << 20)))
+    await asyncio.sleep(0)
+    rest = [(sid, p) for k, _, sid, p in transport.frames() if k == DATA]
+    assert [sid for sid, _ in rest] == [second, second, third, third]
+    assert b"".join(p for sid, p in rest if sid == second) == bodies[1][5_535:]
+    assert b"".join(p for sid, p in rest if sid == third) == bodies[2]
+    conn.data_received(frame(WINDOW_UPDATE, 0, 0, _U32.pack(100)))
+    await asyncio.sleep(0)
+    assert transport.frames() == []  # nothing is left to send
+
+
 async def test_a_streams_window_reopens_as_its_reader_consumes() -> None:
     conn, transport = await _connected()
     listener = Recorder()

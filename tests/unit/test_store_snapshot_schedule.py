@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from store.snapshot_schedule import next_snapshot_index, snapshot_phase
+from store.snapshot_schedule import MAX_SNAPSHOT_LINKS, extends_chain, next_snapshot_index, snapshot_phase
 
 VOTERS = (0x9C2, 0x11, 0x5A0)
 
@@ -42,3 +42,23 @@ def test_a_learner_ranks_after_the_voters():
 
 def test_a_count_of_one_snapshots_every_entry():
     assert next_snapshot_index(41, 1, snapshot_phase(0x11, VOTERS, 1)) == 42
+
+
+def test_a_chain_is_extended_until_it_holds_twice_the_state_or_too_many_files():
+    assert extends_chain(1, 10_000, 10_000)
+    assert extends_chain(5, 19_999, 10_000)
+    assert not extends_chain(5, 20_000, 10_000)  # compaction left the chain holding history twice the state
+    assert not extends_chain(MAX_SNAPSHOT_LINKS, 100, 10_000)
+    assert not extends_chain(1, 1, 0)
+
+
+def test_a_growing_state_is_rewritten_whole_only_once_the_chain_has_its_most_files():
+    """Writing new keys only: the chain never outgrows the state, so only the file count forces a rewrite."""
+    links, whole = 0, []
+    for n in range(1, 200):
+        if links and extends_chain(links, n * 100, n * 100):
+            links += 1
+        else:
+            whole.append(n)
+            links = 1
+    assert whole == [1, 1 + MAX_SNAPSHOT_LINKS, 1 + 2 * MAX_SNAPSHOT_LINKS, 1 + 3 * MAX_SNAPSHOT_LINKS]

@@ -332,3 +332,37 @@ def test_every_sync_is_timed_for_the_fsync_histogram(tmp_path):
     wal.close()
     assert wal.fsync_seconds.count == 3 and wal.fsync_seconds.sum > 0
     assert any(line.startswith("etcd_disk_wal_fsync_duration_seconds_bucket") for line in wal.fsync_seconds.render())
+
+
+def test_a_snapshot_extending_another_reads_back_as_their_concatenation(tmp_path):
+    snaps = SnapshotFiles(tmp_path, keep=1)
+    snaps.save(snap(1, 10, b"base"))
+    snaps.save_parts(snap(1, 20, b"").meta, [b"+d1"], extends=(1, 10))
+    snaps.save_parts(snap(2, 30, b"").meta, [b"+d", b"2"], extends=(1, 20))
+    snaps.save(snap(2, 35, b"unrelated"))
+    snaps.save_parts(snap(2, 40, b"").meta, [b"+d3"], extends=(2, 30))
+    loaded = snaps.load([SnapshotMarker(2, 40)])
+    assert loaded is not None and loaded.data == b"base+d1+d2+d3" and loaded.meta.index == 40
+    assert snaps.read(1, 20).data == b"base+d1"
+    assert snaps.read_own(2, 30) == b"+d2"
+    # Purge keeps the newest file and every file it extends.
+    assert snaps.purge() == 1
+    assert snaps.read(2, 40).data == b"base+d1+d2+d3"
+
+
+def test_a_snapshot_whose_extended_file_is_damaged_or_gone_is_not_used(tmp_path):
+    snaps = SnapshotFiles(tmp_path, keep=5)
+    base = snaps.save(snap(1, 10, b"base"))
+    snaps.save_parts(snap(1, 20, b"").meta, [b"+d1"], extends=(1, 10))
+    snaps.save(snap(1, 15, b"whole"))
+    raw = bytearray(base.read_bytes())
+    raw[-1] ^= 0xFF
+    base.write_bytes(bytes(raw))
+    markers = [SnapshotMarker(1, 15), SnapshotMarker(1, 20)]
+    loaded = snaps.load(markers)
+    assert loaded is not None and loaded.data == b"whole"
+    base.unlink()
+    with pytest.raises(WalCorruptError, match="missing"):
+        snaps.read(1, 20)
+    with pytest.raises(WalCorruptError, match="none is readable"):
+        snaps.load([SnapshotMarker(1, 20)])
