@@ -1,7 +1,8 @@
 """The runtime as one object: sandboxes and their containers, and the reconcile pass after a restart.
 
-Pod-level operations that span both managers live here (stopping a sandbox stops its containers
-first; removing it removes them), so the gRPC layer only translates messages.
+Pod-level operations that span both managers live here (a container is created and started only in a
+ready sandbox; stopping a sandbox closes it, then stops its containers; removing it removes them), so
+the gRPC layer only translates messages.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 
 from process.log import get_logger
 from runtime.atomicfile import write_atomic
-from runtime.cni import CNI
-from runtime.containers import EXITED, ContainerError, ContainerManager, ImageSource, NotFound
+from runtime.cni import CNI, CNIError
+from runtime.containers import EXITED, ContainerError, ContainerManager, ContainerRequest, ImageSource, NotFound
 from runtime.linux.cgroups import CgroupDriver
 from runtime.records import ContainerRecord, RecordStore, read_status
 from runtime.sandbox import SandboxManager
@@ -47,9 +48,24 @@ class Runtime:
         """The containers created in sandbox ``sid``."""
         return [c for c in self.containers.records() if c.sandbox_id == sid]
 
+    def create_container(self, sid: str, req: ContainerRequest, pid_mode: str = "container",
+                         target_pid: int = 0) -> ContainerRecord:
+        """Create a container in sandbox ``sid``, which cannot close before the container is recorded."""
+        with self.sandboxes.claim(sid) as rec:
+            return self.containers.create(rec.id, req, self.sandboxes.placement(rec.id, pid_mode, target_pid))
+
+    def start_container(self, cid: str) -> int:
+        """Start a created container while its sandbox is ready: a closing sandbox takes no new process."""
+        rec = self.containers.get(cid)
+        with self.sandboxes.claim(rec.sandbox_id):
+            return self.containers.start(rec.id)
+
     def stop_sandbox(self, sid: str) -> None:
-        """Stop every container of the sandbox (no grace: the kubelet stopped them already), then the sandbox."""
-        rec = self.sandboxes.get(sid)
+        """Close the sandbox, stop its containers (no grace: the kubelet stopped them already), then the sandbox.
+
+        Closed first, so no sync sees it ready with a stopped container, and no container joins it meanwhile.
+        """
+        rec = self.sandboxes.close(sid)
         for c in self.containers_of(rec.id):
             self.containers.stop(c.id, 0)
         self.sandboxes.stop(rec.id)
@@ -89,6 +105,13 @@ class Runtime:
                 log.warning("sandbox holder is gone; marking sandbox not ready", id=s.id[:12])
                 s.state = "notready"
                 self.store.save_sandbox(s)
+            elif s.state == "notready" and self.sandboxes.holder_pid(s):
+                # Closed (or never made ready) but its holder lives: a stop or a creation died half-way.
+                log.warning("sandbox was left half-stopped; stopping it", id=s.id[:12])
+                try:
+                    self.stop_sandbox(s.id)
+                except (ContainerError, CNIError, OSError) as exc:
+                    log.warning("could not finish stopping a sandbox", id=s.id[:12], err=str(exc))
         try:
             for name in self.sandboxes.remove_orphan_netns():
                 log.warning("removed orphaned netns", netns=name)

@@ -14,6 +14,7 @@ import shutil
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,8 @@ class SandboxManager:
         self.cgroup_driver_name = cgroup_driver_name
         self.cgroup_mount = cgroup_mount
         self._lock = threading.RLock()
+        self._claims_ended = threading.Condition(self._lock)
+        self._claims: dict[str, int] = {}  # sandbox id -> containers being created or started in it
         self._records: dict[str, SandboxRecord] = {r.id: r for r in store.load_sandboxes()}
         self.netns_marks = store.root / "netns"
         self.cgroup_marks = store.root / "cgroups"
@@ -315,14 +318,48 @@ class SandboxManager:
         self.cgroups.create(self.holder_cgroup(rec), Resources(), restrict_devices=True)
         shimclient.start_shim(str(bundle))
 
+    @contextlib.contextmanager
+    def claim(self, sid: str) -> Iterator[SandboxRecord]:
+        """Hold a ready sandbox open while a container is created or started in it (``close`` waits).
+
+        Without the claim a container checked against a ready sandbox could be recorded or started just after
+        the sandbox's stop listed its containers, and run on in a sandbox whose holder and network are gone.
+        """
+        with self._lock:
+            rec = self.get(sid)
+            if rec.state != "ready":
+                raise ContainerError(f"pod sandbox {rec.id[:12]} is not ready", "FAILED_PRECONDITION")
+            self._claims[rec.id] = self._claims.get(rec.id, 0) + 1
+        try:
+            yield rec
+        finally:
+            with self._lock:
+                self._claims[rec.id] -= 1
+                if not self._claims[rec.id]:
+                    del self._claims[rec.id]
+                self._claims_ended.notify_all()
+
+    def close(self, sid: str) -> SandboxRecord:
+        """Mark the sandbox not ready for good, then wait out the claims already held; idempotent.
+
+        The first step of every stop: a sandbox still reported ready while its containers are stopped gets
+        them restarted inside it by a kubelet sync landing in between (upstream kills and recreates a sandbox
+        that is not ready). Saved, so a runtime that dies mid-stop finishes the stop when it starts again.
+        """
+        with self._lock:
+            rec = self.get(sid)
+            closing = rec.state != "notready"
+            rec.state = "notready"
+            self._claims_ended.wait_for(lambda: rec.id not in self._claims)
+        if closing:
+            self.store.save_sandbox(rec)
+        return rec
+
     def stop(self, sid: str) -> None:
-        """Kill the holder and tear down the network (CNI DEL, netns removal); idempotent."""
-        rec = self.get(sid)
+        """Close the sandbox, kill the holder and tear down the network (CNI DEL, netns removal); idempotent."""
+        rec = self.close(sid)
         self._kill_holder(rec)
         self._teardown_network(rec)
-        if rec.state != "notready":
-            rec.state = "notready"
-            self.store.save_sandbox(rec)
 
     def _kill_holder(self, rec: SandboxRecord) -> None:
         """SIGKILL the holder's cgroup until empty; then wait for its shim (woken by its exit, not polling)."""

@@ -3,6 +3,8 @@
 Engine calls block (forks, files, waits), so each runs in a worker thread; the event loop only
 moves messages. Queries (status, lists, stats) have threads of their own: a kubelet's relist must not
 wait behind a burst of sandbox creations or stops (30 pods at once fill the shared pool for seconds).
+So do container creations and starts, the steps that finish a pod: behind 30 sandbox creations (each
+waiting on its CNI plugin) every pod's container waited until the last pod's network was up.
 Errors become gRPC statuses carrying the engine's message.
 """
 
@@ -67,6 +69,7 @@ async def _unimplemented(context: grpc.aio.ServicerContext[Any, Any], message: s
 
 
 _QUERIES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cri-query")
+_STARTS = ThreadPoolExecutor(max_workers=6, thread_name_prefix="cri-start")  # create and start, never stops
 
 
 async def _call(context: grpc.aio.ServicerContext[Any, Any], fn: Callable[..., T], *args: Any,
@@ -311,13 +314,12 @@ class RuntimeServicer(api_pb2_grpc.RuntimeServiceServicer):
             if pid_mode == "target":
                 target = self.rt.containers.state(request.config.linux.security_context.namespace_options
                                                   .target_id).pid
-            placement = self.rt.sandboxes.placement(sandbox.id, pid_mode, target)
-            return self.rt.containers.create(sandbox.id, req, placement).id
+            return self.rt.create_container(sandbox.id, req, pid_mode, target).id
 
-        return cri.CreateContainerResponse(container_id=await _call(context, create))
+        return cri.CreateContainerResponse(container_id=await _call(context, create, pool=_STARTS))
 
     async def StartContainer(self, request: cri.StartContainerRequest, context: Any) -> cri.StartContainerResponse:
-        await _call(context, self.rt.containers.start, request.container_id)
+        await _call(context, self.rt.start_container, request.container_id, pool=_STARTS)
         return cri.StartContainerResponse()
 
     async def StopContainer(self, request: cri.StopContainerRequest, context: Any) -> cri.StopContainerResponse:
