@@ -37,6 +37,7 @@ class ReadBarrier:
     def __init__(self, client: store.StoreClient) -> None:
         self.client = client
         self._waiting: list[tuple[bytes, asyncio.Future[Answer]]] = []
+        self._in_flight: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
         self.rounds = 0
         """Rounds sent so far (for tests and measurements)."""
 
@@ -52,7 +53,9 @@ class ReadBarrier:
     def _send(self) -> None:
         waiting, self._waiting = self._waiting, []
         self.rounds += 1
-        asyncio.get_running_loop().create_task(self._round(waiting), name="read-barrier round")
+        task = asyncio.get_running_loop().create_task(self._round(waiting), name="read-barrier round")
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
 
     async def _round(self, waiting: list[tuple[bytes, asyncio.Future[Answer]]]) -> None:
         try:

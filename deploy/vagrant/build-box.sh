@@ -35,11 +35,7 @@ done
 
 mkdir -p "$CACHE/boxes" "$VAGRANT_HOME"
 WORK=$(mktemp -d "$CACHE/build.XXXXXX")
-cleanup() {  # debootstrap mounts /proc in the target; an interrupted build leaves it mounted
-  awk -v w="$WORK/" 'index($2, w) == 1 {print $2}' /proc/mounts | sort -r | xargs -r umount -l
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap 'rm -rf "$WORK"' EXIT  # nothing is mounted under it here: debootstrap (which mounts /proc) is build-rootfs.sh's
 
 # The dependency wheelhouse, from the local venv's package index (pip's own configuration).
 log "wheelhouse of tinykube's dependencies"

@@ -80,6 +80,13 @@ async def cluster(tmp_path: Path, port: Callable[[], int]) -> AsyncIterator[Clus
         await c.stop(name)
 
 
+def saved(snaps: SnapshotFiles) -> list[tuple[int, int]]:
+    """(term, index) of every snapshot file, oldest first (the names are both in hex)."""
+    names = (path.stem.split("-") for path in snaps.directory.glob("*.snap"))
+    keys = [(int(term, 16), int(index, 16)) for term, index in names]
+    return sorted(keys, key=lambda key: key[1])
+
+
 async def start_all(c: Cluster) -> None:
     for name in NAMES:
         await c.start(name)
@@ -179,8 +186,7 @@ async def test_delta_snapshots_restore_and_install_the_same_state_as_the_members
     restarted = next(k for k, n in cluster.nodes.items() if n is not leader)
     await cluster.stop(restarted)  # waits for a snapshot being written
     snaps = SnapshotFiles(cluster.root / restarted)
-    keys = [tuple(int(x, 16) for x in path.stem.split("-")) for path in (snaps.directory).glob("*.snap")]
-    assert any(snaps.read(term, index).data != snaps.read_own(term, index) for term, index in keys)
+    assert any(snaps.read(term, index).data != snaps.read_own(term, index) for term, index in saved(snaps))
     await cluster.start(restarted)  # from its chain of snapshot files, then its WAL
     await cluster.start(lagging)  # too far behind the leader's log: installs the leader's snapshot
     await leader.propose(*put(b"last", b"1"))
@@ -199,8 +205,7 @@ async def test_a_member_restarts_from_a_format_3_snapshot_and_takes_whole_ones_a
     await cluster.converge(b"k59", b"v59")
     await cluster.stop(name)
     snaps = SnapshotFiles(cluster.root / name)
-    term, index = max((tuple(int(x, 16) for x in path.stem.split("-")) for path in snaps.directory.glob("*.snap")),
-                      key=lambda key: key[1])
+    term, index = saved(snaps)[-1]
     snap = snaps.read(term, index)
     members, recent, states, legacy = _snapshot_frames(snap)
     assert not legacy
@@ -217,9 +222,7 @@ async def test_a_member_restarts_from_a_format_3_snapshot_and_takes_whole_ones_a
         await leader.propose(*put(b"after%d" % i, b"1"))
     await cluster.converge(b"after59", b"1")
     await cluster.stop(name)
-    later = sorted((tuple(int(x, 16) for x in path.stem.split("-")) for path in snaps.directory.glob("*.snap")),
-                   key=lambda key: key[1])
-    first_after = next(key for key in later if key[1] > index)
+    first_after = next(key for key in saved(snaps) if key[1] > index)
     assert snaps.read(*first_after).data == snaps.read_own(*first_after)
     await cluster.start(name)
     assert cluster.value(name, b"k0") == b"v0" and cluster.value(name, b"after59") == b"1"
