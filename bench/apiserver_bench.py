@@ -3,10 +3,14 @@
 Measures create/get/update/list latency (p50/p99) and throughput with 1, 16 and 64 concurrent clients
 spread over both apiservers, mutating latency at a steady 100 writes/s, consistent GETs at a steady 1,000/s (an
 open loop: on 2 shared cores the closed-loop rows' p99 is mostly their own queueing), a list of 10k pods, and
-watch delivery (write sent → event received, read by a raw stream scanner) to 100 and 1,000 watchers. Every
-figure comes with the CPU time the apiservers and the store members spent per operation (utime + stime from
-/proc, summed over the processes): on a machine shared with other work, that is the figure to compare across
-runs; wall-clock latencies are printed next to the load average.
+watch delivery (write sent → event received, read by a raw stream scanner) to 100 and 1,000 watchers. GETs
+go through a lean keep-alive client (bench/raw_get.py, connections opened before the timing starts): through
+aiohttp's client this process spent half the CPU per GET an apiserver did, on the same two cores. Each
+closed-loop GET row takes turns with its peer, the same GETs through aiohttp (`get_via_aiohttp`, with the
+lean row's p99 and CPU per GET over the peer's as `lean_*_ratio`). Every figure comes with the CPU time the
+apiservers, the store members and this bench process spent per operation (utime + stime from /proc, summed
+over the processes): on a machine shared with other work, that is the figure to compare across runs;
+wall-clock latencies are printed next to the load average.
 
 With --authz it instead measures what authentication and authorization cost: the same request mix against
 one apiserver with --authorization-mode=AlwaysAllow driven by the admin's certificate (the baseline), and one
@@ -51,6 +55,7 @@ from apiserver.authz.request_info import attributes_for
 from apiserver.authz.union import AlwaysAllow, PrivilegedGroup, Union
 from bench import watch_probe
 from bench.proc_stat import cpu_seconds
+from bench.raw_get import RawGetter
 from tests.support.ports import free_port
 from tinykube.pki import CertAndKey, issue
 
@@ -170,21 +175,32 @@ def total_cpu(pids: list[int]) -> float:
 
 
 class CPUMeter:
-    """CPU the apiservers and the store members spend between `start` and `per_op`."""
+    """CPU the apiservers, the store members and this bench process spend between `start` and `per_op`."""
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
-        self.api = self.store = 0.0
+        self.api = self.store = self.client = 0.0
 
     def start(self) -> CPUMeter:
         self.api, self.store = total_cpu(self.cluster.apiserver_pids), total_cpu(self.cluster.store_pids)
+        self.client = time.process_time()
         return self
 
     def per_op(self, ops: int) -> dict[str, float]:
         """Milliseconds of CPU per operation since `start`."""
         api = total_cpu(self.cluster.apiserver_pids) - self.api
         store = total_cpu(self.cluster.store_pids) - self.store
-        return {"api_cpu_ms": round(api / ops * 1000, 3), "store_cpu_ms": round(store / ops * 1000, 3)}
+        client = time.process_time() - self.client
+        return {
+            "api_cpu_ms": round(api / ops * 1000, 3),
+            "store_cpu_ms": round(store / ops * 1000, 3),
+            "client_cpu_ms": round(client / ops * 1000, 3),
+        }
+
+
+def _cpu(row: dict[str, float]) -> float:
+    """CPU per operation of every process involved: apiservers, store members and this bench process."""
+    return row["api_cpu_ms"] + row["store_cpu_ms"] + row["client_cpu_ms"]
 
 
 def percentile(samples: list[float], p: float) -> float:
@@ -205,6 +221,20 @@ class Bench:
     def __init__(self, cluster: Cluster, session: aiohttp.ClientSession) -> None:
         self.cluster = cluster
         self.session = session
+        context = cluster.ssl_context()
+        self.getters = [RawGetter(url, context) for url in cluster.urls]
+
+    async def get(self, i: int, path: str) -> bytes:
+        """A GET's body through the lean client, from apiserver `i` (mod their number)."""
+        code, body = await self.getters[i % len(self.getters)].get(path)
+        if code != 200:
+            raise RuntimeError(f"GET {path}: {code} {body[:300]!r}")
+        return body
+
+    async def close(self) -> None:
+        """Close the lean client's connections."""
+        for getter in self.getters:
+            await getter.close()
 
     async def call(self, i: int, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
         return await self.call_at(self.cluster.urls[i % len(self.cluster.urls)], method, path, body, expect)
@@ -239,8 +269,15 @@ class Bench:
                     await asyncio.sleep(0.3)
 
     async def drive(self, concurrency: int, total: int, op: Callable[[int], Awaitable[Any]]) -> dict[str, float]:
+        latencies, elapsed, cpu = await self._closed_loop(concurrency, range(total), op)
+        return {**summary(latencies, elapsed), **cpu}
+
+    async def _closed_loop(
+        self, concurrency: int, indexes: range, op: Callable[[int], Awaitable[Any]]
+    ) -> tuple[list[float], float, dict[str, float]]:
+        """`op(i)` for each index by `concurrency` workers: the latencies, the seconds taken, CPU per operation."""
         latencies: list[float] = []
-        counter = iter(range(total))
+        counter = iter(indexes)
 
         async def worker() -> None:
             for i in counter:
@@ -251,7 +288,32 @@ class Bench:
         meter = CPUMeter(self.cluster).start()
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return {**summary(latencies, time.perf_counter() - started), **meter.per_op(total)}
+        return latencies, time.perf_counter() - started, meter.per_op(len(indexes))
+
+    async def paired(
+        self,
+        concurrency: int,
+        total: int,
+        ops: dict[str, Callable[[int], Awaitable[Any]]],
+        turns: int = 4,
+    ) -> dict[str, dict[str, float]]:
+        """Each of `ops` for `total` operations, taking turns in `turns` slices each, so a drift in the machine's
+        load (or what the run before left behind) weighs on all of them alike."""
+        samples: dict[str, list[float]] = {name: [] for name in ops}
+        elapsed = dict.fromkeys(ops, 0.0)
+        cpu: dict[str, dict[str, float]] = {name: {} for name in ops}
+        for turn in range(turns):
+            indexes = range(turn * total // turns, (turn + 1) * total // turns)
+            for name, op in ops.items():
+                latencies, seconds, used = await self._closed_loop(concurrency, indexes, op)
+                samples[name] += latencies
+                elapsed[name] += seconds
+                for key, ms in used.items():
+                    cpu[name][key] = cpu[name].get(key, 0.0) + ms * len(indexes) / total
+        return {
+            name: {**summary(samples[name], elapsed[name]), **{k: round(v, 3) for k, v in cpu[name].items()}}
+            for name in ops
+        }
 
     async def crud(self, concurrency: int, total: int) -> dict[str, dict[str, float]]:
         base = "/api/v1/namespaces/default/configmaps"
@@ -261,14 +323,26 @@ class Bench:
             await self.call(i, "POST", base, {"metadata": {"name": f"{tag}-{i}"}, "data": {"v": "0"}}, 201)
 
         async def get(i: int) -> None:
-            await self.call(i, "GET", f"{base}/{tag}-{i}")
+            await self.get(i, f"{base}/{tag}-{i}")
 
         async def update(i: int) -> None:
             await self._merge(i, f"{base}/{tag}-{i}")
 
+        created = await self.drive(concurrency, total, create)
+        await self.drive(concurrency, concurrency, get)  # every worker's connection open before the timing
+        # The peer: the same GETs through aiohttp's client, as this bench sent them before (its pool is warm).
+        gets = await self.paired(
+            concurrency, total, {"lean": get, "aiohttp": lambda i: self.call(i, "GET", f"{base}/{tag}-{i}")}
+        )
+        lean, peer = gets["lean"], gets["aiohttp"]
         out = {
-            "create": await self.drive(concurrency, total, create),
-            "get": await self.drive(concurrency, total, get),
+            "create": created,
+            "get": lean,
+            "get_via_aiohttp": {
+                **peer,
+                "lean_p99_ratio": round(lean["p99_ms"] / peer["p99_ms"], 2),
+                "lean_cpu_ratio": round(_cpu(lean) / _cpu(peer), 2),
+            },
             "update": await self.drive(concurrency, total, update),
             "list": await self.drive(concurrency, max(total // 20, 5), lambda i: self.call(i, "GET", base)),
         }
@@ -319,7 +393,8 @@ class Bench:
         await self.drive(
             16, objects, lambda i: self.call(i, "POST", base, {"metadata": {"name": f"steady-get-{i}"}}, 201)
         )
-        result = await self.open_loop(rate, seconds, lambda i: self.call(i, "GET", f"{base}/steady-get-{i % objects}"))
+        await self.drive(64, 64, lambda i: self.get(i, f"{base}/steady-get-{i % objects}"))  # connections open
+        result = await self.open_loop(rate, seconds, lambda i: self.get(i, f"{base}/steady-get-{i % objects}"))
         await self.drive(16, objects, lambda i: self.call(i, "DELETE", f"{base}/steady-get-{i}"))
         return result
 
@@ -648,6 +723,7 @@ async def run(quick: bool) -> dict[str, Any]:
                 print(f"watch {watchers}: {results[f'watch_{watchers}']}", flush=True)
             results["load_average_after"] = os.getloadavg()
             print(f"load average after: {results['load_average_after']}", flush=True)
+            await bench.close()
             return results
     finally:
         cluster.stop()

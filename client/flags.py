@@ -53,9 +53,17 @@ def client_config_from_args(args: argparse.Namespace) -> ClientConfig:
     return config
 
 
-def rest_client_from_args(args: argparse.Namespace, user_agent: str) -> RestClient:
+def rest_client_from_args(args: argparse.Namespace, user_agent: str, *,
+                          max_requests_in_flight: int | None = None) -> RestClient:
     """A RestClient for ``--kubeconfig``/``--master``, identifying itself as ``user_agent``."""
-    return RestClient(client_config_from_args(args), user_agent=user_agent)
+    return RestClient(client_config_from_args(args), user_agent=user_agent,
+                      max_requests_in_flight=max_requests_in_flight)
+
+
+def leader_election_client(work: RestClient) -> RestClient:
+    """A client of its own for leader election, as kube-scheduler and kube-controller-manager have: Lease
+    renewals never wait behind the work client's bounded burst of writes."""
+    return RestClient(work.config, user_agent=f"{work.user_agent}/leader-election", timeout=work.timeout)
 
 
 def add_leader_election_flags(parser: argparse.ArgumentParser, *, resource_name: str,

@@ -47,10 +47,17 @@ class RestClient:
 
     The first server that answers becomes the preferred one until it fails, so a healthy client
     keeps its connections warm on one apiserver and moves only when it has to.
+
+    HTTP/1.1 carries one request per connection at a time, so a burst of N concurrent requests opens N
+    connections, each a TLS handshake on both ends (several ms of CPU each) that idles out 15 s later;
+    client-go multiplexes them over one HTTP/2 connection instead. ``max_requests_in_flight`` bounds the
+    one-shot requests (not watches or other streams) a bursty component sends at once, so its bursts queue
+    on a few warm connections instead of opening new ones.
     """
 
     def __init__(self, config: ClientConfig, *, user_agent: str = DEFAULT_USER_AGENT, timeout: float = 30.0,
-                 connect_timeout: float = 5.0, max_retry_after: int = 10, clock: Clock | None = None) -> None:
+                 connect_timeout: float = 5.0, max_retry_after: int = 10, clock: Clock | None = None,
+                 max_requests_in_flight: int | None = None) -> None:
         self.config = config
         self.user_agent = user_agent
         self.timeout = timeout
@@ -60,6 +67,8 @@ class RestClient:
         self._current = 0
         self._session: aiohttp.ClientSession | None = None
         self._ssl = config.ssl_context()
+        self.max_requests_in_flight = max_requests_in_flight
+        self._slots: asyncio.Semaphore | None = None  # made with the session: both belong to one event loop
 
     @property
     def servers(self) -> list[str]:
@@ -75,7 +84,14 @@ class RestClient:
             connector = aiohttp.TCPConnector(ssl=self._ssl if self._ssl is not None else True, limit=0,
                                              enable_cleanup_closed=True)
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
+            if self.max_requests_in_flight:
+                self._slots = asyncio.Semaphore(self.max_requests_in_flight)
         return self._session
+
+    def _slot(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """A turn among the one-shot requests in flight (none needed without a bound)."""
+        self._session_now()
+        return self._slots if self._slots is not None else contextlib.nullcontext()
 
     async def close(self) -> None:
         """Close the connection pool (open watches end with it)."""
@@ -160,9 +176,9 @@ class RestClient:
         # A read whose answer is cut short (the apiserver died mid-body) is repeated on the next server.
         attempts = len(self.config.servers) if idempotent else 1
         for attempt in range(1, attempts + 1):
-            async with self._exchange(method.upper(), path, params=params, data=data, content_type=content_type,
-                                      accept=accept, client_timeout=self._timeout(request_timeout),
-                                      idempotent=idempotent) as resp:
+            async with self._slot(), self._exchange(
+                    method.upper(), path, params=params, data=data, content_type=content_type, accept=accept,
+                    client_timeout=self._timeout(request_timeout), idempotent=idempotent) as resp:
                 try:
                     return await resp.read()
                 except (aiohttp.ClientError, TimeoutError) as exc:

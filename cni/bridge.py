@@ -14,20 +14,23 @@ from __future__ import annotations
 
 import _socket as socket  # the C core alone: socket.py's wrappers (enum, selectors) cost each call ~5 ms
 import fcntl
-import hashlib
-import ipaddress
 import os
 import struct
-from contextlib import ExitStack, contextmanager
 
 from cni.ipam import Lease
+from cni.ipv4 import Interface, Network
 from cni.netlink import Netlink
 from cni.netns import inside
 from cni.spec import IO_FAILURE, UNKNOWN_CONTAINER, CniError
 
 TYPE_CHECKING = False  # typing's costs every plugin call an import
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from types import TracebackType
+
+try:  # hashlib's import loads OpenSSL, a few ms of every plugin call; the builtin module is the same SHA-256
+    from _sha256 import sha256  # type: ignore[import-not-found,unused-ignore]  # Python 3.11
+except ImportError:
+    from hashlib import sha256
 
 SIOCGIFHWADDR = 0x8927
 
@@ -52,7 +55,7 @@ class Attachment:
 
 
 def host_veth_name(container_id: str, ifname: str) -> str:
-    return "veth" + hashlib.sha256(f"{container_id}/{ifname}".encode()).hexdigest()[:8]
+    return "veth" + str(sha256(f"{container_id}/{ifname}".encode()).hexdigest())[:8]
 
 
 def _netlink(what: str) -> Netlink:
@@ -62,13 +65,22 @@ def _netlink(what: str) -> Netlink:
         raise CniError(IO_FAILURE, f"{what}: netlink: {exc.strerror}") from None
 
 
-@contextmanager
-def _step(what: str) -> Iterator[None]:
+class _Step:
     """A kernel refusal during ``what`` as the spec's I/O error, with the kernel's words."""
-    try:
-        yield
-    except OSError as exc:
-        raise CniError(IO_FAILURE, f"{what}: {exc.strerror or exc}") from None
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if isinstance(exc, OSError):
+            raise CniError(IO_FAILURE, f"{self.what}: {exc.strerror or exc}") from None
+
 
 
 def _index(ifname: str) -> int | None:
@@ -88,15 +100,25 @@ def _mac(ifname: str) -> str:
     return ":".join(f"{b:02x}" for b in raw[18:24])
 
 
-@contextmanager
-def _inside(path: str) -> Iterator[None]:
-    """The calling thread in the network namespace at ``path``, and back in its own afterwards."""
-    with ExitStack() as stack:
+class _Inside:
+    """The calling thread in the network namespace at ``path``, and back in its own afterwards; a missing
+    namespace is the spec's unknown-container error."""
+
+    __slots__ = ("netns", "path")
+
+    def __init__(self, path: str) -> None:
+        self.path, self.netns = path, inside(path)
+
+    def __enter__(self) -> None:
         try:
-            stack.enter_context(inside(path))
+            self.netns.__enter__()
         except FileNotFoundError:
-            raise CniError(UNKNOWN_CONTAINER, f"network namespace {path} does not exist") from None
-        yield
+            raise CniError(UNKNOWN_CONTAINER, f"network namespace {self.path} does not exist") from None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.netns.__exit__(kind, exc, tb)
+
 
 
 def _require(ifname: str, where: str) -> int:
@@ -106,13 +128,13 @@ def _require(ifname: str, where: str) -> int:
     return index
 
 
-def ensure_bridge(name: str, gateway: ipaddress.IPv4Interface | None, mtu: int) -> None:
+def ensure_bridge(name: str, gateway: Interface | None, mtu: int) -> None:
     """The node bridge, created on first use, up, with the pod gateway address when it is the gateway."""
     with _netlink("the node") as nl:
         _ensure_bridge(nl, name, gateway, mtu)
 
 
-def _ensure_bridge(nl: Netlink, name: str, gateway: ipaddress.IPv4Interface | None, mtu: int) -> int:
+def _ensure_bridge(nl: Netlink, name: str, gateway: Interface | None, mtu: int) -> int:
     if _index(name) is None:
         try:
             nl.add_bridge(name, mtu)
@@ -120,26 +142,26 @@ def _ensure_bridge(nl: Netlink, name: str, gateway: ipaddress.IPv4Interface | No
             if _index(name) is None:  # not a concurrent ADD that made it first
                 raise CniError(IO_FAILURE, f"creating bridge {name}: {exc.strerror}") from None
     index = _require(name, "the node")
-    with _step(f"configuring bridge {name}"):
+    with _Step(f"configuring bridge {name}"):
         if gateway is not None:
-            nl.add_address(index, str(gateway.ip), gateway.network.prefixlen, replace=True)
+            nl.add_address(index, str(gateway.ip), gateway.prefixlen, replace=True)
         nl.set_link(index)
     return index
 
 
 def attach(netns_path: str, ifname: str, container_id: str, *, config: BridgeConfig, lease: Lease,
-           routes: list[ipaddress.IPv4Network]) -> Attachment:
+           routes: list[Network]) -> Attachment:
     """Create the veth pair, enslave the host end to the bridge, address and route the pod end."""
     host = host_veth_name(container_id, ifname)
     address, gateway, mtu = lease.address, lease.gateway, config.mtu
     with _netlink("the node") as nl:
-        bridge = _ensure_bridge(nl, config.name, ipaddress.IPv4Interface(f"{gateway}/{address.network.prefixlen}")
+        bridge = _ensure_bridge(nl, config.name, Interface(f"{gateway}/{address.prefixlen}")
                                 if config.is_gateway else None, mtu)
-        with _inside(netns_path):
+        with _Inside(netns_path):
             if _index(ifname) is not None:
                 raise CniError(IO_FAILURE, f"interface {ifname} already exists in {netns_path}")
         stale = _index(host)
-        with _step(f"creating veth {host}"):
+        with _Step(f"creating veth {host}"):
             if stale is not None:  # left by an ADD that failed halfway; its pod end is gone
                 nl.delete_link(stale)
             netns_fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
@@ -151,9 +173,9 @@ def attach(netns_path: str, ifname: str, container_id: str, *, config: BridgeCon
             nl.set_link(host_index, master=bridge)
             if config.hairpin:  # a pod reaching itself through its Service's virtual IP
                 nl.set_hairpin(host_index)
-    with _inside(netns_path), _netlink(netns_path) as pod_nl, _step(f"configuring {ifname} in {netns_path}"):
+    with _Inside(netns_path), _netlink(netns_path) as pod_nl, _Step(f"configuring {ifname} in {netns_path}"):
         index = _require(ifname, netns_path)
-        pod_nl.add_address(index, str(address.ip), address.network.prefixlen)
+        pod_nl.add_address(index, str(address.ip), address.prefixlen)
         pod_nl.set_link(index)
         pod_nl.set_link(_require("lo", netns_path))
         for dst in routes:
@@ -175,27 +197,27 @@ def detach(netns_path: str, ifname: str, container_id: str) -> None:
                     raise CniError(IO_FAILURE, f"deleting {host}: {exc.strerror}") from None
         return
     if netns_path and os.path.exists(netns_path):
-        with _inside(netns_path):
+        with _Inside(netns_path):
             index = _index(ifname)
             if index is not None:
-                with _netlink(netns_path) as nl, _step(f"deleting {ifname} in {netns_path}"):
+                with _netlink(netns_path) as nl, _Step(f"deleting {ifname} in {netns_path}"):
                     nl.delete_link(index)
 
 
-def check(netns_path: str, ifname: str, container_id: str, bridge: str, address: ipaddress.IPv4Interface) -> None:
+def check(netns_path: str, ifname: str, container_id: str, bridge: str, address: Interface) -> None:
     """Raise when the attachment ADD made is no longer as it was (CHECK)."""
     host = host_veth_name(container_id, ifname)
     host_index, bridge_index = _index(host), _index(bridge)
     if host_index is None or bridge_index is None:
         raise CniError(IO_FAILURE, f"host end of {container_id}/{ifname} or bridge {bridge} is missing")
-    with _netlink("the node") as nl, _step(f"reading {host}"):
+    with _netlink("the node") as nl, _Step(f"reading {host}"):
         if nl.master(host_index) != bridge_index:
             raise CniError(IO_FAILURE, f"{host} is not attached to {bridge}")
-    with _inside(netns_path):
+    with _Inside(netns_path):
         index = _index(ifname)
         if index is None:
             raise CniError(IO_FAILURE, f"interface {ifname} is missing in {netns_path}")
-        with _netlink(netns_path) as nl, _step(f"reading {ifname} in {netns_path}"):
+        with _netlink(netns_path) as nl, _Step(f"reading {ifname} in {netns_path}"):
             have = nl.addresses(index)
-    if (str(address.ip), address.network.prefixlen) not in have:
+    if (str(address.ip), address.prefixlen) not in have:
         raise CniError(IO_FAILURE, f"{ifname} in {netns_path} lost its address {address}")

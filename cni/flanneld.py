@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import json
 import os
 import sys
@@ -26,6 +25,7 @@ from client.mapping import lookup
 from client.rest import PatchType
 from cni import hostgw
 from cni.bridge import ensure_bridge
+from cni.ipv4 import Interface, Network
 from cni.vxlan import MTU, Peer, VxlanDevice
 from process import log as process_log
 from process.flags import ComponentParser
@@ -39,10 +39,10 @@ CONFLIST = "10-tinykube.conflist"
 BRIDGE = "cni0"
 
 
-def pod_gateway(pod_cidr: str) -> ipaddress.IPv4Interface:
+def pod_gateway(pod_cidr: str) -> Interface:
     """The bridge's address: the subnet's first host, where the plugin's IPAM puts the pods' gateway."""
-    subnet = ipaddress.IPv4Network(pod_cidr)
-    return ipaddress.IPv4Interface(f"{subnet.network_address + 1}/{subnet.prefixlen}")
+    subnet = Network(pod_cidr)
+    return Interface(f"{subnet.network_address + 1}/{subnet.prefixlen}")
 
 
 def parser() -> argparse.ArgumentParser:

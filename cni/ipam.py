@@ -8,16 +8,16 @@ pods never race.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
-import ipaddress
 import os
 
+from cni.ipv4 import Address, Interface, Network
 from cni.spec import INVALID_CONFIG, IO_FAILURE, CniError
 
 TYPE_CHECKING = False  # typing's (and dataclasses', pathlib's) imports cost every plugin call
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from types import TracebackType
 
 DEFAULT_DATA_DIR = "/var/lib/cni/networks"
 LAST_RESERVED = "last_reserved_ip.0"
@@ -28,7 +28,7 @@ class Lease:
 
     __slots__ = ("address", "gateway")
 
-    def __init__(self, address: ipaddress.IPv4Interface, gateway: ipaddress.IPv4Address) -> None:
+    def __init__(self, address: Interface, gateway: Address) -> None:
         self.address, self.gateway = address, gateway
 
     def __eq__(self, other: object) -> bool:
@@ -41,35 +41,50 @@ class Lease:
         return f"Lease({self.address}, gateway {self.gateway})"
 
 
+class _DirLock:
+    """An exclusive lock on an IPAM directory (created if missing), held while the block runs."""
+
+    __slots__ = ("dir", "fd")
+
+    def __init__(self, directory: str) -> None:
+        self.dir, self.fd = directory, -1
+
+    def __enter__(self) -> None:
+        try:
+            os.makedirs(self.dir, exist_ok=True)
+            self.fd = os.open(os.path.join(self.dir, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise CniError(IO_FAILURE, f"IPAM store {self.dir}: {exc.strerror}") from None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        os.close(self.fd)
+
+
 class HostLocal:
     """Leases from ``subnet`` (skipping the network, gateway and broadcast addresses)."""
 
     def __init__(self, network: str, subnet: str, *, data_dir: str = DEFAULT_DATA_DIR, gateway: str | None = None,
                  range_start: str | None = None, range_end: str | None = None) -> None:
         try:
-            self.subnet = ipaddress.IPv4Network(subnet)
-            self.gateway = ipaddress.IPv4Address(gateway) if gateway else self.subnet.network_address + 1
+            self.subnet = Network(subnet)
+            self.gateway = Address(gateway) if gateway else self.subnet.network_address + 1
             first_host = self.subnet.network_address + 1
-            self.start = ipaddress.IPv4Address(range_start) if range_start else first_host
-            self.end = ipaddress.IPv4Address(range_end) if range_end else self.subnet.broadcast_address - 1
+            self.start = Address(range_start) if range_start else first_host
+            self.end = Address(range_end) if range_end else self.subnet.broadcast_address - 1
         except ValueError as exc:
             raise CniError(INVALID_CONFIG, f"invalid IPAM range: {exc}") from None
         if self.gateway not in self.subnet or self.start not in self.subnet or self.end not in self.subnet:
             raise CniError(INVALID_CONFIG, f"gateway and range must lie inside {self.subnet}")
         self.dir = os.path.join(data_dir, network)
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        try:
-            os.makedirs(self.dir, exist_ok=True)
-            fd = os.open(os.path.join(self.dir, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise CniError(IO_FAILURE, f"IPAM store {self.dir}: {exc.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+    def _locked(self) -> _DirLock:
+        return _DirLock(self.dir)
 
     def _owner(self, container_id: str, ifname: str) -> str:
         return f"{container_id}\n{ifname}"
@@ -86,19 +101,19 @@ class HostLocal:
         return out
 
     def _lease(self, address: str) -> Lease:
-        return Lease(ipaddress.IPv4Interface(f"{address}/{self.subnet.prefixlen}"), self.gateway)
+        return Lease(Interface(f"{address}/{self.subnet.prefixlen}"), self.gateway)
 
-    def _candidates(self) -> Iterator[ipaddress.IPv4Address]:
+    def _candidates(self) -> Iterator[Address]:
         """Round-robin from just after the last reservation, wrapping once around the range."""
         try:
             with open(os.path.join(self.dir, LAST_RESERVED)) as f:
-                last = ipaddress.IPv4Address(f.read().strip())
+                last = Address(f.read().strip())
         except (OSError, ValueError):
             last = self.end
         size = int(self.end) - int(self.start) + 1
         offset = (int(last) - int(self.start) + 1) % size if self.start <= last <= self.end else 0
         for i in range(size):
-            ip = ipaddress.IPv4Address(int(self.start) + (offset + i) % size)
+            ip = Address(int(self.start) + (offset + i) % size)
             if ip != self.gateway:
                 yield ip
 
@@ -132,12 +147,14 @@ class HostLocal:
         with self._locked():
             for address, holder in self._leases().items():
                 if holder == owner:
-                    with contextlib.suppress(FileNotFoundError):
+                    try:
                         os.unlink(os.path.join(self.dir, address))
+                    except FileNotFoundError:
+                        continue  # released meanwhile (DEL is idempotent)
 
-    def leased(self, container_id: str, ifname: str) -> ipaddress.IPv4Address | None:
+    def leased(self, container_id: str, ifname: str) -> Address | None:
         if not os.path.exists(self.dir):
             return None
         owner = self._owner(container_id, ifname)
         with self._locked():
-            return next((ipaddress.IPv4Address(a) for a, holder in self._leases().items() if holder == owner), None)
+            return next((Address(a) for a, holder in self._leases().items() if holder == owner), None)

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import ctypes
 import os
-from contextlib import contextmanager
 
-TYPE_CHECKING = False  # typing's costs every plugin call an import
+TYPE_CHECKING = False  # typing's (and contextlib's) imports cost every plugin call
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from types import TracebackType
 
 CLONE_NEWNET = 0x40000000
 NETNS_DIR = "/run/netns"
@@ -25,23 +24,38 @@ def _setns(fd: int) -> None:
         raise OSError(err, f"setns: {os.strerror(err)}")
 
 
-@contextmanager
-def inside(path: str) -> Iterator[None]:
-    """The calling thread in the network namespace at ``path``, and back in its own afterwards; a missing
-    ``path`` raises ``FileNotFoundError``."""
-    target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+class Inside:
+    """While entered, the calling thread is in the network namespace at ``path``; afterwards back in its own.
+    Entering with a missing ``path`` raises ``FileNotFoundError``."""
+
+    __slots__ = ("home", "path")
+
+    def __init__(self, path: str) -> None:
+        self.path, self.home = path, -1
+
+    def __enter__(self) -> None:
+        target = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            _setns(target)
+            self.home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
             try:
-                yield
-            finally:
-                _setns(home)
+                _setns(target)
+            except BaseException:
+                os.close(self.home)
+                raise
         finally:
-            os.close(home)
-    finally:
-        os.close(target)
+            os.close(target)
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            _setns(self.home)
+        finally:
+            os.close(self.home)
+
+
+def inside(path: str) -> Inside:
+    """The calling thread in the network namespace at ``path`` for a ``with`` block."""
+    return Inside(path)
 
 
 def path_of(name: str) -> str:

@@ -11,12 +11,12 @@ It works alone or chained before the reference ``portmap`` plugin (its result is
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import sys
 
 from cni import bridge
 from cni.ipam import DEFAULT_DATA_DIR, HostLocal
+from cni.ipv4 import Interface, Network
 from cni.spec import INVALID_CONFIG, IO_FAILURE, CniError, Invocation, dump, netns_exists, parse, version_result
 
 TYPE_CHECKING = False  # typing's import costs every plugin call; see ``cni.bridge``
@@ -36,10 +36,10 @@ def _ipam(inv: Invocation) -> HostLocal:
                      gateway=ipam.get("gateway"), range_start=ipam.get("rangeStart"), range_end=ipam.get("rangeEnd"))
 
 
-def _routes(inv: Invocation) -> list[ipaddress.IPv4Network]:
+def _routes(inv: Invocation) -> list[Network]:
     raw = inv.config.get("ipam", {}).get("routes", [{"dst": "0.0.0.0/0"}])
     try:
-        return [ipaddress.IPv4Network(r["dst"]) for r in raw]
+        return [Network(r["dst"]) for r in raw]
     except (KeyError, TypeError, ValueError) as exc:
         raise CniError(INVALID_CONFIG, f"invalid ipam.routes: {exc}") from None
 
@@ -86,7 +86,7 @@ def check(inv: Invocation) -> None:
     prev = inv.config.get("prevResult")
     if not isinstance(prev, dict) or not prev.get("ips"):
         raise CniError(INVALID_CONFIG, "CHECK needs prevResult with the ips ADD returned")
-    address = ipaddress.IPv4Interface(prev["ips"][0]["address"])
+    address = Interface(prev["ips"][0]["address"])
     leased = _ipam(inv).leased(inv.container_id, inv.ifname)
     if leased != address.ip:
         raise CniError(IO_FAILURE, f"{address.ip} is not leased to {inv.container_id}/{inv.ifname}")

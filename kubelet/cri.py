@@ -7,6 +7,7 @@ as an error on the pod (and the node's Ready condition), not as a hung worker.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
 from typing import Final
 
@@ -77,13 +78,22 @@ class RuntimeVersion:
 
 
 class CriClient:
-    """An async CRI client on ``unix://PATH``."""
+    """An async CRI client on ``unix://PATH``.
+
+    It remembers what the status calls said about each sandbox and container and asks again only when a
+    list shows the object in another state (as upstream's PLEG re-inspects only pods whose containers changed):
+    a sandbox's IPs and namespaces are fixed for its life, and a container's status changes only with its state.
+    Every pod sync otherwise paid one status call per object on top of the two lists.
+    """
 
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
         self._channel = grpc.aio.insecure_channel(endpoint)
         self.runtime = api_pb2_grpc.RuntimeServiceStub(self._channel)
         self.images = api_pb2_grpc.ImageServiceStub(self._channel)
+        self._sandbox_views: dict[str, SandboxView] = {}
+        self._container_views: dict[str, ContainerView] = {}
+        self._image_queries: dict[str, asyncio.Future[str]] = {}
 
     async def close(self) -> None:
         """Close the gRPC channel."""
@@ -118,10 +128,13 @@ class CriClient:
     async def pod_states(self) -> dict[str, PodStates]:
         """Per pod uid, the (id, state) of each sandbox and container: what the PLEG compares between relists.
 
-        Two list calls per relist, where ``all_pods`` also asks every sandbox and container for its status.
+        Two list calls per relist, where ``all_pods`` also asks for the status of what it has not seen in its
+        current state. What the lists no longer show is forgotten here.
         """
-        sandboxes = await self.runtime.ListPodSandbox(cri.ListPodSandboxRequest(), timeout=CALL_TIMEOUT)
-        containers = await self.runtime.ListContainers(cri.ListContainersRequest(), timeout=CALL_TIMEOUT)
+        sandboxes, containers = await asyncio.gather(
+            self.runtime.ListPodSandbox(cri.ListPodSandboxRequest(), timeout=CALL_TIMEOUT),
+            self.runtime.ListContainers(cri.ListContainersRequest(), timeout=CALL_TIMEOUT))
+        self._forget_except({s.id for s in sandboxes.items}, {c.id for c in containers.containers})
         found: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {}
         for s in sandboxes.items:
             state = SANDBOX_READY if s.state == cri.SANDBOX_READY else SANDBOX_NOTREADY
@@ -132,39 +145,63 @@ class CriClient:
 
     async def _collect(self, selector: dict[str, str]) -> dict[str, PodRuntime]:
         out: dict[str, PodRuntime] = {}
-        sandboxes = await self.runtime.ListPodSandbox(
-            cri.ListPodSandboxRequest(filter=cri.PodSandboxFilter(label_selector=selector)), timeout=CALL_TIMEOUT)
+        sandboxes, containers = await asyncio.gather(
+            self.runtime.ListPodSandbox(cri.ListPodSandboxRequest(filter=cri.PodSandboxFilter(label_selector=selector)),
+                                        timeout=CALL_TIMEOUT),
+            self.runtime.ListContainers(cri.ListContainersRequest(filter=cri.ContainerFilter(label_selector=selector)),
+                                        timeout=CALL_TIMEOUT))
         for item in sandboxes.items:
             uid = item.labels.get(POD_UID, item.metadata.uid)
-            out.setdefault(uid, PodRuntime()).sandboxes.append(await self.sandbox(item.id))
-        containers = await self.runtime.ListContainers(
-            cri.ListContainersRequest(filter=cri.ContainerFilter(label_selector=selector)), timeout=CALL_TIMEOUT)
+            state = SANDBOX_READY if item.state == cri.SANDBOX_READY else SANDBOX_NOTREADY
+            known = self._sandbox_views.get(item.id)
+            view = dataclasses.replace(known, state=state) if known is not None else await self.sandbox(item.id)
+            out.setdefault(uid, PodRuntime()).sandboxes.append(view)
         for c in containers.containers:
-            try:
-                s = (await self.runtime.ContainerStatus(cri.ContainerStatusRequest(container_id=c.id),
-                                                        timeout=CALL_TIMEOUT)).status
-            except grpc.aio.AioRpcError as err:
-                if err.code() == grpc.StatusCode.NOT_FOUND:
-                    continue  # removed between the list and the status
-                raise
-            uid = c.labels.get(POD_UID, "")
-            out.setdefault(uid, PodRuntime()).containers.append(ContainerView(
-                id=c.id, name=c.metadata.name, state=_STATES.get(s.state, UNKNOWN),
-                created_at=_seconds(s.created_at), attempt=c.metadata.attempt, started_at=_seconds(s.started_at),
-                finished_at=_seconds(s.finished_at), exit_code=s.exit_code, reason=s.reason, message=s.message,
-                image=s.image.user_specified_image or s.image.image, image_ref=s.image_ref,
-                spec_hash=s.annotations.get(CONTAINER_HASH, c.annotations.get(CONTAINER_HASH, ""))))
+            known_container = self._container_views.get(c.id)
+            if known_container is not None and known_container.state == _STATES.get(c.state, UNKNOWN):
+                container_view: ContainerView | None = known_container
+            else:
+                container_view = await self._container_status(c)
+            if container_view is not None:
+                out.setdefault(c.labels.get(POD_UID, ""), PodRuntime()).containers.append(container_view)
         return out
 
+    async def _container_status(self, c: cri.Container) -> ContainerView | None:
+        """ContainerStatus of a listed container as a view (remembered), or None if it is gone meanwhile."""
+        try:
+            s = (await self.runtime.ContainerStatus(cri.ContainerStatusRequest(container_id=c.id),
+                                                    timeout=CALL_TIMEOUT)).status
+        except grpc.aio.AioRpcError as err:
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                return None  # removed between the list and the status
+            raise
+        view = ContainerView(
+            id=c.id, name=c.metadata.name, state=_STATES.get(s.state, UNKNOWN),
+            created_at=_seconds(s.created_at), attempt=c.metadata.attempt, started_at=_seconds(s.started_at),
+            finished_at=_seconds(s.finished_at), exit_code=s.exit_code, reason=s.reason, message=s.message,
+            image=s.image.user_specified_image or s.image.image, image_ref=s.image_ref,
+            spec_hash=s.annotations.get(CONTAINER_HASH, c.annotations.get(CONTAINER_HASH, "")))
+        self._container_views[c.id] = view
+        return view
+
+    def _forget_except(self, sandbox_ids: set[str], container_ids: set[str]) -> None:
+        """Drop what is remembered of objects the runtime no longer lists."""
+        for gone in self._sandbox_views.keys() - sandbox_ids:
+            del self._sandbox_views[gone]
+        for gone in self._container_views.keys() - container_ids:
+            del self._container_views[gone]
+
     async def sandbox(self, sandbox_id: str) -> SandboxView:
-        """One sandbox, from PodSandboxStatus (which alone carries its IPs and namespace modes)."""
+        """One sandbox, from PodSandboxStatus (which alone carries its IPs and namespace modes); remembered."""
         status = (await self.runtime.PodSandboxStatus(cri.PodSandboxStatusRequest(pod_sandbox_id=sandbox_id),
                                                       timeout=CALL_TIMEOUT)).status
-        return SandboxView(
+        view = SandboxView(
             id=status.id, state=SANDBOX_READY if status.state == cri.SANDBOX_READY else SANDBOX_NOTREADY,
             created_at=_seconds(status.created_at), attempt=status.metadata.attempt, ip=status.network.ip,
             additional_ips=tuple(i.ip for i in status.network.additional_ips),
             host_network=status.linux.namespaces.options.network == cri.NODE)
+        self._sandbox_views[view.id] = view
+        return view
 
     async def run_sandbox(self, config: cri.PodSandboxConfig) -> str:
         """RunPodSandbox; the long deadline covers CNI setup and the pause image."""
@@ -180,6 +217,7 @@ class CriClient:
         """RemovePodSandbox, with whatever containers it still holds."""
         await self.runtime.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sandbox_id),
                                             timeout=CALL_TIMEOUT)
+        self._sandbox_views.pop(sandbox_id, None)
 
     async def create_container(self, sandbox_id: str, config: cri.ContainerConfig,
                                sandbox_config: cri.PodSandboxConfig) -> str:
@@ -203,6 +241,7 @@ class CriClient:
         """RemoveContainer."""
         await self.runtime.RemoveContainer(cri.RemoveContainerRequest(container_id=container_id),
                                            timeout=CALL_TIMEOUT)
+        self._container_views.pop(container_id, None)
 
     async def exec_sync(self, container_id: str, argv: list[str], limit: int) -> tuple[int, bytes]:
         """Run ``argv`` in the container; TimeoutError when it outlives ``limit`` seconds (probe semantics)."""
@@ -241,7 +280,19 @@ class CriClient:
                 for s in reply.stats]
 
     async def image_ref(self, image: str) -> str:
-        """The image's id if the runtime holds it, else ""."""
+        """The image's id if the runtime holds it, else "".
+
+        Callers asking about an image while a question about it is in flight share its answer: a burst of
+        pods of one image costs the runtime one ImageStatus, not one per pod.
+        """
+        pending = self._image_queries.get(image)
+        if pending is None:
+            pending = asyncio.ensure_future(self._image_status(image))
+            self._image_queries[image] = pending
+            pending.add_done_callback(lambda _: self._image_queries.pop(image, None))
+        return await asyncio.shield(pending)
+
+    async def _image_status(self, image: str) -> str:
         reply = await self.images.ImageStatus(cri.ImageStatusRequest(image=cri.ImageSpec(image=image)),
                                               timeout=CALL_TIMEOUT)
         return reply.image.id if reply.HasField("image") else ""

@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any, Final
 
+from client.backoff import Backoff
 from client.informer import SharedInformer
 from client.rest import ResourceRef, RestClient
 from kubelet.pod_references import references
@@ -24,6 +25,11 @@ CLAIMS: Final = ResourceRef("", "v1", "persistentvolumeclaims", True, "Persisten
 VOLUMES: Final = ResourceRef("", "v1", "persistentvolumes", False, "PersistentVolume")
 SYNC_SECONDS: Final = 10.0
 """How long a pod waits for its objects' first lists before its worker gets it anyway (it retries)."""
+FIRST_RETRY_SECONDS: Final = 0.2
+"""A pod's objects are asked for the moment its binding arrives, and an apiserver whose Node-authorizer graph
+has not seen that binding yet (its pod watch a few ms behind the one this kubelet's came through) refuses them
+for that moment: the lists are retried after 0.2-0.4 s, not the reflectors' usual 0.8-1.6 s, which every pod
+of the node would wait out (upstream's volume manager retries a mount after 0.5 s)."""
 
 Key = tuple[ResourceRef, str, str]
 
@@ -42,7 +48,8 @@ class ObjectWatches:
         if informer is None:
             ref, namespace, name = key
             informer = SharedInformer(self.rest, ref, namespace=namespace or None,
-                                      field_selector=f"metadata.name={name}")
+                                      field_selector=f"metadata.name={name}",
+                                      backoff=Backoff(initial=FIRST_RETRY_SECONDS, clock=self.rest.clock))
             informer.start()
             self._informers[key] = informer
         return informer

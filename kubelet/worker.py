@@ -25,7 +25,6 @@ from kubelet.cpu_manager import CpuManager
 from kubelet.cri import CriClient
 from kubelet.cri_config import ContainerInputs, DNSSettings, container_config, etc_hosts, sandbox_config
 from kubelet.env import ConfigMapLookup, ContainerConfigError, SecretLookup, expand_command, make_environment
-from kubelet.firstalone import FirstAlone
 from kubelet.hooks import HookError, run_hook
 from kubelet.logs import LogOptions, parse_lines, render
 from kubelet.podsync import (
@@ -109,7 +108,6 @@ class Hub:
     state: SyncState = field(default_factory=SyncState)
     pull_lock: asyncio.Lock | None = None  # set when --serialize-image-pulls
     tokens: TokenCache | None = None  # service account tokens for projected volumes (needs the API)
-    tiers: FirstAlone = field(default_factory=FirstAlone)  # the first sandbox of each QoS tier runs alone
     cpus: CpuManager | None = None  # --cpu-manager-policy: exclusive CPUs at admission, cpusets at creation
 
 
@@ -138,11 +136,13 @@ def _describe_rpc(err: grpc.aio.AioRpcError) -> str:
 class PodWorker:
     """Keeps one pod converging on its spec until it is terminated and forgotten."""
 
-    def __init__(self, hub: Hub, pod: dict[str, Any]) -> None:
+    def __init__(self, hub: Hub, pod: dict[str, Any], *, unknown_to_runtime: bool = False) -> None:
         self.hub = hub
         self.pod = pod
         self.uid: str = pod["metadata"]["uid"]
         self.runtime = PodRuntime()
+        # The node's last relist held nothing of this pod, so its first sync need not ask the runtime again.
+        self._runtime_known_empty = unknown_to_runtime
         self.reasons: dict[str, tuple[str, str]] = {}
         self.last_status: dict[str, Any] | None = None  # what status generation builds on
         self.reported: dict[str, Any] | None = None  # what the sink was last given
@@ -223,7 +223,11 @@ class PodWorker:
     async def _sync(self) -> bool:
         """One pass; True when something is still in motion (so the next pass comes soon)."""
         hub = self.hub
-        self.runtime = await self._fetch_runtime()
+        if self._runtime_known_empty:
+            self._runtime_known_empty = False
+            self.runtime = PodRuntime()
+        else:
+            self.runtime = await self._fetch_runtime()
         pod = self._pod_view()
         if deadline_exceeded(pod, time.time()):
             hub.events(self.pod, WARNING, DEADLINE_EXCEEDED, DEADLINE_MESSAGE)
@@ -258,8 +262,10 @@ class PodWorker:
             await self._finish(pod)
             return False
         await self._report(pod)
-        return bool(actions.start or actions.kill or actions.blocked or actions.create_sandbox) or any(
-            c.state != RUNNING for c in self._latest_instances())
+        # A container started and seen running is settled: the PLEG wakes the worker when it changes.
+        unsettled = any((c := self.runtime.latest(s.name)) is None or c.state != RUNNING for s in actions.start)
+        return bool(unsettled or actions.kill or actions.blocked or (actions.create_sandbox and not actions.start)
+                    ) or any(c.state != RUNNING for c in self._latest_instances())
 
     def _pod_view(self) -> dict[str, Any]:
         """The pod with the status we last reported (the API copy may lag behind our own writes)."""
@@ -329,7 +335,7 @@ class PodWorker:
         sandbox_id = actions.sandbox_id
         if actions.create_sandbox:
             try:
-                sandbox_id = await self._run_sandbox(sandbox_cfg)
+                sandbox_id = await self.hub.cri.run_sandbox(sandbox_cfg)
             except grpc.aio.AioRpcError as err:
                 self.hub.events(self.pod, WARNING, "FailedCreatePodSandBox",
                                 f"Failed to create pod sandbox: {_describe_rpc(err)}")
@@ -343,10 +349,6 @@ class PodWorker:
             ok = await self._start(pod, start, specs[start.name], where, refs)
             if start.init and not ok:
                 return
-
-    async def _run_sandbox(self, config: cri.PodSandboxConfig) -> str:
-        tier = config.linux.cgroup_parent.rsplit("/", 1)[0]
-        return await self.hub.tiers.run(tier, lambda: self.hub.cri.run_sandbox(config))
 
     async def _kill(self, pod: dict[str, Any], kill: KillContainer, spec: Mapping[str, Any] | None) -> None:
         grace = kill.grace_seconds if self.grace_override is None else min(kill.grace_seconds, self.grace_override)
@@ -583,6 +585,7 @@ class PodWorkers:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.workers: dict[str, PodWorker] = {}
+        self._listed: frozenset[str] | None = None  # pod uids in the runtime at the last relist; None before one
 
     def update(self, pod: dict[str, Any]) -> None:
         """A pod was added or changed at its source."""
@@ -632,8 +635,13 @@ class PodWorkers:
             worker.evict(status_patch)
 
     def _spawn(self, pod: dict[str, Any]) -> PodWorker:
-        worker = PodWorker(self.hub, pod)
-        self.workers[pod["metadata"]["uid"]] = worker
+        """A worker for ``pod``; one for a uid this kubelet has no worker for and that the last relist (made by
+        this process, so after any earlier kubelet's work) did not show skips its first runtime query: a burst
+        of new pods then goes straight to RunPodSandbox."""
+        uid = pod["metadata"]["uid"]
+        fresh = uid not in self.workers and self._listed is not None and uid not in self._listed
+        worker = PodWorker(self.hub, pod, unknown_to_runtime=fresh)
+        self.workers[uid] = worker
         worker.start()
         return worker
 
@@ -651,6 +659,7 @@ class PodWorkers:
             except grpc.aio.AioRpcError as err:
                 log.warning("relist failed", error=_describe_rpc(err))
             else:
+                self._listed = frozenset(current)
                 for uid, mark in current.items():
                     worker = self.workers.get(uid)
                     if worker is not None and worker.runtime.states() != mark:

@@ -70,6 +70,10 @@ async def _unimplemented(context: grpc.aio.ServicerContext[Any, Any], message: s
 
 _QUERIES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cri-query")
 _STARTS = ThreadPoolExecutor(max_workers=6, thread_name_prefix="cri-start")  # create and start, never stops
+# Calls that wait on processes (a stop's grace period, an exec probe's command) hold a thread but no CPU for
+# up to their timeout: on the loop's default pool (6 threads here) a few pods terminating held every
+# RunPodSandbox queued behind them for their whole grace period.
+_WAITS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="cri-wait")
 
 
 async def _call(context: grpc.aio.ServicerContext[Any, Any], fn: Callable[..., T], *args: Any,
@@ -247,7 +251,7 @@ class RuntimeServicer(api_pb2_grpc.RuntimeServiceServicer):
                 if exc.code != "NOT_FOUND":
                     raise
 
-        await _call(context, stop)
+        await _call(context, stop, pool=_WAITS)
         return cri.StopPodSandboxResponse()
 
     async def RemovePodSandbox(self, request: cri.RemovePodSandboxRequest,
@@ -323,12 +327,12 @@ class RuntimeServicer(api_pb2_grpc.RuntimeServiceServicer):
         return cri.StartContainerResponse()
 
     async def StopContainer(self, request: cri.StopContainerRequest, context: Any) -> cri.StopContainerResponse:
-        await _call(context, self.rt.containers.stop, request.container_id, float(request.timeout))
+        await _call(context, self.rt.containers.stop, request.container_id, float(request.timeout), pool=_WAITS)
         return cri.StopContainerResponse()
 
     async def RemoveContainer(self, request: cri.RemoveContainerRequest,
                               context: Any) -> cri.RemoveContainerResponse:
-        await _call(context, self.rt.containers.remove, request.container_id)
+        await _call(context, self.rt.containers.remove, request.container_id, pool=_WAITS)
         return cri.RemoveContainerResponse()
 
     async def ListContainers(self, request: cri.ListContainersRequest, context: Any) -> cri.ListContainersResponse:
@@ -379,7 +383,7 @@ class RuntimeServicer(api_pb2_grpc.RuntimeServiceServicer):
 
     async def ExecSync(self, request: cri.ExecSyncRequest, context: Any) -> cri.ExecSyncResponse:
         result = await _call(context, self.rt.containers.exec_sync, request.container_id, list(request.cmd),
-                             float(request.timeout))
+                             float(request.timeout), pool=_WAITS)
         return cri.ExecSyncResponse(stdout=result.stdout, stderr=result.stderr, exit_code=result.exit_code)
 
     async def Exec(self, request: cri.ExecRequest, context: Any) -> cri.ExecResponse:

@@ -52,8 +52,9 @@ class ContainerSpec:
     pump: str = ""  # the compiled shim pump to exec once the container runs; "" keeps the Python one
 
     def to_json(self) -> str:
-        """The spec as the shim reads it from ``config.json``."""
-        return json.dumps(asdict(self), indent=1, sort_keys=True)
+        """The spec as the shim reads it from ``config.json``: compact, so the C encoder writes it (an indented
+        dump runs the pure-Python one, a visible share of the daemon's CPU on every sandbox and container)."""
+        return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ContainerSpec:

@@ -21,7 +21,13 @@ import yaml
 from aiohttp import web
 
 from client.events import EventRecorder
-from client.flags import add_client_flags, add_leader_election_flags, leader_election_from_args, rest_client_from_args
+from client.flags import (
+    add_client_flags,
+    add_leader_election_flags,
+    leader_election_client,
+    leader_election_from_args,
+    rest_client_from_args,
+)
 from client.informer import SharedInformerFactory
 from client.leaderelection import LeaderElector
 from client.rest import RestClient
@@ -36,6 +42,9 @@ from scheduler.profile import Profile, ProfileError, profiles_from_configuration
 
 log = get_logger("scheduler")
 
+REQUESTS_IN_FLIGHT = 8
+"""API requests sent at once (watches aside): a burst of bindings and events queues on 8 warm connections
+instead of opening a TLS connection per request (kube-scheduler multiplexes them over one HTTP/2 connection)."""
 # How long informers may take to list everything before the leader gives up (and exits non-zero).
 CACHE_SYNC_TIMEOUT = 120.0
 
@@ -78,6 +87,7 @@ class Process:
     def __init__(self, args: argparse.Namespace, client: RestClient, profiles: list[Profile]) -> None:
         self.args = args
         self.client = client
+        self.election_client = leader_election_client(client)
         self.profiles = profiles
         self.metrics = SchedulerMetrics()
         # Informers, cache and queue run from the start, leading or not (as kube-scheduler's do): a standby
@@ -159,7 +169,8 @@ class Process:
         if election is None:
             work = asyncio.get_running_loop().create_task(self.lead(lead_stop))
         else:
-            self.elector = LeaderElector(self.client, election, on_started_leading=lambda: self.lead(lead_stop),
+            self.elector = LeaderElector(self.election_client, election,
+                                         on_started_leading=lambda: self.lead(lead_stop),
                                          on_new_leader=lambda who: log.info("new leader", identity=who))
             work = asyncio.get_running_loop().create_task(self.elector.run())
         stopping = asyncio.get_running_loop().create_task(stop.wait())
@@ -194,7 +205,7 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     except ProfileError as exc:
         log.error("invalid configuration", error=str(exc))
         return 2
-    client = rest_client_from_args(args, "tinykube-scheduler")
+    client = rest_client_from_args(args, "tinykube-scheduler", max_requests_in_flight=REQUESTS_IN_FLIGHT)
     proc = Process(args, client, profiles)
     runner = await proc.serve_http()
     try:
@@ -203,6 +214,7 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
         if runner is not None:
             await runner.cleanup()
         await client.close()
+        await proc.election_client.close()
 
 
 def main(argv: Sequence[str]) -> int:

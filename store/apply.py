@@ -79,6 +79,7 @@ class Applier:
         self.kv = kv
         self._clock = clock
         self._alarms: set[tuple[int, int]] = set()  # (member id, AlarmType)
+        self._no_space = False  # whether any NOSPACE alarm is raised: asked on every write, kept up to date
         self.apply_seconds = Histogram("etcd_server_apply_duration_seconds",
                                        "Time to apply one committed entry to the state machine.")
         self._handlers: dict[str, Callable[[bytes], Any]] = {
@@ -101,7 +102,10 @@ class Applier:
 
     @property
     def no_space(self) -> bool:
-        return any(alarm == rpc_pb2.NOSPACE for _, alarm in self._alarms)
+        return self._no_space
+
+    def _alarms_changed(self) -> None:
+        self._no_space = any(alarm == rpc_pb2.NOSPACE for _, alarm in self._alarms)
 
     # ---- applying committed entries ----
 
@@ -174,6 +178,7 @@ class Applier:
         elif request.action == rpc_pb2.AlarmRequest.DEACTIVATE and entry in self._alarms:
             self._alarms.discard(entry)
             changed.append(entry)
+        self._alarms_changed()
         members = [rpc_pb2.AlarmMember(memberID=m, alarm=a) for m, a in changed]  # type: ignore[arg-type]
         return rpc_pb2.AlarmResponse(header=_header(self.kv.revision), alarms=members)
 
@@ -262,3 +267,4 @@ class Applier:
             kv_parts.append(view[end:])
         self.kv.restore(kv_parts[0], kv_parts[1:])
         self._alarms = {(int(m), int(a)) for m, a in alarms}
+        self._alarms_changed()

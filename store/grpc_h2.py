@@ -36,6 +36,7 @@ _END = object()  # the end of a request stream
 _RESPONSE_HEADERS = b"\x88" + literal(b"content-type", b"application/grpc")  # :status 200 (static index 8)
 _OK_TRAILERS = literal(b"grpc-status", b"0")
 _TRANSPORT_HEADERS = frozenset({"content-type", "te", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding"})
+_ROUTE_CACHE = 256  # routes remembered per connection (the header decoder remembers as many blocks)
 
 
 class Code(Protocol):
@@ -151,25 +152,43 @@ class _Call:
         self.headers_sent = False
         self.request: Any = _END
 
-    def messages(self, max_length: int) -> list[bytes]:
-        """Complete messages in the buffer, removed from it; raises Abort on a bad or oversized one."""
+    def messages(self, data: bytes, max_length: int) -> list[bytes]:
+        """The messages ``data`` completes (the rest is kept for the next call); raises Abort on a bad or
+        oversized one. A unary request usually comes whole in one DATA frame: it is then cut out of ``data``
+        without going through the buffer."""
         buf = self.buffer
+        if buf:
+            buf += data
+        source: bytes | bytearray = buf if buf else data
         out = []
         pos = 0
-        while len(buf) - pos >= 5:
-            compressed, length = _PREFIX.unpack_from(buf, pos)
+        while len(source) - pos >= 5:
+            compressed, length = _PREFIX.unpack_from(source, pos)
             if compressed:
                 raise Abort(StatusCode.UNIMPLEMENTED, "compressed messages are not supported")
             if length > max_length:
                 raise Abort(StatusCode.RESOURCE_EXHAUSTED,
                              f"Received message larger than max ({length} vs. {max_length})")
-            if len(buf) - pos - 5 < length:
+            if len(source) - pos - 5 < length:
                 break
-            out.append(bytes(buf[pos + 5:pos + 5 + length]))
+            out.append(bytes(source[pos + 5:pos + 5 + length]))
             pos += 5 + length
-        if pos:
+        if source is buf:
             del buf[:pos]
+        elif pos < len(data):
+            buf += data[pos:]
         return out
+
+
+class _Route(NamedTuple):
+    """What a request's header block asks for: whether it is gRPC at all, the method's path, its handler
+    (None: no such method) and the call's metadata."""
+
+    headers: Sequence[tuple[str, str]]  # the decoded block, held so that its id stays its own
+    grpc: bool
+    path: str
+    handler: Method | None
+    metadata: tuple[tuple[str, str | bytes], ...]
 
 
 class _Handler:
@@ -178,13 +197,14 @@ class _Handler:
     def __init__(self, server: Server, conn: Connection) -> None:
         self._server = server
         self._conn = conn
+        # A client sends the same header block for every call of a method, and the connection's decoder
+        # hands back the same tuple for it: its route is worked out once, keyed by the tuple's identity.
+        self._routes: dict[int, _Route] = {}
 
-    def on_headers(self, stream: Stream, headers: Sequence[tuple[str, str]], end_stream: bool) -> None:
-        call: _Call | None = stream.state  # type: ignore[assignment]
-        if call is not None:  # trailers from a client: only END_STREAM matters
-            if end_stream:
-                self.on_data(stream, b"", True)
-            return
+    def _route(self, headers: Sequence[tuple[str, str]]) -> _Route:
+        route = self._routes.get(id(headers))
+        if route is not None and route.headers is headers:
+            return route
         path = method = ""
         content_type = ""
         metadata: list[tuple[str, str | bytes]] = []
@@ -197,18 +217,33 @@ class _Handler:
                 content_type = value
             elif not name.startswith(":") and name not in _TRANSPORT_HEADERS:
                 metadata.append((name, _binary(value) if name.endswith("-bin") else value))
+        grpc_call = method == "POST" and content_type.startswith("application/grpc")
+        handler = self._server.lookup(path, metadata) if grpc_call else None
+        route = _Route(headers, grpc_call, path, handler, tuple(metadata))
+        if len(self._routes) >= _ROUTE_CACHE:
+            self._routes.clear()
+        self._routes[id(headers)] = route
+        return route
+
+    def on_headers(self, stream: Stream, headers: Sequence[tuple[str, str]], end_stream: bool) -> None:
+        call: _Call | None = stream.state  # type: ignore[assignment]
+        if call is not None:  # trailers from a client: only END_STREAM matters
+            if end_stream:
+                self.on_data(stream, b"", True)
+            return
+        route = self._route(headers)
         conn = self._conn
-        if method != "POST" or not content_type.startswith("application/grpc"):
+        if not route.grpc:
             # Not gRPC: HTTP 415, as grpc-go answers.
             conn.send_headers(stream, b"\x00" + encode_int(7, 7) + b":status" + encode_int(3, 7) + b"415",
                               end_stream=True)
             return
-        handler = self._server.lookup(path, metadata)
+        handler = route.handler
         if handler is None:
             conn.send_headers(stream, status_block(StatusCode.UNIMPLEMENTED, "Method not found!",
                                                    trailers_only=True), end_stream=True)
             return
-        call = _Call(stream, path, handler, tuple(metadata))
+        call = _Call(stream, route.path, handler, route.metadata)
         stream.state = call
         if handler.request_streaming:
             call.task = self._server.spawn(self._run(call))
@@ -219,10 +254,8 @@ class _Handler:
         call: _Call | None = stream.state  # type: ignore[assignment]
         if call is None:
             return
-        if data:
-            call.buffer += data
         try:
-            messages = call.messages(self._server.max_receive_message_length)
+            messages = call.messages(data, self._server.max_receive_message_length)
         except Abort as exc:
             self._fail(call, exc.code, exc.details)
             return
@@ -266,13 +299,18 @@ class _Handler:
         else:
             self._conn.send_headers(call.stream, block, end_stream=True)
 
-    def _send(self, call: _Call, response: Any) -> None:
+    @staticmethod
+    def _message(call: _Call, response: Any) -> bytes:
         serialize = call.method.response_serializer
-        data = serialize(response) if serialize else response
+        data: bytes = serialize(response) if serialize else response
+        return _PREFIX.pack(0, len(data)) + data
+
+    def _send(self, call: _Call, response: Any) -> None:
+        message = self._message(call, response)
         if not call.headers_sent:
             call.headers_sent = True
             self._conn.send_headers(call.stream, _RESPONSE_HEADERS)
-        self._conn.send_data(call.stream, _PREFIX.pack(0, len(data)) + data)
+        self._conn.send_data(call.stream, message)
 
     async def _requests(self, call: _Call) -> AsyncIterator[Any]:
         queue = call.requests
@@ -291,7 +329,10 @@ class _Handler:
             request: Any = self._requests(call) if method.request_streaming else call.request
             if not method.response_streaming:
                 unary: Any = method.stream_unary if method.request_streaming else method.unary_unary
-                self._send(call, await unary(request, context))
+                body = self._message(call, await unary(request, context))
+                call.headers_sent = True
+                self._conn.send_response(call.stream, _RESPONSE_HEADERS, body, _OK_TRAILERS)
+                return
             else:
                 streaming: Any = method.stream_stream if method.request_streaming else method.unary_stream
                 responses = streaming(request, context)

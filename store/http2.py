@@ -251,6 +251,8 @@ class FramedConnection(asyncio.Protocol, Generic[S]):
             raise ProtocolError(PROTOCOL_ERROR, "expected a CONTINUATION frame")
         if kind == DATA:
             self._on_data(flags, sid, payload)
+        elif kind == WINDOW_UPDATE:  # second to DATA: a client acknowledges what every response sent
+            self._on_window_update(sid, payload)
         elif kind == HEADERS:
             pad = 0
             start = 0
@@ -283,8 +285,6 @@ class FramedConnection(asyncio.Protocol, Generic[S]):
                 raise ProtocolError(FRAME_SIZE_ERROR, "PING payload is not 8 bytes")
             if not flags & FLAG_ACK:
                 self.write(frame(PING, FLAG_ACK, 0, payload))
-        elif kind == WINDOW_UPDATE:
-            self._on_window_update(sid, payload)
         elif kind == RST_STREAM:
             if len(payload) != 4:
                 raise ProtocolError(FRAME_SIZE_ERROR, "RST_STREAM payload is not 4 bytes")
@@ -545,6 +545,21 @@ class Connection(FramedConnection[Stream]):
         self.write(frame(HEADERS, FLAG_END_HEADERS | (FLAG_END_STREAM if end_stream else 0), stream.id, block))
         if end_stream:
             self._ended_locally(stream)
+
+    def send_response(self, stream: Stream, headers: bytes, data: bytes, trailers: bytes) -> None:
+        """A whole response (a header block, ``data``, a trailing block) in one write when the windows allow."""
+        n = len(data)
+        if stream.closed or stream.outbox or n > min(stream.send_window, self._send_window, self._peer_max_frame):
+            self.send_headers(stream, headers)
+            self.send_data(stream, data)
+            self.send_trailers(stream, trailers)
+            return
+        stream.send_window -= n
+        self._send_window -= n
+        sid = stream.id
+        self.write(frame(HEADERS, FLAG_END_HEADERS, sid, headers) + frame(DATA, 0, sid, data)
+                   + frame(HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, sid, trailers))
+        self._ended_locally(stream)
 
     def send_trailers(self, stream: Stream, block: bytes) -> None:
         """End ``stream`` with a trailing header block, after any data still waiting for window."""

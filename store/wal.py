@@ -165,19 +165,24 @@ class _WriterThread:
     """
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[tuple[asyncio.AbstractEventLoop, asyncio.Future[None],
-                                             Callable[[], None]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[asyncio.AbstractEventLoop, Callable[[], None],
+                                             Callable[[BaseException | None], None]] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
     def run(self, fn: Callable[[Sequence[_Batch]], None], batches: Sequence[_Batch]) -> asyncio.Future[None]:
         """Run ``fn(batches)`` on the thread; the future completes (or fails) with it."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
+        self.call(loop, functools.partial(fn, batches), functools.partial(_settle, future))
+        return future
+
+    def call(self, loop: asyncio.AbstractEventLoop, call: Callable[[], None],
+             then: Callable[[BaseException | None], None]) -> None:
+        """Run ``call()`` on the thread, then ``then(its exception or None)`` on ``loop``."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._main, name="wal-writer", daemon=True)
             self._thread.start()
-        self._queue.put((loop, future, functools.partial(fn, batches)))
-        return future
+        self._queue.put((loop, call, then))
 
     def stop(self) -> None:
         """End the thread once the work handed over is done (it is a daemon: exiting never waits for it)."""
@@ -187,14 +192,14 @@ class _WriterThread:
 
     def _main(self) -> None:
         while (item := self._queue.get()) is not None:
-            loop, future, call = item
+            loop, call, then = item
             error: BaseException | None = None
             try:
                 call()
-            except BaseException as exc:  # handed to the waiting coroutine, which decides
+            except BaseException as exc:  # handed to the loop, which decides
                 error = exc
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
-                loop.call_soon_threadsafe(_settle, future, error)
+                loop.call_soon_threadsafe(then, error)
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
@@ -226,8 +231,7 @@ class Wal:
         self._last_index = 0
         self._pending: list[_Batch] = []
         self._pending_done: asyncio.Future[None] | None = None
-        self._writing = False
-        self._flush_task: asyncio.Task[None] | None = None
+        self._flushed_all: asyncio.Future[None] | None = None  # while batches are being written
         self._writer = _WriterThread()
         self._io_lock = threading.Lock()  # one writer at a time: the flusher thread or a direct caller
         self.fsync_seconds = Histogram("etcd_disk_wal_fsync_duration_seconds",
@@ -438,28 +442,31 @@ class Wal:
         if self._pending_done is None:
             self._pending_done = loop.create_future()
         done = self._pending_done
-        if not self._writing:
-            self._writing = True
-            self._flush_task = loop.create_task(self._flush_loop())
+        if self._flushed_all is None:
+            # Not at once: batches handed over later in this turn of the loop share the first sync.
+            self._flushed_all = loop.create_future()
+            loop.call_soon(self._flush_next, loop)
         return done
 
-    async def _flush_loop(self) -> None:
-        try:
-            while self._pending_done is not None:
-                batches, done = self._pending, self._pending_done
-                self._pending, self._pending_done = [], None
-                try:
-                    await self._writer.run(self._flush, batches)
-                except BaseException as exc:
-                    if not done.done():
-                        done.set_exception(exc)
-                    if not isinstance(exc, Exception):
-                        raise
-                else:
-                    if not done.done():
-                        done.set_result(None)
-        finally:
-            self._writing = False
+    def _flush_next(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Hand everything pending to the writer thread; ``_flushed`` continues on the loop when it is synced.
+
+        Callbacks rather than a task: at low concurrency the WAL goes idle after nearly every batch, and a
+        task per batch (created, stepped, finished) cost more than the hand-over itself.
+        """
+        batches, done = self._pending, self._pending_done
+        assert done is not None
+        self._pending, self._pending_done = [], None
+        self._writer.call(loop, functools.partial(self._flush, batches), functools.partial(self._flushed, loop, done))
+
+    def _flushed(self, loop: asyncio.AbstractEventLoop, done: asyncio.Future[None],
+                 error: BaseException | None) -> None:
+        _settle(done, error)
+        if self._pending_done is not None:
+            self._flush_next(loop)
+        elif self._flushed_all is not None:
+            _settle(self._flushed_all, None)
+            self._flushed_all = None
 
     def _flush(self, batches: Sequence[_Batch]) -> None:
         with self._io_lock:
@@ -518,9 +525,8 @@ class Wal:
 
     async def aclose(self) -> None:
         """Wait for writes in flight, write what was deferred, and close."""
-        if self._flush_task is not None:
-            with contextlib.suppress(Exception):
-                await self._flush_task
+        if self._flushed_all is not None:
+            await asyncio.shield(self._flushed_all)
         if self._pending and not self._closed:
             batches, self._pending = self._pending, []
             await self._writer.run(self._flush, batches)

@@ -190,6 +190,9 @@ def kubelet(cluster: Cluster, node: Node, kubeconfig: Path, bootstrap_kubeconfig
         f"--cluster-dns={dns_address(node)}", "--cluster-domain=cluster.local",
         f"--address={node.ip}", f"--client-ca-file={pki / 'ca.crt'}",
         f"--pod-manifest-path={cluster.node_dir(node) / 'manifests'}",
+        # The three nodes share the host's disk: a disk signal would make every node evict at once for space it
+        # cannot free, so only memory is a signal (as kind configures its nodes).
+        "--eviction-hard=memory.available<100Mi",
     )
     return Component(node.name, "kubelet", argv, netns=node.netns)
 

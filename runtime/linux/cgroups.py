@@ -11,6 +11,7 @@ import contextlib
 import errno
 import os
 import signal
+import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from pathlib import Path
 
 V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "devices")
 V2_CONTROLLERS = ("cpu", "cpuset", "memory", "pids")
+# Creating missing v1 directories: one creator at a time in this process (the runtime's only user of its root).
+_CREATING = threading.Lock()
 
 # What a default container may touch in /dev: the minimal nodes rootfs creates plus ptys (runc's list).
 DEFAULT_DEVICE_RULES = (
@@ -167,27 +170,30 @@ class CgroupV1(CgroupDriver):
         return self.mount / controller / path.strip("/")
 
     def create(self, path: str, resources: Resources, restrict_devices: bool = False) -> None:
-        parts = [p for p in path.strip("/").split("/") if p]
-        for ctl in self.controllers:
-            current = self.mount / ctl
-            for part in parts:
-                parent, current = current, current / part
-                if current.is_dir():
-                    continue
-                try:
-                    current.mkdir()
-                except FileExistsError:
-                    continue
-                if ctl == "cpuset":
-                    # A new cpuset is empty and refuses tasks until it has cpus and mems of its own.
-                    _write(current / "cpuset.cpus", _read(parent / "cpuset.cpus"))
-                    _write(current / "cpuset.mems", _read(parent / "cpuset.mems"))
+        if not all(self.dir(ctl, path).is_dir() for ctl in self.controllers):
+            with _CREATING:
+                self._make_dirs([p for p in path.strip("/").split("/") if p])
         if restrict_devices and "devices" in self.controllers:
             leaf = self.dir("devices", path)
             _write(leaf / "devices.deny", "a")
             for rule in DEFAULT_DEVICE_RULES:
                 _write(leaf / "devices.allow", rule)
         self.update(path, resources)
+
+    def _make_dirs(self, parts: list[str]) -> None:
+        """Each missing directory of ``parts`` in every hierarchy; a new cpuset gets its parent's cpus and mems
+        (it refuses tasks while empty), which is why creators take turns: one that found a parent made but not
+        yet filled would copy its emptiness."""
+        for ctl in self.controllers:
+            current = self.mount / ctl
+            for part in parts:
+                parent, current = current, current / part
+                if current.is_dir():
+                    continue
+                current.mkdir()
+                if ctl == "cpuset":
+                    _write(current / "cpuset.cpus", _read(parent / "cpuset.cpus"))
+                    _write(current / "cpuset.mems", _read(parent / "cpuset.mems"))
 
     def update(self, path: str, resources: Resources) -> None:
         r = resources

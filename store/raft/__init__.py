@@ -8,7 +8,7 @@ a member joining later starts from an empty `MemoryStorage` and receives a snaps
 """
 
 from store.raft.config import Config
-from store.raft.core import CAMPAIGN_TRANSFER, ProgressStatus, Raft, Status
+from store.raft.core import CAMPAIGN_TRANSFER, COMMIT_ONLY, ProgressStatus, Raft, Status
 from store.raft.errors import (
     CompactedError,
     ConfChangeError,
@@ -41,6 +41,7 @@ from store.raft.storage import MemoryStorage, Storage
 
 __all__ = [
     "CAMPAIGN_TRANSFER",
+    "COMMIT_ONLY",
     "CompactedError",
     "ConfChange",
     "ConfChangeError",

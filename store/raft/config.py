@@ -30,6 +30,10 @@ class Config:
     # membership comes from the storage's snapshot, so conf changes after the snapshot must be re-applied:
     # pass the snapshot's index unless the driver persists the membership itself.
     applied: int = 0
+    # The leader does not send an append only to carry a new commit index: the next append with entries
+    # carries it, or ``Raft.send_commit``, which the driver calls a moment later if ``commit_unsent`` (the
+    # followers then apply that much later; the leader's own answers do not wait for them).
+    defer_commit: bool = False
     # Draws randomized election timeouts; seed it for deterministic tests.
     rng: random.Random = field(default_factory=random.Random)
 

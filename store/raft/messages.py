@@ -115,7 +115,8 @@ class Message:
     Field meanings by type: APP carries `index`/`log_term` of the entry preceding `entries`; APP_RESP
     carries the follower's last matching `index`, or on `reject` a `reject_hint` index and its `log_term`
     so the leader can skip a whole conflicting term at once; VOTE/PRE_VOTE carry the candidate's last
-    `index`/`log_term`; HEARTBEAT/READ_INDEX carry a read request's `context`.
+    `index`/`log_term`; HEARTBEAT/READ_INDEX carry a read request's `context`; an APP without entries
+    carries `core.COMMIT_ONLY` when only a rejection needs an answer.
     """
 
     type: MessageType

@@ -66,6 +66,7 @@ class Progress:
         "pending_snapshot",
         "probe_sent",
         "recent_active",
+        "sent_commit",
         "state",
     )
 
@@ -76,6 +77,7 @@ class Progress:
         self.pending_snapshot = 0
         self.recent_active = False
         self.probe_sent = False  # in PROBE, an append is outstanding: wait for a response or heartbeat
+        self.sent_commit = 0  # the highest commit index an append sent to the peer lets it learn
         self.inflights = Inflights(max_inflight)
         self.is_learner = is_learner
 
@@ -85,6 +87,7 @@ class Progress:
         self.match = 0
         self.next = next_index
         self.recent_active = False
+        self.sent_commit = 0
 
     def _reset_state(self, state: ProgressState) -> None:
         self.probe_sent = False

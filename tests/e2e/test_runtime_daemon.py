@@ -118,6 +118,26 @@ def test_containers_survive_a_daemon_sigkill_and_later_exits_are_reported(daemon
     assert _status(stub, long_id).exit_code == 137
 
 
+def test_pods_start_while_other_containers_wait_out_their_grace_period(daemon, tmp_path):
+    """Stops waiting out a grace period hold no thread a new sandbox needs (8 exceed the default pool's 6)."""
+    stub = daemon.stub()
+    pod_config = _pod_config(tmp_path, "ending")
+    pod = stub.RunPodSandbox(cri.RunPodSandboxRequest(config=pod_config), timeout=60).pod_sandbox_id
+    shell = "trap 'echo term' TERM; while true; do sleep 1; done"  # says it got SIGTERM, keeps running
+    cids = [_run(stub, pod, pod_config, f"stubborn{i}", ["/bin/sh", "-c", shell]) for i in range(8)]
+    stops = [stub.StopContainer.future(cri.StopContainerRequest(container_id=cid, timeout=300), timeout=330)
+             for cid in cids]
+    wait_for(lambda: all("term" in (tmp_path / "logs" / f"stubborn{i}.log").read_text() for i in range(8)), 60,
+             "every container to get its SIGTERM")
+    started = stub.RunPodSandbox(cri.RunPodSandboxRequest(config=_pod_config(tmp_path, "next")), timeout=60)
+    assert started.pod_sandbox_id
+    assert not any(stop.done() for stop in stops)
+    stub.StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=pod), timeout=60)  # no grace: ends the waits
+    for stop in stops:
+        stop.result()
+    assert {_status(stub, cid).exit_code for cid in cids} == {137}
+
+
 def test_crictl_drives_the_daemon(daemon, tmp_path):
     (tmp_path / "pod.json").write_text(json.dumps({
         "metadata": {"name": "cli", "namespace": "default", "uid": "u-cli"}, "hostname": "cli",

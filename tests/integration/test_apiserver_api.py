@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import http.client
 import json
 import ssl
 import threading
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -556,6 +558,42 @@ def test_dry_run_field_validation_warnings_and_delete_collection(cluster: Apiser
     finally:
         k("delete", "configmap", "warned", "--ignore-not-found")
         k("delete", "configmap", "-l", "bulk=yes", "--ignore-not-found")
+
+
+def test_a_write_acknowledged_through_one_apiserver_is_read_at_once_through_the_other(
+    cluster: ApiserverCluster,
+) -> None:
+    # A GET without resourceVersion is linearizable: it sees every write acknowledged before it began, whichever
+    # apiserver took the write (the other one's watch cache may not have it yet). resourceVersion=N answers a
+    # version not older than N; 0 any version. Kept-alive connections, so the read follows the ack closely.
+    base = "/api/v1/namespaces/default/configmaps"
+    conns = [
+        http.client.HTTPSConnection(urlsplit(a.url).netloc, context=cluster.ssl_context()) for a in cluster.apiservers
+    ]
+
+    def call(server: int, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        headers = {"Content-Type": "application/merge-patch+json" if method == "PATCH" else "application/json"}
+        conns[server].request(method, path, json.dumps(body).encode() if body is not None else None, headers)
+        resp = conns[server].getresponse()
+        return resp.status, json.loads(resp.read())
+
+    try:
+        code, created = call(0, "POST", base, {"metadata": {"name": "linear"}})
+        assert code == 201
+        assert call(1, "GET", f"{base}/linear") == (200, created)
+        for i in range(50):
+            code, written = call(0, "PATCH", f"{base}/linear", {"data": {"v": str(i)}})
+            assert code == 200
+            assert call(1, "GET", f"{base}/linear") == (200, written)
+            rv = written["metadata"]["resourceVersion"]
+            assert call(1, "GET", f"{base}/linear?resourceVersion={rv}") == (200, written)
+            code, seen = call(1, "GET", f"{base}/linear?resourceVersion=0")
+            assert code == 200 and int(seen["metadata"]["resourceVersion"]) <= int(rv)
+        assert call(0, "DELETE", f"{base}/linear")[0] == 200
+        assert call(1, "GET", f"{base}/linear")[0] == 404
+    finally:
+        for conn in conns:
+            conn.close()
 
 
 def test_a_watch_below_the_retained_history_gets_410_expired(cluster: ApiserverCluster) -> None:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from client.clock import RealClock
 from client.errors import (
@@ -355,3 +356,50 @@ async def test_tls_server_name_verifies_a_certificate_without_the_ip(tmp_path):
                 await c.get(NODES, "n")
     finally:
         await server.close()
+
+
+async def test_requests_in_flight_are_bounded_but_streams_are_not():
+    """A bursty client's one-shot requests share a few connections; a watch open at the same time is not
+    one of them (it would hold a slot for its whole life)."""
+    held = asyncio.Event()
+    in_flight: list[int] = [0]
+    peak = [0]
+
+    async def slow(request: web.Request) -> web.Response:
+        in_flight[0] += 1
+        peak[0] = max(peak[0], in_flight[0])
+        await held.wait()
+        in_flight[0] -= 1
+        return web.json_response({"kind": "Pod", "metadata": {"name": request.match_info["name"]}})
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse()
+        await resp.prepare(request)
+        await resp.write(b'{"type":"ADDED","object":{}}\n')
+        await held.wait()
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/api/v1/namespaces/ns1/pods/{name}", slow)
+    app.router.add_get("/api/v1/pods", stream)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with RestClient(ClientConfig(servers=[f"http://127.0.0.1:{port}"]), timeout=5,
+                              max_requests_in_flight=2) as c, c.stream("/api/v1/pods") as watch:
+            assert (await watch.content.readline()).startswith(b'{"type":"ADDED"')
+            gets = [asyncio.create_task(c.get(PODS, f"p{i}", "ns1")) for i in range(6)]
+            while in_flight[0] < 2:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.2)  # room for a third request to arrive, were it let through
+            assert in_flight[0] == 2
+            held.set()
+            names = [(await g)["metadata"]["name"] for g in gets]
+        assert names == [f"p{i}" for i in range(6)]
+        assert peak[0] == 2
+    finally:
+        held.set()
+        await runner.cleanup()

@@ -1,9 +1,9 @@
-import ipaddress
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
 from cni.ipam import HostLocal
+from cni.ipv4 import Address
 from cni.spec import CniError
 
 
@@ -13,7 +13,7 @@ def test_leases_skip_gateway_and_are_stable_per_container(tmp_path):
     assert str(first.address) == "10.244.1.2/24"
     assert str(first.gateway) == "10.244.1.1"
     assert ipam.allocate("c1", "eth0") == first  # a retried ADD gets the same address
-    assert ipam.allocate("c2", "eth0").address.ip == ipaddress.IPv4Address("10.244.1.3")
+    assert ipam.allocate("c2", "eth0").address.ip == Address("10.244.1.3")
     assert ipam.leased("c1", "eth0") == first.address.ip
 
 

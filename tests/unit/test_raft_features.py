@@ -5,12 +5,14 @@ rules of the Ready batch.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
 
 from store.raft import (
     CAMPAIGN_TRANSFER,
+    COMMIT_ONLY,
     ConfChange,
     ConfChangeError,
     ConfChangeType,
@@ -488,6 +490,46 @@ def test_responses_wait_for_persistence_and_only_leader_traffic_goes_early():
     assert frd.early_messages == []
     assert [m.type for m in frd.messages] == [MessageType.APP_RESP]
     assert frd.entries and frd.must_sync
+
+
+def test_an_append_carrying_only_the_commit_is_answered_only_by_a_rejection():
+    net = cluster(3)
+    appends = net.watch(MessageType.APP)
+    index = net.propose(1, b"x")
+    commit_only = [m for m in appends if m.context == COMMIT_ONLY]
+    assert sorted(m.to for m in commit_only) == [2, 3] and all(not m.entries for m in commit_only)
+    assert all(net[n].raft_log.committed == index for n in (1, 2, 3))  # the followers learned the commit
+    # Accepted, it needs no answer: the leader knows the follower holds everything before it.
+    net[2].step(commit_only[0])
+    assert [m for m in net[2].ready().messages if m.type == MessageType.APP_RESP] == []
+    # Rejected (this log holds another entry where it follows), it is answered, so the leader repairs the log.
+    net[3].step(dataclasses.replace(commit_only[1], log_term=commit_only[1].log_term + 1))
+    assert [(m.type, m.reject) for m in net[3].ready().messages] == [(MessageType.APP_RESP, True)]
+
+
+def test_with_defer_commit_the_commit_rides_on_the_next_append_or_goes_when_asked():
+    net = cluster(3, defer_commit=True)
+    appends = net.watch(MessageType.APP)
+    leader = net[1]
+    first = leader.propose(b"a")
+    net.process_ready(1)
+    while net.queue:  # the appends reach both followers, their answers come back
+        net.deliver()
+    for node in (2, 3):
+        net.process_ready(node)
+    while net.queue:
+        net.deliver()
+    net.process_ready(1)
+    assert leader.raft_log.committed == first and not net.queue  # committed, and no append only to say so
+    assert leader.commit_unsent() and net[2].raft_log.committed < first
+    second = leader.propose(b"b")
+    net.process_ready(1)
+    assert [(m.to, [e.index for e in m.entries], m.commit) for m in net.queue] == [(2, [second], first),
+                                                                                   (3, [second], first)]
+    assert not leader.commit_unsent()  # the appends of ``b`` carried the commit of ``a``
+    net.stabilize()  # ... which, like the driver's timer, sends the commit of ``b`` once nothing else does
+    assert all(net[n].raft_log.committed == second for n in (1, 2, 3))
+    assert [m.context for m in appends if not m.entries] == [COMMIT_ONLY, COMMIT_ONLY]
 
 
 def test_a_vote_is_persisted_before_it_is_sent():

@@ -161,9 +161,11 @@ def _converge(net: Network) -> None:
     max_size=st.sampled_from([1, 64, 1 << 20]),
     inflight=st.sampled_from([1, 2, 256]),
     pipeline=st.booleans(),
+    defer_commit=st.booleans(),
 )
 def test_random_faults_never_break_safety_and_the_healed_cluster_converges(
-    size: int, seed: int, actions: list[int], pre_vote: bool, max_size: int, inflight: int, pipeline: bool
+    size: int, seed: int, actions: list[int], pre_vote: bool, max_size: int, inflight: int, pipeline: bool,
+    defer_commit: bool,
 ) -> None:
     net = Network(
         range(1, size + 1),
@@ -173,6 +175,7 @@ def test_random_faults_never_break_safety_and_the_healed_cluster_converges(
         max_size_per_msg=max_size,
         max_inflight_msgs=inflight,
         pipeline=pipeline,
+        defer_commit=defer_commit,
     )
     counter = [0]
     for action in actions:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
+from runtime.linux import cgroups
 from runtime.linux.cgroups import CgroupError, CgroupV1, CgroupV2, Resources, driver_for, shares_to_weight
 
 
@@ -97,6 +101,25 @@ def test_v1_copies_cpuset_at_every_new_level(tmp_path):
     assert (tmp_path / "pids" / "tk/pod/ctr" / "pids.max").read_text() == "5"
     drv.add_process("tk/pod/ctr", 77)
     assert (tmp_path / "pids" / "tk/pod/ctr" / "cgroup.procs").read_text() == "77"
+
+
+def test_v1_concurrent_creators_under_a_new_parent_all_get_cpus(tmp_path, monkeypatch):
+    """Sandboxes of a new QoS tier are created at once: none may copy the tier's cpuset before it is filled."""
+    (tmp_path / "cpuset").mkdir()
+    (tmp_path / "cpuset" / "cpuset.cpus").write_text("0-1\n")
+    (tmp_path / "cpuset" / "cpuset.mems").write_text("0\n")
+    write = cgroups._write
+
+    def slow_write(path, value):  # widens the window between a directory's mkdir and its cpus
+        time.sleep(0.02)
+        write(path, value)
+
+    monkeypatch.setattr(cgroups, "_write", slow_write)
+    drv = CgroupV1(str(tmp_path), controllers=("cpuset",))
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: drv.create(f"tk/besteffort/pod{i}", Resources()), range(8)))
+    for i in range(8):
+        assert (tmp_path / "cpuset" / f"tk/besteffort/pod{i}" / "cpuset.cpus").read_text() == "0-1"
 
 
 def test_v1_oom_kills_from_oom_control(tmp_path):

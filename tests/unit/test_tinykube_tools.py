@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from kubelet.eviction import parse_thresholds
 from tinykube import components, control, logs_cmd, underlay
 from tinykube.addons import DNS_SERVICE_IP, kube_dns_endpoints, kube_dns_service
 from tinykube.cli import COMMANDS
@@ -139,6 +140,14 @@ def test_leader_election_timings_reach_scheduler_and_controller_manager(tmp_path
             "--leader-elect-retry-period=0.5s"]
     short.save()
     assert Cluster.load(tmp_path).options == short.options
+
+
+def test_cluster_kubelets_evict_on_memory_only(tmp_path: Path) -> None:
+    """The nodes share the host's disk, so a full disk must not make all three evict at once."""
+    topo = Topology.build("ev", 9)
+    argv = components.kubelet(Cluster(topo, tmp_path), topo.nodes[0], tmp_path / "k").argv
+    (flag,) = [a for a in argv if a.startswith("--eviction-hard=")]
+    assert [t.signal for t in parse_thresholds(flag.partition("=")[2])] == ["memory.available"]
 
 
 def test_a_kept_cluster_keeps_its_subnet_until_its_state_goes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
