@@ -168,20 +168,28 @@ class CriClient:
 
     async def _container_status(self, c: cri.Container) -> ContainerView | None:
         """ContainerStatus of a listed container as a view (remembered), or None if it is gone meanwhile."""
+        return await self.container(c.id, fallback_hash=c.annotations.get(CONTAINER_HASH, ""))
+
+    async def container(self, container_id: str, *, fallback_hash: str = "") -> ContainerView | None:
+        """One container from ContainerStatus alone (remembered), or None if the runtime no longer has it.
+
+        What a worker asks after starting a container: its pod's other objects have not changed under it, so
+        the two lists of a whole-pod fetch would only repeat what the worker already holds.
+        """
         try:
-            s = (await self.runtime.ContainerStatus(cri.ContainerStatusRequest(container_id=c.id),
+            s = (await self.runtime.ContainerStatus(cri.ContainerStatusRequest(container_id=container_id),
                                                     timeout=CALL_TIMEOUT)).status
         except grpc.aio.AioRpcError as err:
             if err.code() == grpc.StatusCode.NOT_FOUND:
-                return None  # removed between the list and the status
+                return None  # removed between the list (or the start) and the status
             raise
         view = ContainerView(
-            id=c.id, name=c.metadata.name, state=_STATES.get(s.state, UNKNOWN),
-            created_at=_seconds(s.created_at), attempt=c.metadata.attempt, started_at=_seconds(s.started_at),
+            id=container_id, name=s.metadata.name, state=_STATES.get(s.state, UNKNOWN),
+            created_at=_seconds(s.created_at), attempt=s.metadata.attempt, started_at=_seconds(s.started_at),
             finished_at=_seconds(s.finished_at), exit_code=s.exit_code, reason=s.reason, message=s.message,
             image=s.image.user_specified_image or s.image.image, image_ref=s.image_ref,
-            spec_hash=s.annotations.get(CONTAINER_HASH, c.annotations.get(CONTAINER_HASH, "")))
-        self._container_views[c.id] = view
+            spec_hash=s.annotations.get(CONTAINER_HASH, fallback_hash))
+        self._container_views[container_id] = view
         return view
 
     def _forget_except(self, sandbox_ids: set[str], container_ids: set[str]) -> None:

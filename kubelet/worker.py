@@ -255,8 +255,9 @@ class PodWorker:
                 hub.events(self.pod, WARNING, event, blocked.message)
             self.reasons[blocked.name] = (blocked.reason, blocked.message)
         if not actions.is_noop():
-            await self._execute(pod, actions, volumes, refs)
-            self.runtime = await self._fetch_runtime()
+            started = await self._execute(pod, actions, volumes, refs)
+            if actions.kill_pod or actions.kill or actions.stop_sandboxes or not await self._refresh(started):
+                self.runtime = await self._fetch_runtime()
             await self._remove_dead_containers()
         if is_terminating(pod) and not self._anything_running():
             await self._finish(pod)
@@ -320,15 +321,19 @@ class PodWorker:
     # -- acting ---------------------------------------------------------------------------------------------
 
     async def _execute(self, pod: dict[str, Any], actions: PodActions, volumes: Mapping[str, PreparedVolume],
-                       refs: Mapping[str, str]) -> None:
-        """Kill, stop, create the sandbox and start containers; ``refs`` are the ids of the images present."""
+                       refs: Mapping[str, str]) -> list[str]:
+        """Kill, stop, create the sandbox and start containers; ``refs`` are the ids of the images present.
+
+        Returns the ids of the containers created (started or not), which ``_refresh`` reads back.
+        """
         specs = {c.get("name", ""): c for c in self._all_containers()}
+        created: list[str] = []
         if actions.kill:
             await asyncio.gather(*(self._kill(pod, k, specs.get(k.name)) for k in actions.kill))
         for sandbox_id in actions.stop_sandboxes:
             await self.hub.cri.stop_sandbox(sandbox_id)
         if actions.kill_pod and not actions.create_sandbox:
-            return
+            return created
         sandbox_cfg = sandbox_config(pod, actions.sandbox_attempt, dns=self.hub.node.dns,
                                      log_directory=str(self._log_dir()),
                                      cgroup_parent=pod_cgroup_parent(pod, self.hub.node.cgroup_root))
@@ -339,16 +344,34 @@ class PodWorker:
             except grpc.aio.AioRpcError as err:
                 self.hub.events(self.pod, WARNING, "FailedCreatePodSandBox",
                                 f"Failed to create pod sandbox: {_describe_rpc(err)}")
-                return
+                return created
             # Its IP from PodSandboxStatus alone, as upstream asks: not a relist of the whole pod.
             self.runtime.sandboxes.append(await self.hub.cri.sandbox(sandbox_id))
         sandbox = next((s for s in self.runtime.sandboxes if s.id == sandbox_id), None)
         pod_ip = sandbox.ip if sandbox is not None else ""
         where = _Placement(sandbox_id, sandbox_cfg, pod_ip, volumes, self._write_etc_hosts(pod, pod_ip))
         for start in actions.start:
-            ok = await self._start(pod, start, specs[start.name], where, refs)
+            ok = await self._start(pod, start, specs[start.name], where, refs, created=created)
             if start.init and not ok:
-                return
+                break
+        return created
+
+    async def _refresh(self, created: list[str]) -> bool:
+        """Read back only the containers this sync created into the view fetched at its start; False when that
+        is not enough (one is gone, or already exited and so needs its termination message): fetch the pod.
+
+        Nothing else of the pod changed meanwhile but through this worker (a sandbox it created is in the view
+        already), so the whole-pod fetch's two lists only repeated it; the PLEG's relist still catches the rest.
+        """
+        views = []
+        for cid in created:
+            view = await self.hub.cri.container(cid)
+            if view is None or view.state == EXITED:
+                return False
+            views.append(view)
+        fresh = {v.id for v in views}
+        self.runtime.containers = [*(c for c in self.runtime.containers if c.id not in fresh), *views]
+        return True
 
     async def _kill(self, pod: dict[str, Any], kill: KillContainer, spec: Mapping[str, Any] | None) -> None:
         grace = kill.grace_seconds if self.grace_override is None else min(kill.grace_seconds, self.grace_override)
@@ -432,10 +455,11 @@ class PodWorker:
         return Mount(str(path), "/etc/hosts")
 
     async def _start(self, pod: dict[str, Any], start: StartContainer, spec: Mapping[str, Any],
-                     where: _Placement, refs: Mapping[str, str]) -> bool:
+                     where: _Placement, refs: Mapping[str, str], *, created: list[str]) -> bool:
         """Pull, configure, create, start and run postStart; False (with the reason recorded) on failure.
 
         A present image's id comes from this sync's own ImageStatus (``refs``): one question per image, not two.
+        The new container's id goes onto ``created``.
         """
         hub = self.hub
         sandbox_cfg = where.sandbox_config
@@ -498,6 +522,7 @@ class PodWorker:
             hub.events(self.pod, WARNING, "Failed", f"Error: {_describe_rpc(err)}")
             self.reasons[name] = ("CreateContainerError", _describe_rpc(err))
             return False
+        created.append(cid)
         hub.events(self.pod, NORMAL, "Created", f"Created container {name}")
         try:
             await hub.cri.start_container(cid)

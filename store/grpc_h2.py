@@ -352,6 +352,11 @@ class _Handler:
             else:
                 log.error("rpc handler failed", exc_info=True, path=call.path)
                 code, message = StatusCode.UNKNOWN, f"Unexpected {type(exc).__name__}: {exc}"
+        finally:
+            # The stream and its call refer to each other: unlinked, both are freed by reference counting
+            # once answered. Left as a cycle, every request was garbage for the cyclic collector, whose
+            # young-generation passes then stalled the leader for 10-116 ms every second or two at 1,000 reads/s.
+            call.stream.state = None
         if code.value[0] == 0 and call.headers_sent:
             self._conn.send_trailers(call.stream, _OK_TRAILERS)
         else:

@@ -41,7 +41,9 @@ GC_YOUNG_THRESHOLD = 20_000
 """Allocations between two young-generation collections (CPython's default is 700). Every request keeps
 dozens of objects alive until it is answered, so with 64 in flight a default collection walks thousands
 of live objects and finds little garbage: 13 of the leader's ~160 µs of CPU per write went there, 5 with
-this threshold (64 concurrent 1 KiB writes)."""
+this threshold (64 concurrent 1 KiB writes). A collection's pause grows with the threshold, so it is only
+rare pauses as long as requests leave no reference cycles (store.grpc_h2, store.grpc_channel): when each
+left one, the leader stopped for 12-116 ms every second or two under 1,000 reads/s."""
 
 
 def parser() -> ComponentParser:

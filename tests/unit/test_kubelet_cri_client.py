@@ -129,6 +129,15 @@ async def test_removed_or_unlisted_objects_are_asked_about_afresh(served: tuple[
     assert runtime.calls["PodSandboxStatus"] == 1
 
 
+async def test_one_container_read_back_alone_is_remembered(served: tuple[CountingRuntime, CriClient]) -> None:
+    runtime, client = served
+    view = await client.container("c1")  # what a worker asks after a start: no list
+    assert view is not None and (view.name, view.state) == ("app", RUNNING)
+    assert (runtime.calls["ListContainers"], runtime.calls["ContainerStatus"]) == (0, 1)
+    await client.pod_runtime(UID)  # the next fetch finds it in the state it was read in
+    assert runtime.calls["ContainerStatus"] == 1
+
+
 async def test_concurrent_image_questions_share_one_image_status(served: tuple[CountingRuntime, CriClient]) -> None:
     runtime, client = served
     runtime.image_gate.clear()

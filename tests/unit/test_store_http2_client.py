@@ -185,16 +185,16 @@ async def test_a_streams_window_reopens_as_its_reader_consumes() -> None:
 async def test_a_call_fails_on_a_non_grpc_answer_and_resets_its_stream() -> None:
     conn, transport = await _connected()
     call = _Call(conn, max_message=1024)
-    call.stream = conn.open(b"block", call, b"request")
+    stream = call.stream = conn.open(b"block", call, b"request")
     await asyncio.sleep(0)
     transport.frames()
-    conn.data_received(frame(HEADERS, FLAG_END_HEADERS, call.stream.id, b"\x8e"))  # :status 500, stream open
+    conn.data_received(frame(HEADERS, FLAG_END_HEADERS, stream.id, b"\x8e"))  # :status 500, stream open
     with pytest.raises(RpcError) as err:
         await call.read()
     assert err.value.code == StatusCode.UNKNOWN and "500" in err.value.details
     call.cancel()  # what a caller does when it is done: the server must stop sending
     await asyncio.sleep(0)
-    assert transport.frames() == [(RST_STREAM, 0, call.stream.id, _U32.pack(CANCEL))] and not conn.streams
+    assert transport.frames() == [(RST_STREAM, 0, stream.id, _U32.pack(CANCEL))] and not conn.streams
 
 
 async def test_a_call_refuses_an_oversized_message_and_reads_percent_encoded_errors() -> None:
