@@ -187,8 +187,8 @@ async def pod_startup(rest: RestClient, cluster: LocalCluster, name: str, replic
 def summarize(round_: dict[str, Any]) -> dict[str, float]:
     """p50/p99 of a round: from each pod's creation (the SLI) and from the Deployment's, and its timeline."""
     pods = list(round_["pods"].values())
-    out = {"startup_p50_s": percentile([t["running"] - t["created"] for t in pods], 50),
-           "startup_p99_s": percentile([t["running"] - t["created"] for t in pods], 99)}
+    startup = [t["running"] - t["created"] for t in pods]
+    out = {"startup_p50_s": percentile(startup, 50), "startup_p99_s": percentile(startup, 99)}
     for name, start, end in (("scheduling", "created", "bound"), ("node", "bound", "running")):
         for p in (50, 99):
             out[f"{name}_p{p}_s"] = percentile([t[end] - t[start] for t in pods if end in t], p)

@@ -20,7 +20,7 @@ import struct
 from cni.ipam import Lease
 from cni.ipv4 import Interface, Network
 from cni.netlink import Netlink
-from cni.netns import inside
+from cni.netns import Inside
 from cni.spec import IO_FAILURE, UNKNOWN_CONTAINER, CniError
 
 TYPE_CHECKING = False  # typing's costs every plugin call an import
@@ -82,7 +82,6 @@ class _Step:
             raise CniError(IO_FAILURE, f"{self.what}: {exc.strerror or exc}") from None
 
 
-
 def _index(ifname: str) -> int | None:
     """The interface's index in the current namespace, or None."""
     try:
@@ -100,25 +99,16 @@ def _mac(ifname: str) -> str:
     return ":".join(f"{b:02x}" for b in raw[18:24])
 
 
-class _Inside:
-    """The calling thread in the network namespace at ``path``, and back in its own afterwards; a missing
-    namespace is the spec's unknown-container error."""
+class _Inside(Inside):
+    """``Inside``, with a missing namespace as the spec's unknown-container error."""
 
-    __slots__ = ("netns", "path")
-
-    def __init__(self, path: str) -> None:
-        self.path, self.netns = path, inside(path)
+    __slots__ = ()
 
     def __enter__(self) -> None:
         try:
-            self.netns.__enter__()
+            super().__enter__()
         except FileNotFoundError:
             raise CniError(UNKNOWN_CONTAINER, f"network namespace {self.path} does not exist") from None
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.netns.__exit__(kind, exc, tb)
-
 
 
 def _require(ifname: str, where: str) -> int:

@@ -16,7 +16,7 @@ import os
 import struct
 
 from cni import netlink_messages as m
-from cni.netns import inside, path_of
+from cni.netns import Inside, path_of
 
 TYPE_CHECKING = False  # typing's costs every plugin call an import
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class Netlink:
         if netns is None:
             self.sock = self._open()
         else:
-            with inside(path_of(netns)):
+            with Inside(path_of(netns)):
                 self.sock = self._open()
         self.seq = 0
 

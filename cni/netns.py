@@ -53,11 +53,6 @@ class Inside:
             os.close(self.home)
 
 
-def inside(path: str) -> Inside:
-    """The calling thread in the network namespace at ``path`` for a ``with`` block."""
-    return Inside(path)
-
-
 def path_of(name: str) -> str:
     """Where ``ip netns`` keeps the namespace called ``name``."""
     return f"{NETNS_DIR}/{name}"

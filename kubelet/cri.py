@@ -161,14 +161,10 @@ class CriClient:
             if known_container is not None and known_container.state == _STATES.get(c.state, UNKNOWN):
                 container_view: ContainerView | None = known_container
             else:
-                container_view = await self._container_status(c)
+                container_view = await self.container(c.id, fallback_hash=c.annotations.get(CONTAINER_HASH, ""))
             if container_view is not None:
                 out.setdefault(c.labels.get(POD_UID, ""), PodRuntime()).containers.append(container_view)
         return out
-
-    async def _container_status(self, c: cri.Container) -> ContainerView | None:
-        """ContainerStatus of a listed container as a view (remembered), or None if it is gone meanwhile."""
-        return await self.container(c.id, fallback_hash=c.annotations.get(CONTAINER_HASH, ""))
 
     async def container(self, container_id: str, *, fallback_hash: str = "") -> ContainerView | None:
         """One container from ContainerStatus alone (remembered), or None if the runtime no longer has it.

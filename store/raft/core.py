@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from store.raft.config import Config
@@ -211,22 +211,21 @@ class Raft:
 
     def commit_unsent(self) -> bool:
         """Whether a follower has not been sent the commit index it could learn (see ``Config.defer_commit``)."""
-        if self.role != Role.LEADER:
-            return False
-        committed = self.raft_log.committed
-        return any(
-            node != self.id and pr.state == ProgressState.REPLICATE and pr.sent_commit < min(committed, pr.next - 1)
-            for node, pr in self.tracker.progress.items()
-        )
+        return any(True for _ in self._commit_lagging())
 
     def send_commit(self) -> None:
         """Send the commit index to every follower not sent it yet, in appends without entries."""
+        for node, pr in self._commit_lagging():
+            self._send_append(node, pr)
+
+    def _commit_lagging(self) -> Iterator[tuple[int, Progress]]:
+        """On a leader, the replicating followers not yet sent the commit index they could learn."""
         if self.role != Role.LEADER:
             return
         committed = self.raft_log.committed
         for node, pr in self.tracker.progress.items():
             if node != self.id and pr.state == ProgressState.REPLICATE and pr.sent_commit < min(committed, pr.next - 1):
-                self._send_append(node, pr)
+                yield node, pr
 
     def report_unreachable(self, node: int) -> None:
         """The transport failed to reach `node`: stop pipelining to it and probe instead."""
