@@ -17,7 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from apiserver import encryption, http_log
+from apiserver import encryption, heap, http_log
 from apiserver.admission import DEFAULT_PLUGINS, Admission, enabled_plugins
 from apiserver.allocators import Allocators
 from apiserver.audit import policy as audit_policy
@@ -147,6 +147,8 @@ async def _bootstrap_then_reconcile(
             log.warning("bootstrap failed; retrying", error=str(err))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
+    if not stop.is_set():  # the start-up heap and the caches' first lists, out of the collector's full passes
+        await heap.settle(cache.ready for cache in handlers.caches.caches.values())
     await reconciler.run(stop)
 
 

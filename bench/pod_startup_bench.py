@@ -2,7 +2,8 @@
 straight through CRI, in one run (root).
 
 A store and one apiserver on loopback, one ``tinykube kubelet`` and ``tinykube runtime`` whose pods attach to
-a bridge in a node network namespace through ``tinykube-cni``. For each pod count N (30, then 100):
+a bridge in a node network namespace through ``tinykube-cni``, served by the node's CNI plugin server as
+flanneld serves it on a cluster node. For each pod count N (30, then 100):
 
 1. kubelet: N pods (busybox ``sleep``, ``nodeName`` set, no scheduler) created at once through the API; each
    pod's time is from just before its create request to a watch event showing it ``Running``.
@@ -12,8 +13,8 @@ a bridge in a node network namespace through ``tinykube-cni``. For each pod coun
    kubelet sync, status reporting) adds.
 
 Wall time on a shared machine says little on its own, so each round also reports the CPU seconds per pod
-spent by each process tree (the kubelet; store + apiserver; the runtime with its CNI plugins, zygote, shims
-and containers): on an idle 2-core node those bound what latency can be.
+spent by each process tree (the kubelet; store + apiserver; the runtime with its CNI plugin calls and server,
+zygote, shims and containers): on an idle 2-core node those bound what latency can be.
 
 One untimed pod goes through each path first (it creates the QoS cgroup parent and warms the shim zygote).
 For each N the peer runs first; every round is torn down before the next (the last one's pods go with the
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -36,13 +38,13 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import grpc
 
-from bench.proc_stat import cpu_and_parent
+from bench.proc_stat import cpu_and_parent, cpu_seconds
 from client.errors import ApiError
 from client.kubeconfig import load_client_config
 from client.mapping import lookup
@@ -53,7 +55,7 @@ from kubelet.cri_config import ContainerInputs, DNSSettings, container_config, s
 from protos.cri import api_pb2 as cri
 from protos.cri import api_pb2_grpc
 from tests.support.apiserver_cluster import ApiserverCluster
-from tests.support.kubelet_node import DEFAULT_IMAGES, running_runtime
+from tests.support.kubelet_node import DEFAULT_IMAGES, plugin_socket, running_runtime
 from tests.support.names import unique_prefix
 from tests.support.netns import add_netns
 from tests.support.ports import free_port
@@ -74,25 +76,53 @@ def percentile(samples: Sequence[float], q: float) -> float:
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
-def tree_cpu(roots: Mapping[str, int]) -> dict[str, float]:
-    """CPU seconds of each root's live process tree (exited descendants count through their reaping parent)."""
+def process_cpu(pid: int) -> float:
+    """A process's CPU seconds, its own and its reaped children's. ``/proc/PID/stat`` counts whole clock ticks
+    per process, so each of the many short-lived shims and container inits would read as 0: the scheduler's
+    own nanosecond sum per thread (``schedstat``) is used when it says more."""
+    own = cpu_seconds(pid)
+    reaped = cpu_seconds(pid, reaped=True) - own
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        threads = sum(int((task / "schedstat").read_text().split()[0]) for task in Path(f"/proc/{pid}/task").iterdir())
+        own = max(own, threads / 1e9)
+    return own + reaped
+
+
+def shims(workdir: Path) -> list[int]:
+    """This run's shims: detached (re-parented to init), each named ``runtime.shim <bundle>`` in its command line."""
+    marker = f"runtime.shim {workdir}/".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "cmdline").read_bytes().replace(b"\0", b" ").startswith(marker):
+                    found.append(int(entry.name))
+    return found
+
+
+def tree_cpu(roots: Mapping[str, Sequence[int]]) -> dict[str, float]:
+    """CPU seconds of each name's process trees (exited descendants count through their reaping parent)."""
     cpu: dict[int, float] = {}
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                cpu[int(entry.name)], parent = cpu_and_parent(int(entry.name))
+                pid = int(entry.name)
+                cpu[pid] = process_cpu(pid)
+                children.setdefault(cpu_and_parent(pid)[1], []).append(pid)
             except (OSError, IndexError, ValueError):
                 continue
-            children.setdefault(parent, []).append(int(entry.name))
     out: dict[str, float] = {}
-    for name, root in roots.items():
-        total, todo = 0.0, [root]
+    for name, tops in roots.items():
+        total, todo, seen = 0.0, list(tops), set()
         while todo:
             pid = todo.pop()
+            if pid in seen:  # a shim is a root and, while the zygote lives, one of its children too
+                continue
+            seen.add(pid)
             total += cpu.get(pid, 0.0)
             todo.extend(children.get(pid, []))
-        if root == os.getpid():  # the bench's own work (creating, watching) is no component's
+        if os.getpid() in tops:  # the bench's own work (creating, watching) is no component's
             own = os.times()
             total -= own.user + own.system
         out[name] = total
@@ -107,9 +137,9 @@ def cpu_delta(before: Mapping[str, float], after: Mapping[str, float], pods: int
     return per
 
 
-def runtime_pid(endpoint: str) -> int:
-    """The runtime daemon: the process whose command line names its socket."""
-    needle = endpoint.removeprefix("unix://").encode()
+def pid_naming(text: str) -> int:
+    """The process whose command line names ``text`` (a socket): the runtime daemon, the CNI plugin server."""
+    needle = text.encode()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
@@ -117,7 +147,7 @@ def runtime_pid(endpoint: str) -> int:
                     return int(entry.name)
             except OSError:
                 continue
-    raise RuntimeError(f"no runtime process serving {endpoint}")
+    raise RuntimeError(f"no process serving {text}")
 
 
 def pod_manifest(name: str, node: str, label: str) -> dict[str, Any]:
@@ -226,7 +256,7 @@ async def wait_node_ready(rest: RestClient, node: str) -> None:
 
 
 async def measure(kubeconfig: Path, endpoint: str, node: str, workdir: Path, *, counts: Sequence[int],
-                  trees: Mapping[str, int]) -> list[dict[str, Any]]:
+                  trees: Callable[[], dict[str, list[int]]]) -> list[dict[str, Any]]:
     rest = RestClient(load_client_config(kubeconfig), user_agent="pod-startup-bench", timeout=60)
     channel = grpc.aio.insecure_channel(endpoint)
     stub = api_pb2_grpc.RuntimeServiceStub(channel)
@@ -239,13 +269,13 @@ async def measure(kubeconfig: Path, endpoint: str, node: str, workdir: Path, *, 
         await cri_remove_all(stub)
         for i, n in enumerate(counts):
             load = os.getloadavg()[0]
-            cpu0 = tree_cpu(trees)
+            cpu0 = tree_cpu(trees())
             peer = await cri_round(stub, workdir / "cri-logs", f"c{n}", n)
-            cpu1 = tree_cpu(trees)
+            cpu1 = tree_cpu(trees())
             await cri_remove_all(stub)
-            cpu2 = tree_cpu(trees)
+            cpu2 = tree_cpu(trees())
             kube = await kubelet_round(rest, node, f"k{n}", n)
-            cpu3 = tree_cpu(trees)
+            cpu3 = tree_cpu(trees())
             rows.append({"pods": n, "load1_before": load, "load1_after": os.getloadavg()[0],
                          "kubelet_p50_s": percentile(kube, 50), "kubelet_p99_s": percentile(kube, 99),
                          "cri_p50_s": percentile(peer, 50), "cri_p99_s": percentile(peer, 99),
@@ -274,7 +304,13 @@ def run(counts: Sequence[int], workdir: Path) -> list[dict[str, Any]]:
                 sys.executable, "-m", "tinykube.cli", "kubelet", "--kubeconfig", str(cluster.apiservers[0].kubeconfig),
                 "--container-runtime-endpoint", endpoint, "--hostname-override", node, "--node-ip", "127.0.0.3",
                 "--root-dir", str(workdir / "kubelet"), "--port", str(free_port())])
-            trees = {"kubelet": kubelet.pid, "runtime": runtime_pid(endpoint), "everything": os.getpid()}
+            node_daemons = [pid_naming(endpoint.removeprefix("unix://")), pid_naming(str(plugin_socket(workdir)))]
+
+            def trees() -> dict[str, list[int]]:
+                shim_pids = shims(workdir)  # not the bench's descendants: counted in "everything" too
+                return {"kubelet": [kubelet.pid], "runtime": [*node_daemons, *shim_pids],
+                        "everything": [os.getpid(), *shim_pids]}
+
             return asyncio.run(measure(cluster.apiservers[0].kubeconfig, endpoint, node, workdir, counts=counts,
                                        trees=trees))
         finally:

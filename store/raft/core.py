@@ -219,12 +219,17 @@ class Raft:
             self._send_append(node, pr)
 
     def _commit_lagging(self) -> Iterator[tuple[int, Progress]]:
-        """On a leader, the replicating followers not yet sent the commit index they could learn."""
+        """On a leader, the replicating followers not yet sent the commit index they could learn.
+
+        A follower whose window of appends in flight is full is left out: nothing can be sent to it until an
+        answer frees the window (the driver's timer would otherwise fire again and again for nothing).
+        """
         if self.role != Role.LEADER:
             return
         committed = self.raft_log.committed
         for node, pr in self.tracker.progress.items():
-            if node != self.id and pr.state == ProgressState.REPLICATE and pr.sent_commit < min(committed, pr.next - 1):
+            if (node != self.id and pr.state == ProgressState.REPLICATE and not pr.is_paused()
+                    and pr.sent_commit < min(committed, pr.next - 1)):
                 yield node, pr
 
     def report_unreachable(self, node: int) -> None:

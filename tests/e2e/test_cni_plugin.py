@@ -1,13 +1,18 @@
-"""tinykube-cni run as a runtime runs it: in a node namespace, for pod namespaces, then chained with portmap."""
+"""tinykube-cni run as a runtime runs it: in a node namespace, for pod namespaces, then chained with portmap;
+alone, through the node's plugin server, and through its client with no server to forward to."""
 
 import json
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from cni.plugin_install import install_plugin
 from tests.support.netns import netns_exec
+from tests.support.processes import Processes
 
 PLUGIN = str(Path(sys.executable).parent / "tinykube-cni")
 REFERENCE_BIN = "/usr/lib/cni"
@@ -31,15 +36,44 @@ def setup(netns, tmp_path):
     return node, pods, config
 
 
+@pytest.fixture(params=["python", "served", "client-alone"])
+def plugin(request, setup, tmp_path) -> Iterator[str]:
+    """The plugin as it is installed: the Python executable, the C client with the node's plugin server
+    listening, or the client whose server is not running (it runs the Python plugin itself)."""
+    if request.param == "python":
+        yield PLUGIN
+        return
+    socket = tmp_path / "p.sock"
+    install_plugin(tmp_path / "bin", str(socket))
+    client = tmp_path / "bin" / "tinykube-cni"
+    assert client.read_bytes()[:4] == b"\x7fELF"
+    if request.param == "client-alone":
+        yield str(client)
+        return
+    (tmp_path / "bin" / "tinykube-cni-python").unlink()  # so only the server can have answered
+    processes = Processes(tmp_path / "logs")
+    server = processes.start("server", ["nsenter", f"--net=/run/netns/{setup[0]}", sys.executable, "-m",
+                                        "cni.plugin_server", str(socket)])
+    try:
+        deadline = time.monotonic() + 30
+        while not socket.exists():
+            assert server.poll() is None and time.monotonic() < deadline, processes.log("server")
+            time.sleep(0.05)
+        yield str(client)
+    finally:
+        processes.stop_all()
+    assert not socket.exists()  # removed by the server on its way out
+
+
 def ping(netns: str, target: str) -> bool:
     return netns_exec(netns, "/bin/busybox", "ping", "-c", "1", "-W", "2", target).returncode == 0
 
 
-def test_add_connects_pods_through_the_bridge_and_del_undoes_it(setup, tmp_path):
+def test_add_connects_pods_through_the_bridge_and_del_undoes_it(setup, plugin, tmp_path):
     node, pods, config = setup
     results = []
     for i, pod in enumerate(pods):
-        out = call(node, "ADD", f"/run/netns/{pod}", f"ctr{i}", config)
+        out = call(node, "ADD", f"/run/netns/{pod}", f"ctr{i}", config, plugin)
         assert out.returncode == 0, out.stdout + out.stderr
         results.append(json.loads(out.stdout))
     assert [r["ips"][0]["address"] for r in results] == ["10.244.5.2/24", "10.244.5.3/24"]
@@ -52,24 +86,24 @@ def test_add_connects_pods_through_the_bridge_and_del_undoes_it(setup, tmp_path)
     hairpin = netns_exec(node, "bridge", "-d", "link", "show", "dev", results[0]["interfaces"][1]["name"]).stdout
     assert "hairpin on" in hairpin
 
-    check = call(node, "CHECK", f"/run/netns/{pods[0]}", "ctr0", {**config, "prevResult": results[0]})
+    check = call(node, "CHECK", f"/run/netns/{pods[0]}", "ctr0", {**config, "prevResult": results[0]}, plugin)
     assert check.returncode == 0, check.stdout
 
     for _ in range(2):  # DEL is idempotent
-        gone = call(node, "DEL", f"/run/netns/{pods[0]}", "ctr0", config)
+        gone = call(node, "DEL", f"/run/netns/{pods[0]}", "ctr0", config, plugin)
         assert gone.returncode == 0, gone.stdout
     assert "eth0" not in netns_exec(pods[0], "ip", "-o", "link").stdout
     assert not (tmp_path / "ipam" / "tknet" / "10.244.5.2").exists()
-    assert call(node, "DEL", "", "never-added", config).returncode == 0
+    assert call(node, "DEL", "", "never-added", config, plugin).returncode == 0
 
-    failed = call(node, "CHECK", f"/run/netns/{pods[0]}", "ctr0", {**config, "prevResult": results[0]})
+    failed = call(node, "CHECK", f"/run/netns/{pods[0]}", "ctr0", {**config, "prevResult": results[0]}, plugin)
     assert failed.returncode == 1
     assert json.loads(failed.stdout)["code"] == 5
 
 
-def test_add_to_a_missing_netns_fails_cleanly_and_frees_its_address(setup, tmp_path):
+def test_add_to_a_missing_netns_fails_cleanly_and_frees_its_address(setup, plugin, tmp_path):
     node, _, config = setup
-    out = call(node, "ADD", "/run/netns/does-not-exist-tk", "ctrX", config)
+    out = call(node, "ADD", "/run/netns/does-not-exist-tk", "ctrX", config, plugin)
     assert out.returncode == 1
     assert json.loads(out.stdout)["code"] == 3
     assert not any(p.name.startswith("10.") for p in (tmp_path / "ipam" / "tknet").iterdir())

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cni.flanneld import install_plugin
+from cni.plugin_install import install_plugin
 from protos.cri import api_pb2 as cri
 from runtime.linux.cgroups import CgroupV1
 from tests.e2e.runtime_support import (

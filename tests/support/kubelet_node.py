@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cni.flanneld import install_plugin
+from cni.plugin_install import install_plugin
 from kubelet.cri import CriClient
 from kubelet.volumes.manager import Lookups, VolumeManager
 from kubelet.worker import Hub, NodeContext, PodWorkers
@@ -56,9 +56,15 @@ def import_images(runtime_root: Path) -> None:
                     "import", str(DEFAULT_IMAGES)], check=True, capture_output=True, timeout=120)
 
 
+def plugin_socket(tmp_path: Path) -> Path:
+    """Where the node's CNI plugin server listens (``running_runtime`` runs one for ``tinykube-cni``)."""
+    return tmp_path / "cni-plugin.sock"
+
+
 def plugin_dir(tmp_path: Path) -> Path:
-    """A CNI bin dir holding ``tinykube-cni`` as flanneld installs it on a node."""
-    install_plugin(tmp_path / "cni-bin")
+    """A CNI bin dir holding ``tinykube-cni`` as flanneld installs it on a node: its client for the plugin
+    server, which runs the plugin itself when no server listens."""
+    install_plugin(tmp_path / "cni-bin", str(plugin_socket(tmp_path)))
     return tmp_path / "cni-bin"
 
 
@@ -97,6 +103,9 @@ def running_runtime(tmp_path: Path, prefix: str, processes: Processes, node_ns: 
         subprocess.run(["ip", "-n", node_ns, "link", "set", "lo", "up"], check=True)
         write_cni_config(tmp_path / "cni", prefix, tmp_path / "ipam", cni_plugin)
     import_images(tmp_path / "root")
+    if node_ns and cni_plugin == "tinykube-cni":  # as flanneld serves it on a node, in the runtime's netns
+        processes.start("cni-plugin-server", ["nsenter", f"--net=/run/netns/{node_ns}", sys.executable, "-m",
+                                              "cni.plugin_server", str(plugin_socket(tmp_path))])
     processes.start("runtime", runtime_argv(tmp_path, prefix, node_ns))
     try:
         cri_stub(tmp_path)  # the runtime answers

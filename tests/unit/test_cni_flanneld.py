@@ -3,8 +3,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cni.flanneld import ANNOTATION, conflist, install_plugin, peers, pod_gateway, write_conflist
+from cni.flanneld import ANNOTATION, conflist, peers, pod_gateway, write_conflist
 from cni.ipam import HostLocal
+from cni.plugin_install import install_plugin
 from cni.spec import SUPPORTED_VERSIONS
 from cni.vxlan import Peer
 
@@ -57,3 +58,4 @@ def test_the_bridge_made_at_start_carries_the_gateway_the_plugin_hands_to_pods(t
     cidr = "10.244.3.0/24"
     assert pod_gateway(cidr).ip == HostLocal("tinykube", cidr, data_dir=str(tmp_path)).gateway
     assert str(pod_gateway(cidr)) == "10.244.3.1/24"
+

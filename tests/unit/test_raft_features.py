@@ -532,6 +532,22 @@ def test_with_defer_commit_the_commit_rides_on_the_next_append_or_goes_when_aske
     assert [m.context for m in appends if not m.entries] == [COMMIT_ONLY, COMMIT_ONLY]
 
 
+def test_a_follower_whose_append_window_is_full_is_not_owed_a_commit_index():
+    """Nothing can be sent to it until it answers, so the driver's commit timer must not keep firing for it."""
+    net = cluster(3, defer_commit=True, max_inflight_msgs=1)
+    leader = net[1]
+    index = leader.propose(b"a")
+    net.process_ready(1)
+    to_3 = [m for m in net.queue if m.to == 3]
+    net.queue = [m for m in net.queue if m.to != 3]  # 3's append is still on its way: its window of one is full
+    net.stabilize()  # commits with 2, and sends 2 the commit index alone
+    assert leader.raft_log.committed == index and net[2].raft_log.committed == index
+    assert not leader.commit_unsent()
+    net.queue.extend(to_3)
+    net.stabilize()
+    assert net[3].raft_log.committed == index
+
+
 def test_a_vote_is_persisted_before_it_is_sent():
     r = Raft(Config(id=2, rng=random.Random(0)), MemoryStorage.bootstrap(ConfState((1, 2, 3))))
     r.step(Message(MessageType.VOTE, 2, 1, 5, log_term=1, index=1))

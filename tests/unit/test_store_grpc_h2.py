@@ -11,7 +11,17 @@ import pytest
 
 from protos.etcd import rpc_pb2
 from store import grpc_h2
-from store.http2 import DATA, FLAG_END_HEADERS, FLAG_END_STREAM, HEADERS, PREFACE, SETTINGS, frame
+from store.http2 import (
+    DATA,
+    FLAG_END_HEADERS,
+    FLAG_END_STREAM,
+    FLAG_PADDED,
+    FLAG_PRIORITY,
+    HEADERS,
+    PREFACE,
+    SETTINGS,
+    frame,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -89,3 +99,39 @@ async def test_split_requests_are_reassembled_and_each_block_keeps_its_route() -
     assert got[3] == [("headers", {":status": "200", "content-type": "application/grpc", "grpc-status": "12",
                                    "grpc-message": "Method not found!"})]
     await server.stop()
+
+
+async def answers_to(chunks: list[bytes]) -> bytes:
+    """What a server connection writes back, reads ``chunks`` given one ``data_received`` each."""
+    server = grpc_h2.Server(max_receive_message_length=1 << 20)
+    server.add_service(rpc_pb2.DESCRIPTOR.services_by_name["KV"], KV())
+    await server.start()
+    wire = Wire()
+    conn = grpc_h2._ServerConnection(server)
+    conn.connection_made(wire)  # type: ignore[arg-type]
+    for chunk in chunks:
+        conn.data_received(chunk)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    await server.stop()
+    return bytes(wire.out)
+
+
+async def test_frames_cut_anywhere_across_reads_mean_what_they_mean_whole() -> None:
+    encoder = hpack.Encoder()
+    put = encoder.encode(call_headers("Put"))
+    again = encoder.encode(call_headers("Put"))
+    body = rpc_pb2.PutRequest(key=b"k", value=b"v" * 700).SerializeToString()
+    message = struct.pack(">BI", 0, len(body)) + body
+    padded = bytes((4,)) + again + bytes(4)  # a padded block, and one with priority fields: the slow path
+    stream = b"".join((
+        PREFACE, frame(SETTINGS, 0, 0),
+        frame(HEADERS, FLAG_END_HEADERS, 1, put), frame(DATA, FLAG_END_STREAM, 1, message),
+        frame(HEADERS, FLAG_END_HEADERS | FLAG_PADDED, 3, padded), frame(DATA, FLAG_END_STREAM, 3, message),
+        frame(HEADERS, FLAG_END_HEADERS | FLAG_PRIORITY, 5, bytes(5) + again), frame(DATA, 0, 5, message[:9]),
+        frame(DATA, FLAG_END_STREAM, 5, message[9:]),
+    ))
+    whole = await answers_to([stream])
+    assert len(responses(whole[whole.index(frame(SETTINGS, 1, 0)) + 9:])) == 3
+    for size in (1, 5, 9, 10, 24, 33, 700, 1000):
+        assert await answers_to([stream[i:i + size] for i in range(0, len(stream), size)]) == whole, size

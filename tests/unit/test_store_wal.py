@@ -212,6 +212,26 @@ async def test_concurrent_saves_share_one_fdatasync(tmp_path, monkeypatch):
     wal.close()
 
 
+async def test_a_blocking_write_takes_the_unsynced_hard_state_along_and_waits_for_the_writer_thread(tmp_path):
+    wal, _ = Wal.open(tmp_path, META)
+    wal.write_batch(HardState(1, 1, 0), entries(1, 3))
+    assert wal.submit(HardState(1, 1, 3), [], sync=False) is None  # a commit index only: not written yet
+    wal.write_batch(None, entries(4, 4))
+    wal.close()
+    wal, replayed = Wal.open(tmp_path)
+    assert replayed.entries == entries(1, 4) and replayed.hard_state == HardState(1, 1, 3)
+    saving = asyncio.ensure_future(wal.save(HardState(1, 1, 4), entries(5, 5)))
+    await asyncio.sleep(0)
+    assert wal.flushing
+    with pytest.raises(RuntimeError, match="writer thread"):
+        wal.write_batch(None, entries(6, 6))
+    await saving
+    wal.close()
+    wal, replayed = Wal.open(tmp_path)
+    assert replayed.entries == entries(1, 5) and replayed.hard_state == HardState(1, 1, 4)
+    wal.close()
+
+
 def test_snapshot_then_release_removes_covered_segments(tmp_path):
     wal, _ = Wal.open(tmp_path, META, segment_bytes=512)
     for i in range(1, 41):
