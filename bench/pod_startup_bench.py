@@ -38,13 +38,13 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import grpc
 
-from bench.proc_stat import cpu_and_parent, cpu_seconds
+from bench.proc_stat import cpu_split_and_parent
 from client.errors import ApiError
 from client.kubeconfig import load_client_config
 from client.mapping import lookup
@@ -76,28 +76,29 @@ def percentile(samples: Sequence[float], q: float) -> float:
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
-def process_cpu(pid: int) -> float:
-    """A process's CPU seconds, its own and its reaped children's. ``/proc/PID/stat`` counts whole clock ticks
-    per process, so each of the many short-lived shims and container inits would read as 0: the scheduler's
-    own nanosecond sum per thread (``schedstat``) is used when it says more."""
-    own = cpu_seconds(pid)
-    reaped = cpu_seconds(pid, reaped=True) - own
+def process_cpu(pid: int) -> tuple[float, int]:
+    """A process's CPU seconds, its own and its reaped children's, and its parent's pid. ``/proc/PID/stat``
+    counts whole clock ticks per process, so each of the many short-lived shims and container inits would read
+    as 0: the scheduler's own nanosecond sum per thread (``schedstat``) is used when it says more."""
+    own, reaped, parent = cpu_split_and_parent(pid)
     with contextlib.suppress(OSError, ValueError, IndexError):
         threads = sum(int((task / "schedstat").read_text().split()[0]) for task in Path(f"/proc/{pid}/task").iterdir())
         own = max(own, threads / 1e9)
-    return own + reaped
+    return own + reaped, parent
+
+
+def command_lines() -> Iterator[tuple[int, bytes]]:
+    """Every live process's pid and command line (arguments joined by spaces)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                yield int(entry.name), (entry / "cmdline").read_bytes().replace(b"\0", b" ")
 
 
 def shims(workdir: Path) -> list[int]:
     """This run's shims: detached (re-parented to init), each named ``runtime.shim <bundle>`` in its command line."""
     marker = f"runtime.shim {workdir}/".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if (entry / "cmdline").read_bytes().replace(b"\0", b" ").startswith(marker):
-                    found.append(int(entry.name))
-    return found
+    return [pid for pid, line in command_lines() if line.startswith(marker)]
 
 
 def tree_cpu(roots: Mapping[str, Sequence[int]]) -> dict[str, float]:
@@ -108,10 +109,10 @@ def tree_cpu(roots: Mapping[str, Sequence[int]]) -> dict[str, float]:
         if entry.name.isdigit():
             try:
                 pid = int(entry.name)
-                cpu[pid] = process_cpu(pid)
-                children.setdefault(cpu_and_parent(pid)[1], []).append(pid)
+                cpu[pid], parent = process_cpu(pid)
             except (OSError, IndexError, ValueError):
                 continue
+            children.setdefault(parent, []).append(pid)
     out: dict[str, float] = {}
     for name, tops in roots.items():
         total, todo, seen = 0.0, list(tops), set()
@@ -140,13 +141,9 @@ def cpu_delta(before: Mapping[str, float], after: Mapping[str, float], pods: int
 def pid_naming(text: str) -> int:
     """The process whose command line names ``text`` (a socket): the runtime daemon, the CNI plugin server."""
     needle = text.encode()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if needle in (entry / "cmdline").read_bytes():
-                    return int(entry.name)
-            except OSError:
-                continue
+    for pid, line in command_lines():
+        if needle in line:
+            return pid
     raise RuntimeError(f"no process serving {text}")
 
 

@@ -20,7 +20,8 @@ def cpu_seconds(pid: int, *, reaped: bool = False) -> float:
     return sum(int(f) for f in fields[11:15 if reaped else 13]) / CLOCK_TICKS
 
 
-def cpu_and_parent(pid: int) -> tuple[float, int]:
-    """A process's CPU seconds (its own and its reaped children's) and its parent's pid."""
+def cpu_split_and_parent(pid: int) -> tuple[float, float, int]:
+    """From one read: a process's own CPU seconds, those of the children it has reaped, and its parent's pid."""
     fields = _fields(pid)
-    return sum(int(f) for f in fields[11:15]) / CLOCK_TICKS, int(fields[1])
+    return (sum(int(f) for f in fields[11:13]) / CLOCK_TICKS, sum(int(f) for f in fields[13:15]) / CLOCK_TICKS,
+            int(fields[1]))

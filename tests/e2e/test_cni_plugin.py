@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from cni.plugin_install import install_plugin
+from tests.support.kubelet_node import plugin_server_argv
 from tests.support.netns import netns_exec
 from tests.support.processes import Processes
 
@@ -52,8 +53,7 @@ def plugin(request, setup, tmp_path) -> Iterator[str]:
         return
     (tmp_path / "bin" / "tinykube-cni-python").unlink()  # so only the server can have answered
     processes = Processes(tmp_path / "logs")
-    server = processes.start("server", ["nsenter", f"--net=/run/netns/{setup[0]}", sys.executable, "-m",
-                                        "cni.plugin_server", str(socket)])
+    server = processes.start("server", plugin_server_argv(setup[0], socket))
     try:
         deadline = time.monotonic() + 30
         while not socket.exists():

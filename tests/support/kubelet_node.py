@@ -61,6 +61,11 @@ def plugin_socket(tmp_path: Path) -> Path:
     return tmp_path / "cni-plugin.sock"
 
 
+def plugin_server_argv(node_ns: str, socket: Path) -> list[str]:
+    """The node's CNI plugin server on ``socket``, in the node's network namespace as flanneld serves it."""
+    return ["nsenter", f"--net=/run/netns/{node_ns}", sys.executable, "-m", "cni.plugin_server", str(socket)]
+
+
 def plugin_dir(tmp_path: Path) -> Path:
     """A CNI bin dir holding ``tinykube-cni`` as flanneld installs it on a node: its client for the plugin
     server, which runs the plugin itself when no server listens."""
@@ -104,8 +109,7 @@ def running_runtime(tmp_path: Path, prefix: str, processes: Processes, node_ns: 
         write_cni_config(tmp_path / "cni", prefix, tmp_path / "ipam", cni_plugin)
     import_images(tmp_path / "root")
     if node_ns and cni_plugin == "tinykube-cni":  # as flanneld serves it on a node, in the runtime's netns
-        processes.start("cni-plugin-server", ["nsenter", f"--net=/run/netns/{node_ns}", sys.executable, "-m",
-                                              "cni.plugin_server", str(plugin_socket(tmp_path))])
+        processes.start("cni-plugin-server", plugin_server_argv(node_ns, plugin_socket(tmp_path)))
     processes.start("runtime", runtime_argv(tmp_path, prefix, node_ns))
     try:
         cri_stub(tmp_path)  # the runtime answers
