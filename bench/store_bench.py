@@ -11,7 +11,13 @@ The primary figure on a shared machine is CPU per operation: the user+system tim
 restart the CPU seconds the restarted member spent until it served. Wall-clock rows are printed with the
 load averages they were taken at.
 
-    .venv/bin/python -m bench.store_bench [--quick] [--only tinykube|etcd] [--section NAME ...] [--json FILE]
+The 1 KiB write rows run with both clusters up, alternating between them row by row, ``--rounds`` times:
+this machine's speed drifts by more than the difference being measured, so rows taken minutes apart (one
+implementation's whole suite, then the other's) compare the machine as much as the stores. Each round's
+pair is printed, and the median of the rounds' ratios.
+
+    .venv/bin/python -m bench.store_bench [--quick] [--only tinykube|etcd] [--section NAME ...] [--rounds N]
+                                          [--json FILE]
 
 Sections: writes (1 KiB at concurrency 1, 16, 64), big (200 KiB), growth, reads, watch, failover, restart.
 """
@@ -371,11 +377,36 @@ async def wait_applied_everywhere(c: Client, key: bytes) -> None:
             raise RuntimeError(f"{c.cluster.kind} member {m.name} did not apply the load within 60 s")
 
 
-async def run_suite(cluster: Cluster, quick: bool, sections: set[str]) -> dict[str, Any]:
-    scale = 0.2 if quick else 1.0
+def scaled(x: int, quick: bool) -> int:
+    return max(10, int(x * (0.2 if quick else 1.0)))
 
+
+WRITE_ROWS = {1: 1000, 16: 8000, 64: 20000}  # 1 KiB writes per row, by concurrency
+
+
+async def interleaved_writes(clients: dict[str, Client], quick: bool, rounds: int) -> dict[str, dict[str, Any]]:
+    """The 1 KiB write rows, ``rounds`` times over: each row runs on every implementation in turn, whose turn
+    comes first alternating round by round, so that this machine's drift in speed (up to twice from one minute
+    to the next) falls on both alike. Every round is kept; a row's headline figures are its median round."""
+    kinds = list(clients)
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {k: {} for k in kinds}
+    for r in range(rounds):
+        for conc, total in WRITE_ROWS.items():
+            for kind in kinds[::-1] if r % 2 else kinds:
+                row = await bench_writes(clients[kind], conc, 1024, scaled(total, quick), f"c{conc}r{r}")
+                runs[kind].setdefault(f"write_1k_c{conc}", []).append(row)
+    out: dict[str, dict[str, Any]] = {}
+    for kind, rows in runs.items():
+        out[kind] = {}
+        for name, samples in rows.items():
+            median = sorted(samples, key=lambda s: s["ops_per_s"])[len(samples) // 2]
+            out[kind][name] = {**median, "rounds": samples}
+    return out
+
+
+async def run_suite(cluster: Cluster, quick: bool, sections: set[str], rounds: int) -> dict[str, Any]:
     def n(x: int) -> int:
-        return max(10, int(x * scale))
+        return scaled(x, quick)
 
     cluster.start()
     c = Client(cluster)
@@ -384,9 +415,7 @@ async def run_suite(cluster: Cluster, quick: bool, sections: set[str]) -> dict[s
         res: dict[str, Any] = {"load_start": load_average()}
         term = await c.term()
         if "writes" in sections:
-            for conc in (1, 16, 64):
-                res[f"write_1k_c{conc}"] = await bench_writes(
-                    c, conc, 1024, n({1: 1000, 16: 8000, 64: 20000}[conc]), f"c{conc}")
+            res.update((await interleaved_writes({cluster.kind: c}, quick, rounds))[cluster.kind])
         if "big" in sections:
             for conc in (1, 4):
                 res[f"write_200k_c{conc}"] = await bench_writes(c, conc, 200 * 1024, n(200), f"big{conc}")
@@ -408,6 +437,28 @@ async def run_suite(cluster: Cluster, quick: bool, sections: set[str]) -> dict[s
         cluster.stop()
 
 
+async def writes_side_by_side(clusters: list[Cluster], quick: bool, rounds: int) -> dict[str, dict[str, Any]]:
+    """Both implementations up at once for the interleaved write rows (an idle cluster only heartbeats)."""
+    clients: dict[str, Client] = {}
+    try:
+        for cluster in clusters:
+            cluster.start()
+            clients[cluster.kind] = Client(cluster)
+        terms = {}
+        for kind, c in clients.items():
+            await c.find_leader()
+            terms[kind] = await c.term()
+        out = await interleaved_writes(clients, quick, rounds)
+        for kind, c in clients.items():
+            out[kind]["unplanned_elections_writes"] = await c.term() - terms[kind]
+        return out
+    finally:
+        for c in clients.values():
+            await c.close()
+        for cluster in clusters:
+            cluster.stop()
+
+
 def fmt(r: dict[str, Any] | None) -> str:
     if not r:
         return "-"
@@ -424,11 +475,20 @@ def report(results: dict[str, dict[str, Any]]) -> None:
     """One row per measure: both implementations' figures, then tinykube/etcd (CPU per op, then ops/s)."""
     tk, et = results.get("tinykube", {}), results.get("etcd", {})
     rows: list[tuple[str, str, str, str]] = []
+    def compared(a: dict[str, Any], b: dict[str, Any]) -> str:
+        return (f"cpu {ratio(a['cpu_us_per_op'], b['cpu_us_per_op'])} rate {ratio(a['ops_per_s'], b['ops_per_s'])}"
+                f" p99 {ratio(a['p99_ms'], b['p99_ms'])}")
+
     for name in ("write_1k_c1", "write_1k_c16", "write_1k_c64", "write_200k_c1", "write_200k_c4", "reads"):
         a, b = tk.get(name), et.get(name)
-        if a or b:
-            rows.append((name, fmt(a), fmt(b), f"cpu {ratio(a['cpu_us_per_op'], b['cpu_us_per_op'])} "
-                         f"rate {ratio(a['ops_per_s'], b['ops_per_s'])}" if a and b else ""))
+        if a and b and "rounds" in a and "rounds" in b:
+            pairs = list(zip(a["rounds"], b["rounds"], strict=True))
+            rows.extend((f"{name} #{i + 1}", fmt(x), fmt(y), compared(x, y)) for i, (x, y) in enumerate(pairs))
+            rates = sorted(x["ops_per_s"] / y["ops_per_s"] for x, y in pairs)
+            rows.append((f"{name} median", fmt(a), fmt(b), f"{compared(a, b)}; the rounds' rate ratios: "
+                         + " ".join(f"{r:.2f}x" for r in rates) + f", median {rates[len(rates) // 2]:.2f}x"))
+        elif a or b:
+            rows.append((name, fmt(a), fmt(b), compared(a, b) if a and b else ""))
     for i in range(len(tk.get("growth") or et.get("growth") or [])):
         a = tk["growth"][i] if tk else None
         b = et["growth"][i] if et else None
@@ -453,7 +513,9 @@ def report(results: dict[str, dict[str, Any]]) -> None:
     print(f"{'measure':16} {'tinykube':{width}} {'etcd 3.4':{width}} tinykube/etcd")
     for r in rows:
         print(f"{r[0]:16} {r[1]:{width}} {r[2]:{width}} {r[3]}")
-    print(f"unplanned elections (terms gained before the failover): tinykube {tk.get('unplanned_elections', '-')}, "
+    print(f"unplanned elections (terms gained) during the write rows: tinykube "
+          f"{tk.get('unplanned_elections_writes', '-')}, etcd {et.get('unplanned_elections_writes', '-')}; "
+          f"before the failover: tinykube {tk.get('unplanned_elections', '-')}, "
           f"etcd {et.get('unplanned_elections', '-')}; while loading the restart's keys: tinykube "
           f"{tk.get('restart', {}).get('elections_while_loading', '-')}, "
           f"etcd {et.get('restart', {}).get('elections_while_loading', '-')}")
@@ -466,6 +528,7 @@ def main() -> int:
     parser.add_argument("--only", choices=["tinykube", "etcd"], help="measure one implementation")
     parser.add_argument("--section", action="append", choices=SECTIONS,
                         help="run only this section (repeatable; default: all)")
+    parser.add_argument("--rounds", type=int, default=3, help="times each 1 KiB write row runs (default: 3)")
     parser.add_argument("--json", help="also write the raw results to this file")
     args = parser.parse_args()
     sections = set(args.section or SECTIONS)
@@ -473,13 +536,20 @@ def main() -> int:
         print("store_bench: etcd is not installed (make setup installs etcd-server)", file=sys.stderr)
         return 1
     workdir = Path(tempfile.mkdtemp(prefix="tk-storebench-", dir="/var/tmp"))
-    results: dict[str, dict[str, Any]] = {}
+    kinds = [args.only] if args.only else ["tinykube", "etcd"]
+    results: dict[str, dict[str, Any]] = {kind: {} for kind in kinds}
     try:
-        for i, kind in enumerate(("tinykube", "etcd")):
-            if args.only and kind != args.only:
-                continue
-            print(f"== {kind}", file=sys.stderr)
-            results[kind] = uvloop.run(run_suite(Cluster(kind, workdir, 23790 + 20 * i), args.quick, sections))
+        if "writes" in sections and len(kinds) > 1:
+            print(f"== writes, {args.rounds} rounds, interleaved", file=sys.stderr)
+            both = [Cluster(kind, workdir / "writes", 23790 + 20 * i) for i, kind in enumerate(kinds)]
+            for kind, rows in uvloop.run(writes_side_by_side(both, args.quick, args.rounds)).items():
+                results[kind].update(rows)
+            sections.discard("writes")
+        for i, kind in enumerate(kinds):
+            if sections:
+                print(f"== {kind}", file=sys.stderr)
+                results[kind].update(uvloop.run(run_suite(Cluster(kind, workdir, 23830 + 20 * i), args.quick,
+                                                          sections, args.rounds)))
         report(results)
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2))

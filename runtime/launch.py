@@ -138,6 +138,10 @@ def exit_code(status: int) -> int:
     return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 
+class ContainerExited(Exception):
+    """The container's process is gone: there are no namespaces left to join."""
+
+
 def exec_in(target_pid: int, spec: ContainerSpec, args: list[str], tty: bool = False, resize_fd: int = -1) -> int:
     """Run ``args`` inside a running container (ExecSync): join its namespaces and cgroup, fork, exec.
 
@@ -149,8 +153,11 @@ def exec_in(target_pid: int, spec: ContainerSpec, args: list[str], tty: bool = F
         if kind == "user":
             continue
         path = f"/proc/{target_pid}/ns/{kind}"
-        if os.stat(path).st_ino != own[kind]:
-            fds[kind] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            if os.stat(path).st_ino != own[kind]:
+                fds[kind] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:  # it exited after the daemon saw it running
+            raise ContainerExited(f"cannot exec in a stopped container: its process {target_pid} has exited") from None
     if spec.cgroup_path:
         driver_for(spec.cgroup_driver, spec.cgroup_mount).add_process(spec.cgroup_path, os.getpid())
     for kind in JOIN_ORDER:
@@ -251,7 +258,11 @@ def main(argv: Sequence[str]) -> int:
     if len(head) != 3 or head[0] != "exec" or not args:
         sys.stderr.write("usage: python -m runtime.launch exec CONFIG PID [--tty] [--resize-fd=N] -- ARGS...\n")
         return 2
-    return exec_in(int(head[2]), ContainerSpec.load(head[1]), args, tty, resize[0] if resize else -1)
+    try:
+        return exec_in(int(head[2]), ContainerSpec.load(head[1]), args, tty, resize[0] if resize else -1)
+    except ContainerExited as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 126
 
 
 if __name__ == "__main__":

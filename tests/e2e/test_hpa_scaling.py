@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import yaml
 
 from tests.e2e.runtime_support import wait_for
 from tests.support.apiserver_cluster import BIN, ApiserverCluster
-from tests.support.kubelet_node import DEFAULT_IMAGES, running_runtime
+from tests.support.kubelet_node import DEFAULT_IMAGES, kubelet_argv, running_runtime
 from tests.support.ports import free_port
 from tests.support.processes import Processes
 
@@ -49,10 +48,8 @@ def test_hpa_scales_a_deployment_on_cpu_usage(cluster: ApiserverCluster, tmp_pat
                                                processes: Processes) -> None:
     node, name = f"{prefix}-node", f"{prefix}-burn"
     with running_runtime(tmp_path, prefix, processes, None) as endpoint:
-        processes.start("kubelet", [
-            sys.executable, "-m", "tinykube.cli", "kubelet", "--kubeconfig", str(cluster.apiservers[0].kubeconfig),
-            "--container-runtime-endpoint", endpoint, "--hostname-override", node, "--node-ip", "127.0.0.3",
-            "--root-dir", str(tmp_path / "kubelet"), "--port", str(free_port())])
+        processes.start("kubelet", kubelet_argv(cluster.apiservers[0].kubeconfig, endpoint, node,
+                                                tmp_path / "kubelet", free_port()))
         processes.start("controller-manager", [
             str(BIN / "tinykube"), "controller-manager", "--kubeconfig", str(cluster.apiservers[0].kubeconfig),
             "--secure-port", "0", "--leader-elect=false",

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.support.apiserver_cluster import ApiserverCluster
-from tests.support.kubelet_node import DEFAULT_IMAGES
+from tests.support.kubelet_node import DEFAULT_IMAGES, kubelet_argv
 from tests.support.ports import free_port
 from tests.support.processes import Processes
 from tests.support.secure_endpoints import TOKENS, component_kubeconfig, https_status, start_rbac_cluster
@@ -30,13 +29,11 @@ def test_kubelet_api_refuses_anonymous_and_unauthorized_callers(tmp_path: Path, 
     start_rbac_cluster(cluster, f"{node}=127.0.0.3")
     pki = cluster.pki
     port = free_port()
-    processes.start("kubelet", [
-        sys.executable, "-m", "tinykube.cli", "kubelet", "--kubeconfig",
-        str(component_kubeconfig(cluster, f"kubelet-{node}")), "--container-runtime-endpoint", cri_endpoint,
-        "--hostname-override", node, "--node-ip", "127.0.0.3", "--root-dir", str(tmp_path / "kubelet"),
-        "--port", str(port), "--tls-cert-file", str(pki / f"kubelet-{node}-serving.crt"),
+    processes.start("kubelet", kubelet_argv(
+        component_kubeconfig(cluster, f"kubelet-{node}"), cri_endpoint, node, tmp_path / "kubelet", port,
+        "--tls-cert-file", str(pki / f"kubelet-{node}-serving.crt"),
         "--tls-private-key-file", str(pki / f"kubelet-{node}-serving.key"), "--client-ca-file", str(pki / "ca.crt"),
-        "--anonymous-auth=false", "--authentication-token-webhook", "--authorization-mode=Webhook"])
+        "--anonymous-auth=false", "--authentication-token-webhook", "--authorization-mode=Webhook"))
     ca = pki / "ca.crt"
     url = f"https://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

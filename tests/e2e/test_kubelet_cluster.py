@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import ssl
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 from protos.cri import api_pb2 as cri
 from tests.e2e.runtime_support import cri_stub
 from tests.support.apiserver_cluster import ApiserverCluster
-from tests.support.kubelet_node import DEFAULT_IMAGES
+from tests.support.kubelet_node import DEFAULT_IMAGES, kubelet_argv
 from tests.support.ports import free_port
 from tests.support.processes import Processes
 
@@ -146,10 +145,9 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
 def test_pods_through_the_api(cluster: ApiserverCluster, cri_endpoint: str, tmp_path: Path, prefix: str,
                               processes: Processes) -> None:
     node = f"{prefix}-node"
-    argv = [sys.executable, "-m", "tinykube.cli", "kubelet", "--kubeconfig", str(cluster.apiservers[0].kubeconfig),
-            "--container-runtime-endpoint", cri_endpoint, "--hostname-override", node, "--node-ip", "127.0.0.3",
-            "--root-dir", str(tmp_path / "kubelet"), "--port", str(kubelet_port := free_port()),
-            "--pod-manifest-path", str(tmp_path / "manifests"), "--file-check-frequency", "1s"]
+    argv = kubelet_argv(cluster.apiservers[0].kubeconfig, cri_endpoint, node, tmp_path / "kubelet",
+                        kubelet_port := free_port(), "--pod-manifest-path", str(tmp_path / "manifests"),
+                        "--file-check-frequency", "1s")
     (tmp_path / "manifests").mkdir()
     (tmp_path / "manifests" / "static.yaml").write_text(STATIC_YAML)
     kubelet = processes.start("kubelet", argv)

@@ -22,7 +22,7 @@ from protos.cri import api_pb2_grpc
 from tests.e2e.runtime_support import cri_stub
 from tests.e2e.test_kubelet_cluster import wait_for
 from tests.support.apiserver_cluster import ApiserverCluster
-from tests.support.kubelet_node import DEFAULT_IMAGES
+from tests.support.kubelet_node import DEFAULT_IMAGES, kubelet_argv
 from tests.support.ports import free_port
 from tests.support.processes import Processes
 
@@ -61,10 +61,9 @@ def test_exclusive_cpus_and_image_gc(cluster: ApiserverCluster, cri_endpoint: st
     subprocess.run([sys.executable, "-m", "tinykube.cli", "image", "--root", str(tmp_path / "root" / "images"),
                     "build", "-q", "-t", f"{prefix}-unused:1", str(tmp_path / "ctx")],
                    check=True, capture_output=True, timeout=120)
-    base = [sys.executable, "-m", "tinykube.cli", "kubelet", "--kubeconfig", str(cluster.apiservers[0].kubeconfig),
-            "--container-runtime-endpoint", cri_endpoint, "--hostname-override", node, "--node-ip", "127.0.0.3",
-            "--root-dir", str(root), "--port", str(free_port()), "--cpu-manager-policy", "static",
-            "--reserved-cpus", "0", "--cpu-manager-reconcile-period", "1s"]
+    base = kubelet_argv(cluster.apiservers[0].kubeconfig, cri_endpoint, node, root, free_port(),
+                        "--cpu-manager-policy", "static", "--reserved-cpus", "0",
+                        "--cpu-manager-reconcile-period", "1s")
     kubelet = processes.start("kubelet", [*base, "--image-gc-high-threshold", "100"])
     channel, runtime = cri_stub(tmp_path)
     images = api_pb2_grpc.ImageServiceStub(channel)

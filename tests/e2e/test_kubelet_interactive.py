@@ -11,7 +11,6 @@ import pty
 import select
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import pytest
 
 from tests.e2e.runtime_support import wait_for
 from tests.support.apiserver_cluster import KUBECTL, ApiserverCluster
-from tests.support.kubelet_node import DEFAULT_IMAGES, running_runtime
+from tests.support.kubelet_node import DEFAULT_IMAGES, kubelet_argv, running_runtime
 from tests.support.ports import free_port
 from tests.support.processes import Processes
 
@@ -69,10 +68,7 @@ def node(tmp_path: Path, prefix: str, processes: Processes) -> Iterator[Node]:
     # The runtime in the test's network namespace, so the kubelet reaches its streaming server.
     with running_runtime(tmp_path, prefix, processes, None) as endpoint:
         name = f"{prefix}-node"
-        argv = [sys.executable, "-m", "tinykube.cli", "kubelet", "--kubeconfig",
-                str(cluster.apiservers[0].kubeconfig), "--container-runtime-endpoint", endpoint,
-                "--hostname-override", name, "--node-ip", "127.0.0.3", "--root-dir", str(tmp_path / "kubelet"),
-                "--port", str(free_port())]
+        argv = kubelet_argv(cluster.apiservers[0].kubeconfig, endpoint, name, tmp_path / "kubelet", free_port())
         n = Node(cluster, name, argv, processes, processes.start("kubelet", argv))
         try:
             wait_for(lambda: cluster.kubectl("get", "node", name, check=False).returncode == 0, 60, "the Node")

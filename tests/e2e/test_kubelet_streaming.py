@@ -14,7 +14,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from kubernetes import stream as k8s_stream
 
 from tests.e2e.runtime_support import wait_for
 from tests.support.apiserver_cluster import KUBECTL, ApiserverCluster
-from tests.support.kubelet_node import DEFAULT_IMAGES
+from tests.support.kubelet_node import DEFAULT_IMAGES, kubelet_argv
 from tests.support.ports import free_port
 from tests.support.processes import Processes
 
@@ -105,9 +104,7 @@ def web_pod(cluster: ApiserverCluster, cri_endpoint: str, tmp_path: Path, prefix
     real kubelet."""
     node = f"{prefix}-node"
     kubelet_port = free_port()
-    argv = [sys.executable, "-m", "tinykube.cli", "kubelet", "--kubeconfig", str(cluster.apiservers[0].kubeconfig),
-            "--container-runtime-endpoint", cri_endpoint, "--hostname-override", node, "--node-ip", "127.0.0.3",
-            "--root-dir", str(tmp_path / "kubelet"), "--port", str(kubelet_port)]
+    argv = kubelet_argv(cluster.apiservers[0].kubeconfig, cri_endpoint, node, tmp_path / "kubelet", kubelet_port)
     kubelet = processes.start("kubelet", argv)
     web_port = free_port()
     manifest = POD_YAML.format(prefix=prefix, node=node, web_port=web_port, big=BIG)
