@@ -191,8 +191,9 @@ def kubelet(cluster: Cluster, node: Node, kubeconfig: Path, bootstrap_kubeconfig
         f"--address={node.ip}", f"--client-ca-file={pki / 'ca.crt'}",
         f"--pod-manifest-path={cluster.node_dir(node) / 'manifests'}",
         # The three nodes share the host's disk: a disk signal would make every node evict at once for space it
-        # cannot free, so only memory is a signal (as kind configures its nodes).
-        "--eviction-hard=memory.available<100Mi",
+        # cannot free, so only memory is a signal, and image GC (triggered by the same disk) is off (100%), as
+        # kind configures its nodes.
+        "--eviction-hard=memory.available<100Mi", "--image-gc-high-threshold=100",
     )
     return Component(node.name, "kubelet", argv, netns=node.netns)
 

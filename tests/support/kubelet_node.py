@@ -87,12 +87,13 @@ NO_LOOKUPS = Lookups(config_maps=lambda ns, n: None, secrets=lambda ns, n: None,
 
 
 def kubelet_argv(kubeconfig: Path, endpoint: str, node: str, root_dir: Path, port: int, *extra: str) -> list[str]:
-    """``tinykube kubelet`` for a test node on 127.0.0.3. Memory is its only eviction signal: the tests' nodes
-    share the host's disk, whose fullness is not theirs to free (as kind configures its nodes, and tinykube
-    its own)."""
+    """``tinykube kubelet`` for a test node on 127.0.0.3. Memory is its only eviction signal and image GC is off
+    (flags given in ``extra`` win): the tests' nodes share the host's disk, whose fullness is not theirs to free
+    (as kind configures its nodes, and tinykube its own)."""
     return [sys.executable, "-m", "tinykube.cli", "kubelet", "--kubeconfig", str(kubeconfig),
             "--container-runtime-endpoint", endpoint, "--hostname-override", node, "--node-ip", "127.0.0.3",
-            "--root-dir", str(root_dir), "--port", str(port), "--eviction-hard=memory.available<100Mi", *extra]
+            "--root-dir", str(root_dir), "--port", str(port), "--eviction-hard=memory.available<100Mi",
+            "--image-gc-high-threshold=100", *extra]
 
 
 def remove_cgroup_tree(prefix: str) -> None:
