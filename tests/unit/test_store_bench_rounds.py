@@ -16,7 +16,7 @@ def test_rows_alternate_between_implementations_and_keep_the_median_round(
     calls: list[tuple[str, int, str]] = []
     tinykube_c1 = {"c1r0": 300.0, "c1r1": 100.0, "c1r2": 200.0}  # by tag: the concurrency and the round
 
-    async def fake_writes(c: Any, concurrency: int, size: int, total: int, tag: str) -> dict[str, Any]:
+    async def fake_writes(c: Any, concurrency: int, size: int, total: int, tag: str, *, via: str) -> dict[str, Any]:
         calls.append((c, concurrency, tag))
         rate = tinykube_c1.get(tag, 100.0) if c == "tinykube" else 100.0
         return {"ops_per_s": rate, "p50_ms": 1.0, "p99_ms": 1000 / rate, "cpu_us_per_op": 10.0, "client_cpu": 5.0,
@@ -27,8 +27,9 @@ def test_rows_alternate_between_implementations_and_keep_the_median_round(
     out = asyncio.run(store_bench.interleaved_writes(clients, quick=True, rounds=3))
 
     firsts = [calls[i][0] for i in range(0, len(calls), 2)]
-    assert firsts == ["tinykube"] * 3 + ["etcd"] * 3 + ["tinykube"] * 3  # one round is three rows
-    assert len({tag for _, _, tag in calls}) == 9  # every round writes keys of its own
+    assert firsts == ["tinykube"] * 6 + ["etcd"] * 6 + ["tinykube"] * 6  # a round: 3 concurrencies x 2 clients
+    assert len({tag for _, _, tag in calls}) == 18  # every row writes keys of its own
+    assert [tag.endswith("_sc") for _, _, tag in calls[:4]] == [False, False, True, True]  # both clients per row
     c16 = out["tinykube"]["write_1k_c16"]
     assert [r["ops_per_s"] for r in c16["rounds"]] == [100.0, 100.0, 100.0]
     c1 = out["tinykube"]["write_1k_c1"]
@@ -37,5 +38,5 @@ def test_rows_alternate_between_implementations_and_keep_the_median_round(
 
     store_bench.report(out)
     printed = capsys.readouterr().out
-    assert "write_1k_c1 #3" in printed
+    assert "write_1k_c1 #3" in printed and "write_1k_c64_sc #3" in printed
     assert "the rounds' rate ratios: 1.00x 2.00x 3.00x, median 2.00x" in printed
