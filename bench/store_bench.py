@@ -224,14 +224,14 @@ async def bench_writes(c: Client, concurrency: int, size: int, total: int, tag: 
     value = os.urandom(size)
     kv, store = c.kv(), c.store
 
-    async def put(i: int) -> None:
-        if via == "grpcio":
-            await kv.Put(rpc_pb2.PutRequest(key=f"/bench/{tag}/{i}".encode(), value=value), timeout=30)
-        else:
-            await store.put(f"/bench/{tag}/{i}".encode(), value)
+    async def put_via_grpcio(i: int) -> None:
+        await kv.Put(rpc_pb2.PutRequest(key=f"/bench/{tag}/{i}".encode(), value=value), timeout=30)
+
+    async def put_via_store_client(i: int) -> None:
+        await store.put(f"/bench/{tag}/{i}".encode(), value)
 
     cpu0, wall0, members0 = time.process_time(), time.perf_counter(), c.cluster.cpu()
-    rate, lat = await drive(concurrency, total, put)
+    rate, lat = await drive(concurrency, total, put_via_grpcio if via == "grpcio" else put_via_store_client)
     # The bench client's own share of a core: near 100% it, not the store, would be the ceiling.
     client_cpu = 100 * (time.process_time() - cpu0) / (time.perf_counter() - wall0)
     return {"ops_per_s": rate, "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99), "client_cpu": client_cpu,
