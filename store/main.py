@@ -234,7 +234,10 @@ class StoreMember:
 
     def register(self, server: grpc_h2.Server) -> None:
         services = rpc_pb2.DESCRIPTOR.services_by_name
-        server.add_service(services["KV"], KVService(self.core))
+        kv = KVService(self.core)
+        server.add_service(services["KV"], kv)
+        for method, (start, finish) in kv.started_calls().items():
+            server.add_started(f"/{services['KV'].full_name}/{method}", start, finish)
         server.add_service(services["Watch"], self.watch)
         server.add_service(services["Lease"], LeaseService(self.core))
         server.add_service(services["Cluster"], ClusterService(self.core))

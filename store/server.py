@@ -83,6 +83,7 @@ class Node(Protocol):
     def applied_index(self) -> int: ...
 
     async def propose(self, kind: str, payload: bytes) -> object: ...
+    def propose_now(self, kind: str, payload: bytes) -> asyncio.Future[object] | None: ...
     async def read_index(self) -> None: ...
     def members(self) -> Sequence[Member]: ...
     async def add_member(self, peer_urls: Sequence[str], is_learner: bool) -> Member: ...
@@ -104,27 +105,46 @@ class IdGenerator:
         return self._prefix | self._suffix or 1
 
 
+def _failure(err: Exception, method: str) -> EtcdError:
+    """The etcd status a handler's error is answered with; an unexpected one is logged, never kills the member."""
+    if isinstance(err, EtcdError):
+        return err
+    if isinstance(err, MVCCError):
+        return errors.from_mvcc(err)
+    if isinstance(err, ValueError):  # an enum value or field combination the data model cannot take
+        return EtcdError(StatusCode.INVALID_ARGUMENT, f"etcdserver: {err}")
+    log.error("request failed", exc_info=True, method=method)  # called in an except block
+    return EtcdError(StatusCode.UNKNOWN, f"etcdserver: {err}")
+
+
 def rpc(method: Callable[Concatenate[S, P], Awaitable[R]]) -> Callable[Concatenate[S, P], Awaitable[R]]:
-    """Turn a unary handler's errors into etcd's gRPC statuses; an unexpected one never kills the member."""
+    """Turn a unary handler's errors into etcd's gRPC statuses."""
 
     @functools.wraps(method)
     async def handler(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
         context: Context = args[-1]  # type: ignore[assignment]
         try:
             return await method(self, *args, **kwargs)
-        except EtcdError as err:
-            failure = err
-        except MVCCError as err:
-            failure = errors.from_mvcc(err)
-        except ValueError as err:  # an enum value or field combination the data model cannot take
-            failure = EtcdError(StatusCode.INVALID_ARGUMENT, f"etcdserver: {err}")
+        except grpc_h2.Abort:
+            raise
         except Exception as err:
-            if isinstance(err, grpc_h2.Abort):
-                raise
-            log.error("request failed", exc_info=True, method=method.__name__)
-            failure = EtcdError(StatusCode.UNKNOWN, f"etcdserver: {err}")
+            failure = _failure(err, method.__name__)
         await context.abort(failure.code, failure.message)
         raise AssertionError("abort returned")  # pragma: no cover - abort always raises
+
+    return handler
+
+
+def answer(method: Callable[[S, asyncio.Future[Any]], R]) -> Callable[[S, asyncio.Future[Any]], R]:
+    """``rpc`` for the answer of a call started without a task (``grpc_h2.Server.add_started``)."""
+
+    @functools.wraps(method)
+    def handler(self: S, outcome: asyncio.Future[Any]) -> R:
+        try:
+            return method(self, outcome)
+        except Exception as err:
+            failure = _failure(err, method.__name__)
+            raise grpc_h2.Abort(failure.code, failure.message) from err
 
     return handler
 
@@ -176,15 +196,39 @@ class Core:
         try:
             result = await self.node.propose(kind, payload)
         except EtcdError as err:
-            self.proposals_failed += 1
-            if err == errors.NO_LEADER:
-                # The entry may have reached the old leader before it failed: the outcome is unknown,
-                # and "no leader" would tell a client it is safe to send the write again.
-                raise errors.TIMEOUT_DUE_TO_LEADER_FAIL from err
-            raise
+            raise self._proposal_failed(err) from err
         if isinstance(result, EtcdError):
             raise result
         return result
+
+    def propose_now(self, kind: str, request: Message, *, quota: bool = False) -> asyncio.Future[Any] | None:
+        """``propose`` as a future, without a coroutine, in the usual case: this member leads and the write is
+        within the quota and the size limit. None otherwise: then ``propose`` decides (it waits for a leader,
+        forwards, raises the NOSPACE alarm or refuses). ``outcome`` reads the future."""
+        payload = request.SerializeToString()
+        applier = self.applier
+        if ((quota and (applier.no_space or applier.db_size + len(payload) > self.quota_bytes))
+                or len(payload) > MAX_REQUEST_BYTES):
+            return None
+        return self.node.propose_now(kind, payload)
+
+    def outcome(self, future: asyncio.Future[Any]) -> Any:
+        """What a ``propose_now`` came to, returned or raised as ``propose`` would."""
+        try:
+            result = future.result()
+        except EtcdError as err:
+            raise self._proposal_failed(err) from err
+        if isinstance(result, EtcdError):
+            raise result
+        return result
+
+    def _proposal_failed(self, err: EtcdError) -> EtcdError:
+        self.proposals_failed += 1
+        if err == errors.NO_LEADER:
+            # The entry may have reached the old leader before it failed: the outcome is unknown,
+            # and "no leader" would tell a client it is safe to send the write again.
+            return errors.TIMEOUT_DUE_TO_LEADER_FAIL
+        return err
 
     async def _refuse_over_quota(self) -> None:
         """Raise NO_SPACE, raising the cluster-wide NOSPACE alarm first unless it is raised already."""
@@ -309,6 +353,39 @@ class KVService:
             await self.core.linearize()
             return self.core.fill(self.core.applier.txn_read_only(request))
         return self.core.fill(await self.core.propose("txn", request, quota=True))  # type: ignore[no-any-return]
+
+    # The writes again, for the leader's usual case: started without a task (``grpc_h2.Server.add_started``),
+    # and answered from the proposal's future. Whatever these decline (None), the coroutines above answer.
+
+    def started_calls(self) -> dict[str, tuple[Callable[[Any], asyncio.Future[Any] | None],
+                                               Callable[[asyncio.Future[Any]], Message]]]:
+        return {"Put": (self.put_now, self.answer_write), "DeleteRange": (self.delete_range_now, self.answer_write),
+                "Txn": (self.txn_now, self.answer_write)}
+
+    def put_now(self, request: rpc_pb2.PutRequest) -> asyncio.Future[Any] | None:
+        try:
+            _check_put(request)
+        except EtcdError:
+            return None
+        return self.core.propose_now("put", request, quota=True)
+
+    def delete_range_now(self, request: rpc_pb2.DeleteRangeRequest) -> asyncio.Future[Any] | None:
+        try:
+            _check_key(request.key)
+        except EtcdError:
+            return None
+        return self.core.propose_now("delete", request)
+
+    def txn_now(self, request: rpc_pb2.TxnRequest) -> asyncio.Future[Any] | None:
+        try:
+            writes = _check_txn(request)
+        except EtcdError:
+            return None
+        return self.core.propose_now("txn", request, quota=True) if writes else None
+
+    @answer
+    def answer_write(self, outcome: asyncio.Future[Any]) -> Message:
+        return self.core.fill(self.core.outcome(outcome))  # type: ignore[no-any-return]
 
     @rpc
     async def Compact(self, request: rpc_pb2.CompactionRequest,

@@ -1,5 +1,6 @@
 """The store's own HTTP/2 gRPC server, driven by grpcio's client: unary and streaming calls, statuses,
-metadata, flow control with messages larger than the windows, oversized requests and cancellation."""
+metadata, flow control with messages larger than the windows, oversized requests, cancellation, and calls
+started without a task."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from grpc import aio
 from protos.etcd import kv_pb2, rpc_pb2, rpc_pb2_grpc
 from store import grpc_channel, grpc_h2
 from store.grpc_h2 import Server
+from store.grpc_status import StatusCode
 from tests.support.ports import free_port
 
 MAX = 2 * 1024 * 1024
@@ -174,3 +176,71 @@ async def test_bidi_stream_with_flow_control_and_cancellation(served: tuple[aio.
     call.cancel()
     await asyncio.wait_for(watch.cancelled.wait(), 10)
 
+
+
+async def test_a_call_started_without_a_task_is_answered_from_its_future() -> None:
+    server = Server(max_receive_message_length=MAX)
+    rpc_pb2_grpc.add_KVServicer_to_server(KV(), server)  # type: ignore[arg-type, abstract]
+    loop = asyncio.get_running_loop()
+    started: dict[bytes, asyncio.Future[bytes]] = {}
+
+    def start(request: rpc_pb2.PutRequest) -> asyncio.Future[bytes] | None:
+        if request.key == b"declined":
+            return None  # the servicer's coroutine answers
+        started[request.key] = loop.create_future()
+        return started[request.key]
+
+    def finish(outcome: asyncio.Future[bytes]) -> rpc_pb2.PutResponse:
+        if outcome.result() == b"refuse":
+            raise grpc_h2.Abort(StatusCode.FAILED_PRECONDITION, "refused")
+        return rpc_pb2.PutResponse(header=rpc_pb2.ResponseHeader(revision=len(outcome.result())))
+
+    async def begun(key: bytes) -> asyncio.Future[bytes]:
+        while key not in started:
+            await asyncio.sleep(0.01)
+        return started[key]
+
+    server.add_started("/etcdserverpb.KV/Put", start, finish)
+    port = free_port()
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    channel = aio.insecure_channel(f"127.0.0.1:{port}")
+    kv = rpc_pb2_grpc.KVStub(channel)
+    try:
+        assert (await kv.Put(rpc_pb2.PutRequest(key=b"declined", value=b"abc"), timeout=30)).header.revision == 3
+
+        call = kv.Put(rpc_pb2.PutRequest(key=b"a"), timeout=30)
+        (await begun(b"a")).set_result(b"12345")
+        assert (await call).header.revision == 5
+
+        call = kv.Put(rpc_pb2.PutRequest(key=b"b"), timeout=30)
+        (await begun(b"b")).set_result(b"refuse")
+        with pytest.raises(aio.AioRpcError) as err:
+            await call
+        assert (err.value.code(), err.value.details()) == (grpc.StatusCode.FAILED_PRECONDITION, "refused")
+
+        call = kv.Put(rpc_pb2.PutRequest(key=b"c"), timeout=30)
+        (await begun(b"c")).set_exception(RuntimeError("boom"))
+        with pytest.raises(aio.AioRpcError) as err:
+            await call
+        assert err.value.code() == grpc.StatusCode.UNKNOWN and "boom" in (err.value.details() or "")
+
+        call = kv.Put(rpc_pb2.PutRequest(key=b"d"), timeout=30)  # reset by the client before its outcome
+        outcome = await begun(b"d")
+        call.cancel()
+        await asyncio.sleep(0.1)
+        outcome.set_result(b"late")  # answered to nobody: the stream is gone
+        await asyncio.sleep(0)
+        assert not server.unanswered
+
+        call = kv.Put(rpc_pb2.PutRequest(key=b"e"), timeout=30)  # a graceful stop waits for it
+        outcome = await begun(b"e")
+        stopping = asyncio.create_task(server.stop(grace=10))
+        await asyncio.sleep(0.2)
+        assert not stopping.done()
+        outcome.set_result(b"xy")
+        assert (await call).header.revision == 2
+        await asyncio.wait_for(stopping, 10)
+    finally:
+        await channel.close(None)
+        await server.stop(grace=0)

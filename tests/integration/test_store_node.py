@@ -14,7 +14,7 @@ from protos.etcd import rpc_pb2
 from store.apply import Applier
 from store.errors import EtcdError
 from store.mvcc.kvstore import KVStore
-from store.node import NodeConfig, NotLeaderError, StoppedError, StoreNode, _snapshot_frames
+from store.node import NodeConfig, NotLeaderError, ProposalTimeoutError, StoppedError, StoreNode, _snapshot_frames
 from store.wal import SnapshotFiles
 
 NAMES = ("n1", "n2", "n3")
@@ -121,6 +121,46 @@ async def test_concurrent_proposals_all_apply_in_one_order(cluster):
     assert revisions == list(range(2, 302))
     await cluster.converge(b"k299", b"v")
     assert {a.revision for a in cluster.appliers.values()} == {301}
+
+
+async def test_propose_now_settles_on_the_leader_as_propose_returns_and_a_follower_declines(cluster):
+    await start_all(cluster)
+    leader = await cluster.leader()
+    assert cluster.follower().propose_now(*put(b"f", b"1")) is None  # the caller awaits propose instead
+    futures = [leader.propose_now(*put(b"n%d" % i, b"v")) for i in range(50)]
+    results = [await f for f in futures if f is not None]
+    assert sorted(r.header.revision for r in results) == list(range(2, 52))
+    await cluster.converge(b"n49", b"v")
+
+
+async def test_started_proposals_a_handover_refuses_reach_the_new_leader_and_apply_once(cluster):
+    await start_all(cluster)
+    leader = await cluster.leader()
+    target = cluster.follower()
+    futures = [leader.propose_now(*put(b"h%d" % i, b"v")) for i in range(20)]
+    # The transfer starts before the Raft loop's next turn, so the leader refuses the whole batch: with
+    # nobody awaiting them, the node itself must send them to the new leader.
+    await leader.move_leader(target.member_id)
+    results = await asyncio.wait_for(asyncio.gather(*(f for f in futures if f is not None)), 20)
+    assert len(results) == 20 and all(isinstance(r, rpc_pb2.PutResponse) for r in results)
+    await cluster.converge(b"h19", b"v")
+    for name in cluster.nodes:  # applied once each: a second copy would have made version 2
+        assert [cluster.appliers[name].range(rpc_pb2.RangeRequest(key=b"h%d" % i)).kvs[0].version
+                for i in range(20)] == [1] * 20
+
+
+async def test_a_started_proposal_without_a_quorum_times_out_and_is_forgotten(cluster):
+    cluster.overrides.update(request_timeout=1)
+    await start_all(cluster)
+    leader = await cluster.leader()
+    for name in [k for k, n in cluster.nodes.items() if n is not leader]:
+        await cluster.stop(name)
+    future = leader.propose_now(*put(b"lost", b"v"))
+    assert future is not None
+    with pytest.raises(EtcdError) as err:
+        await asyncio.wait_for(future, 10)
+    assert err.value == ProposalTimeoutError()
+    assert not leader._waiters  # nobody awaits it to take it off: the sweeper did
 
 
 async def test_read_index_on_a_follower_sees_every_acknowledged_write(cluster):
