@@ -11,6 +11,7 @@ server cancels the call) and the call fails with DEADLINE_EXCEEDED. No grpcio he
 from __future__ import annotations
 
 import asyncio
+import math
 import ssl
 import struct
 from collections import deque
@@ -24,6 +25,10 @@ from store.http2_client import ClientConnection, ClientStream, StreamClosed
 CONNECT_TIMEOUT = 3.0  # a member that accepts TCP but never speaks HTTP/2 (stopped) is given up on after this
 
 _PREFIX = struct.Struct(">BI")  # compressed flag, message length
+# What a server (ours, grpc-go) sends before and after an answer that succeeds: recognised whole, without
+# building a dict of them.
+_OK_HEADERS = ((":status", "200"), ("content-type", "application/grpc"))
+_OK_TRAILERS = (("grpc-status", "0"),)
 _CANCELLED_BY_SERVER = 0x8
 
 
@@ -56,6 +61,13 @@ class _Call:
     # -- StreamListener ---------------------------------------------------------------------------------
 
     def on_headers(self, headers: Sequence[tuple[str, str]], end_stream: bool) -> None:
+        if self.headers_seen:
+            if end_stream and headers == _OK_TRAILERS:
+                self._end(None)
+                return
+        elif not end_stream and headers == _OK_HEADERS:
+            self.headers_seen = True
+            return
         fields = dict(headers)
         if not self.headers_seen:
             self.headers_seen = True
@@ -193,22 +205,31 @@ class Channel:
         self._connecting: asyncio.Task[ClientConnection] | None = None
         self._blocks: dict[tuple[str, tuple[tuple[str, str], ...]], bytes] = {}
         self._closed = False
+        # Unary calls' deadlines, watched by one timer set for the earliest: a timer per call (uvloop's
+        # call_at and cancel) cost ~2.5 µs, an eighth of a call's CPU.
+        self._deadlines: dict[_Call, float] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
 
     async def unary(self, path: str, request: bytes, budget: float) -> bytes:
         """Call ``path`` with one request message and ``budget`` seconds to answer; its one response message."""
         self._check_size(request)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + budget
-        conn = await self._connection(budget)
+        conn = self._conn
+        if conn is None or not conn.usable:
+            conn = await self._connection(budget)
         call = _Call(conn, self._max)
         call.stream = conn.open(self._block(path, ()), call, _PREFIX.pack(0, len(request)) + request)
-        timer = loop.call_at(deadline, call.expire)
+        self._deadlines[call] = deadline
+        if deadline < self._timer_at:
+            self._watch(loop, deadline)
         try:
             response = await call.read()
             if response is not None and not call.ended:
                 await call.read()  # the trailers
         finally:
-            timer.cancel()
+            del self._deadlines[call]
             call.cancel()
         if call.error is not None:
             raise call.error
@@ -226,11 +247,32 @@ class Channel:
 
     async def close(self) -> None:
         self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
         if self._connecting is not None:
             self._connecting.cancel()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def _watch(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_at(deadline, self._expire, loop)
+        self._timer_at = deadline
+
+    def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Fail the calls whose deadline has passed, and watch for the next one."""
+        self._timer, self._timer_at = None, math.inf
+        now = loop.time()
+        earliest = math.inf
+        for call, deadline in list(self._deadlines.items()):
+            if deadline <= now:
+                call.expire()
+            else:
+                earliest = min(earliest, deadline)
+        if earliest < math.inf:
+            self._watch(loop, earliest)
 
     # -- connections ------------------------------------------------------------------------------
 

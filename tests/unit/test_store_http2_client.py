@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from store.grpc_channel import RpcError, _Call
+from store.grpc_channel import Channel, RpcError, _Call
 from store.grpc_status import StatusCode
 from store.http2 import (
     DATA,
@@ -220,3 +220,28 @@ async def test_a_call_refuses_an_oversized_message_and_reads_percent_encoded_err
                                                                      "etcdserver: 100% wrong")
     await asyncio.sleep(0)
     assert transport.frames() == [(RST_STREAM, 0, big.stream.id, _U32.pack(CANCEL))]
+
+
+async def test_unary_deadlines_fire_in_their_order_whatever_order_the_calls_began() -> None:
+    conn, _ = await _connected()
+    channel = Channel("127.0.0.1:1", ssl_context=None, max_message=1024)
+    channel._conn = conn  # connected: the calls go out on this fake transport
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    slow = asyncio.create_task(channel.unary("/svc/Slow", b"", 30.0))
+    await asyncio.sleep(0)
+    answered = asyncio.create_task(channel.unary("/svc/Answered", b"", 0.2))
+    quick = asyncio.create_task(channel.unary("/svc/Quick", b"", 0.3))  # a later deadline than one pending
+    await asyncio.sleep(0)
+    streams = sorted(conn.streams)
+    conn.data_received(frame(HEADERS, FLAG_END_HEADERS, streams[1], _RESPONSE)
+                       + frame(DATA, 0, streams[1], struct.pack(">BI", 0, 2) + b"ok")
+                       + frame(HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, streams[1], _TRAILERS))
+    assert await answered == b"ok"
+    with pytest.raises(RpcError) as err:
+        await asyncio.wait_for(quick, 5)
+    assert err.value.code == StatusCode.DEADLINE_EXCEEDED
+    assert 0.25 < loop.time() - began < 5  # its own deadline, not the 30 s one set first
+    assert not slow.done()
+    slow.cancel()
+    await channel.close()
