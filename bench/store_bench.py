@@ -548,7 +548,7 @@ def main() -> int:
     parser.add_argument("--only", choices=["tinykube", "etcd"], help="measure one implementation")
     parser.add_argument("--section", action="append", choices=SECTIONS,
                         help="run only this section (repeatable; default: all)")
-    parser.add_argument("--rounds", type=int, default=3, help="times each 1 KiB write row runs (default: 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="times each 1 KiB write row runs (default: 5)")
     parser.add_argument("--json", help="also write the raw results to this file")
     args = parser.parse_args()
     sections = set(args.section or SECTIONS)

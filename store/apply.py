@@ -153,7 +153,7 @@ class Applier:
 
     def _txn(self, payload: bytes) -> Any:
         request = rpc_pb2.TxnRequest.FromString(payload)
-        if self.no_space and _txn_writes(request):
+        if self._no_space and _txn_writes(request):
             raise errors.NO_SPACE
         return self.kv.execute(convert.txn_from_pb(request))
 
@@ -162,7 +162,7 @@ class Applier:
         return rpc_pb2.CompactionResponse(header=_header(self.kv.compact(request.revision)))
 
     def _lease_grant(self, payload: bytes) -> rpc_pb2.LeaseGrantResponse:
-        if self.no_space:
+        if self._no_space:
             raise errors.NO_SPACE
         request = rpc_pb2.LeaseGrantRequest.FromString(payload)
         ttl = self.kv.lessor.grant(request.ID, request.TTL, self._clock())
