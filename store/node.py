@@ -1036,8 +1036,9 @@ class StoreNode:
         """Tell a proposal's proposer to send it again (``signal``: ``_RETRY`` or ``_RESUBMIT``).
 
         One made with ``propose_now`` has no proposer waiting: a task takes over its request id and entry,
-        and settles the caller's future with the outcome. Its place among the waiters is taken by a settled
-        stand-in, as an awaited proposal's is, so that a copy applied meanwhile is kept for the re-sent one.
+        and settles the caller's future with the outcome (nothing else holds that future to settle it). Its
+        place among the waiters is taken by a settled stand-in, as an awaited proposal's is, so that a copy
+        applied meanwhile is kept for the re-sent one.
         """
         unawaited = pending.unawaited
         if unawaited is None:
@@ -1057,15 +1058,12 @@ class StoreNode:
                 await self._leader_change(deadline)
             result = await self._replicate(rid, data, conf=False, deadline=deadline)
         except asyncio.CancelledError:  # the node is stopping
-            if not outcome.done():
-                outcome.set_exception(StoppedError())
+            outcome.set_exception(StoppedError())
             raise
         except Exception as exc:
-            if not outcome.done():
-                outcome.set_exception(exc)
+            outcome.set_exception(exc)
         else:
-            if not outcome.done():
-                outcome.set_result(result)
+            outcome.set_result(result)
 
     async def _replicate(self, rid: int, data: bytes, conf: bool, deadline: float | None = None) -> object:
         loop = self._loop or asyncio.get_running_loop()

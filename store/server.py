@@ -186,8 +186,7 @@ class Core:
         is CPU on every write of the leader.
         """
         payload = request.SerializeToString()
-        applier = self.applier
-        if quota and (applier.no_space or applier.db_size + len(payload) > self.quota_bytes):
+        if quota and self._over_quota(len(payload)):
             await self._refuse_over_quota()
         if len(payload) > MAX_REQUEST_BYTES:
             raise errors.REQUEST_TOO_LARGE
@@ -206,9 +205,7 @@ class Core:
         within the quota and the size limit. None otherwise: then ``propose`` decides (it waits for a leader,
         forwards, raises the NOSPACE alarm or refuses). ``outcome`` reads the future."""
         payload = request.SerializeToString()
-        applier = self.applier
-        if ((quota and (applier.no_space or applier.db_size + len(payload) > self.quota_bytes))
-                or len(payload) > MAX_REQUEST_BYTES):
+        if (quota and self._over_quota(len(payload))) or len(payload) > MAX_REQUEST_BYTES:
             return None
         return self.node.propose_now(kind, payload)
 
@@ -229,6 +226,11 @@ class Core:
             # and "no leader" would tell a client it is safe to send the write again.
             return errors.TIMEOUT_DUE_TO_LEADER_FAIL
         return err
+
+    def _over_quota(self, size: int) -> bool:
+        """Whether a write of ``size`` bytes must be refused by etcd's quota check (or NOSPACE is raised)."""
+        applier = self.applier
+        return applier.no_space or applier.db_size + size > self.quota_bytes
 
     async def _refuse_over_quota(self) -> None:
         """Raise NO_SPACE, raising the cluster-wide NOSPACE alarm first unless it is raised already."""
