@@ -488,6 +488,12 @@ def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "n/a"
 
 
+def _median_of_ratios(pairs: list[tuple[dict[str, Any], dict[str, Any]]], key: str) -> str:
+    """Every round's tinykube/etcd ratio of ``key``, in order, and their median."""
+    ratios = sorted(x[key] / y[key] for x, y in pairs)
+    return " ".join(f"{r:.2f}x" for r in ratios) + f", median {ratios[len(ratios) // 2]:.2f}x"
+
+
 def report(results: dict[str, dict[str, Any]]) -> None:
     """One row per measure: both implementations' figures, then tinykube/etcd (CPU per op, then ops/s)."""
     tk, et = results.get("tinykube", {}), results.get("etcd", {})
@@ -502,9 +508,11 @@ def report(results: dict[str, dict[str, Any]]) -> None:
         if a and b and "rounds" in a and "rounds" in b:
             pairs = list(zip(a["rounds"], b["rounds"], strict=True))
             rows.extend((f"{name} #{i + 1}", fmt(x), fmt(y), compared(x, y)) for i, (x, y) in enumerate(pairs))
-            rates = sorted(x["ops_per_s"] / y["ops_per_s"] for x, y in pairs)
-            rows.append((f"{name} median", fmt(a), fmt(b), f"{compared(a, b)}; the rounds' rate ratios: "
-                         + " ".join(f"{r:.2f}x" for r in rates) + f", median {rates[len(rates) // 2]:.2f}x"))
+            # The median round is the one of median throughput; its p99 is any round's, so the p99 ratios
+            # get a median of their own.
+            rows.append((f"{name} median", fmt(a), fmt(b), f"{compared(a, b)}; the rounds' "
+                         + "; ".join(f"{what} ratios: {_median_of_ratios(pairs, key)}"
+                                     for what, key in (("rate", "ops_per_s"), ("p99", "p99_ms")))))
         elif a or b:
             rows.append((name, fmt(a), fmt(b), compared(a, b) if a and b else ""))
     for i in range(len(tk.get("growth") or et.get("growth") or [])):
