@@ -563,7 +563,10 @@ def _hard_state_tuple(hs: HardState) -> tuple[int, int, int]:
 
 _SNAP_HEADER = struct.Struct("<4sII")  # magic, crc32 of everything after the header, length of the meta
 _SNAP_MAGIC = b"TKS2"
-_SNAP_FLUSH_BYTES = 16 * 1024 * 1024
+_SNAP_FLUSH_BYTES = 1024 * 1024
+"""A snapshot file is flushed this much at a time. A WAL fdatasync on the same disk waits out the slice being
+flushed: here 0.8 ms for 1 MB, against 5-6 ms for the 16 MB slices before (a delta of 10k 1 KiB writes is
+10 MB): several times the whole latency of a write at concurrency 1 (~0.85 ms)."""
 
 
 class SnapshotFiles:
