@@ -925,8 +925,8 @@ class StoreNode:
         """Snapshot the applied state as of now.
 
         A delta on the newest snapshot file (``_SnapshotChain``) is packed right here and written by a
-        thread: what changed over ``snapshot_count`` writes packs in a few milliseconds per 10 MB, no longer
-        than forking a member of a few hundred MB holds the loop, and without what a fork brings on. Forking
+        thread: what changed over ``snapshot_count`` writes packs in 8-16 ms per 10 MB, about as long as the
+        fork of a member of a few hundred MB holds the loop, and without what a fork brings on. Forking
         for every delta cost each member five to ten times the packing in CPU: the fork's page tables, the
         parent's copy-on-write faults while the child lived, the child's own faults and exit, and reading
         the file back.
